@@ -1,0 +1,96 @@
+//! `blocked-simd`: the direct channel-blocked kernel on pulp, dispatched at run time
+//! (AVX2+FMA where the CPU has it, pulp's scalar fallback elsewhere).
+
+use pulp::{Simd, WithSimd};
+
+use super::direct::{self, OutPtr, Region};
+use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
+use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
+use crate::problem::Conv1x1Problem;
+use crate::simd::SimdPolicy;
+use crate::tensor::Layout;
+
+/// Direct 1×1 convolution: an MR×NR register tile of output channels × pixels (NCHW) or
+/// pixels × output channels (NHWC), FMA over the whole Cin, bias and ReLU in the epilogue.
+#[derive(Debug, Clone)]
+pub struct BlockedSimd {
+    policy: SimdPolicy,
+    isa: String,
+}
+
+impl BlockedSimd {
+    /// The kernel with the instruction set `policy` selects.
+    pub fn new(policy: SimdPolicy) -> Self {
+        Self { policy, isa: policy.isa_name() }
+    }
+}
+
+/// Register tile as `MRxNR` for a policy.
+pub(crate) fn tile_name(policy: SimdPolicy) -> String {
+    format!("{MR}x{}", NV * policy.f32_lanes())
+}
+
+/// Runs `regions` of one problem inside pulp's dispatch, so the microkernel is compiled with
+/// the selected target features.
+pub(crate) struct DirectOp<'a> {
+    pub problem: &'a Conv1x1Problem,
+    pub input: &'a [f32],
+    pub prepared: &'a PreparedWeights,
+    pub out: OutPtr,
+    pub regions: &'a [Region],
+}
+
+impl WithSimd for DirectOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let mk = PulpMicrokernel(simd);
+        for region in self.regions {
+            // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are
+            // disjoint and each is written by this call only; the weights were packed by
+            // `direct::pack_weights` with this ISA's NR (checked by `run` via the ISA name).
+            unsafe {
+                direct::run_region(mk, self.problem, self.input, self.prepared.weights(), self.prepared.bias(), self.out, region)
+            };
+        }
+    }
+}
+
+impl Conv1x1Kernel for BlockedSimd {
+    fn name(&self) -> &'static str {
+        "blocked-simd"
+    }
+
+    fn isa(&self) -> &str {
+        &self.isa
+    }
+
+    fn info(&self) -> KernelInfo {
+        KernelInfo {
+            name: self.name(),
+            op: "conv1x1",
+            layouts: Layout::ALL.to_vec(),
+            isa: self.isa.clone(),
+            tile: Some(tile_name(self.policy)),
+            threads: "1",
+            description: "direct channel-blocked kernel, weights packed once, FMA register tile (pulp, runtime ISA)",
+        }
+    }
+
+    fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
+        let (w, b) = direct::pack_weights(problem, weights, bias, NV * self.policy.f32_lanes());
+        PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
+    }
+
+    fn execute(&self, args: ConvArgs<'_>) {
+        let regions = direct::regions(args.problem, NV * self.policy.f32_lanes());
+        self.policy.dispatch(DirectOp {
+            problem: args.problem,
+            input: args.input,
+            prepared: args.prepared,
+            out: OutPtr(args.output.as_mut_ptr()),
+            regions: &regions,
+        });
+    }
+}

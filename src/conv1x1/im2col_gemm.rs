@@ -1,0 +1,137 @@
+//! `im2col-gemm`: lower the convolution to a GEMM the way Caffe does, then run the crate's own
+//! BLIS-style GEMM ([`crate::gemm`]).
+//!
+//! For a 1×1 window, im2col at stride 1 is the identity, so (like Caffe's `is_1x1_` shortcut)
+//! the input is handed to the GEMM as it is. At stride > 1 it is a real gather of the strided
+//! pixels into a column buffer. The GEMM then packs that operand block by block; the weights
+//! were packed into the GEMM's panel format by `prepare`.
+
+use pulp::{Simd, WithSimd};
+
+use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
+use super::direct;
+use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
+use crate::gemm::pack::MatRef;
+use crate::gemm::{GemmBias, Operand, gemm};
+use crate::problem::Conv1x1Problem;
+use crate::scratch::{Slot, with_scratch};
+use crate::simd::SimdPolicy;
+use crate::tensor::Layout;
+
+/// im2col (a gather only when strided) + the crate's cache-blocked GEMM.
+#[derive(Debug, Clone)]
+pub struct Im2colGemm {
+    policy: SimdPolicy,
+    isa: String,
+}
+
+impl Im2colGemm {
+    /// The kernel with the instruction set `policy` selects.
+    pub fn new(policy: SimdPolicy) -> Self {
+        Self { policy, isa: policy.isa_name() }
+    }
+}
+
+struct Im2colOp<'a> {
+    problem: &'a Conv1x1Problem,
+    input: &'a [f32],
+    prepared: &'a PreparedWeights,
+    output: &'a mut [f32],
+}
+
+impl WithSimd for Im2colOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Im2colOp { problem: p, input, prepared, output } = self;
+        let mk = PulpMicrokernel(simd);
+        let (cin, cout, hw_in, pixels) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
+        let bias = if p.bias { Some(prepared.bias()) } else { None };
+        let strided = p.stride > 1;
+        with_scratch(Slot::Columns, if strided { cin * pixels } else { 0 }, |columns| {
+            for (x_n, y_n) in input.chunks_exact(cin * hw_in).zip(output.chunks_exact_mut(cout * pixels)) {
+                match p.layout {
+                    // Y_n[Cout × P] = W[Cout × Cin] · cols[Cin × P]
+                    Layout::Nchw => {
+                        let cols = if strided {
+                            for (k, row) in columns.chunks_exact_mut(pixels).enumerate() {
+                                let x_row = &x_n[k * hw_in..][..hw_in];
+                                for (q, v) in row.iter_mut().enumerate() {
+                                    *v = x_row[p.input_pixel(q)];
+                                }
+                            }
+                            MatRef::new(columns, cin, pixels, pixels, 1)
+                        } else {
+                            MatRef::new(x_n, cin, pixels, hw_in, 1)
+                        };
+                        gemm(
+                            mk,
+                            (cout, pixels, cin),
+                            Operand::Packed(prepared.weights()),
+                            Operand::Strided(cols),
+                            y_n,
+                            pixels,
+                            bias.map_or(GemmBias::None, GemmBias::Rows),
+                            p.relu,
+                        );
+                    }
+                    // Y_n[P × Cout] = cols[P × Cin] · Wᵀ[Cin × Cout]
+                    Layout::Nhwc => {
+                        let cols = if strided {
+                            for (q, row) in columns.chunks_exact_mut(cin).enumerate() {
+                                row.copy_from_slice(&x_n[p.input_pixel(q) * cin..][..cin]);
+                            }
+                            MatRef::new(columns, pixels, cin, cin, 1)
+                        } else {
+                            MatRef::new(x_n, pixels, cin, cin, 1)
+                        };
+                        gemm(
+                            mk,
+                            (pixels, cout, cin),
+                            Operand::Strided(cols),
+                            Operand::Packed(prepared.weights()),
+                            y_n,
+                            cout,
+                            bias.map_or(GemmBias::None, GemmBias::Cols),
+                            p.relu,
+                        );
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl Conv1x1Kernel for Im2colGemm {
+    fn name(&self) -> &'static str {
+        "im2col-gemm"
+    }
+
+    fn isa(&self) -> &str {
+        &self.isa
+    }
+
+    fn info(&self) -> KernelInfo {
+        KernelInfo {
+            name: self.name(),
+            op: "conv1x1",
+            layouts: Layout::ALL.to_vec(),
+            isa: self.isa.clone(),
+            tile: Some(format!("{MR}x{} (KC {}, MC {}, NC {})", NV * self.policy.f32_lanes(), crate::gemm::KC, crate::gemm::MC, crate::gemm::NC)),
+            threads: "1",
+            description: "im2col (gather only when strided) + the crate's BLIS-style packed GEMM",
+        }
+    }
+
+    fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
+        // The direct kernels' packing is exactly the GEMM's panel format over the whole K:
+        // W as A panels (NCHW) or Wᵀ as B panels (NHWC).
+        let (w, b) = direct::pack_weights(problem, weights, bias, NV * self.policy.f32_lanes());
+        PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
+    }
+
+    fn execute(&self, args: ConvArgs<'_>) {
+        self.policy.dispatch(Im2colOp { problem: args.problem, input: args.input, prepared: args.prepared, output: args.output });
+    }
+}

@@ -1,0 +1,66 @@
+//! `rayon-tiled`: `blocked-simd` over independent output regions on the current rayon pool.
+
+use rayon::prelude::*;
+
+use super::blocked_simd::{DirectOp, tile_name};
+use super::direct::{self, OutPtr};
+use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
+use crate::gemm::microkernel::NV;
+use crate::problem::Conv1x1Problem;
+use crate::simd::SimdPolicy;
+use crate::tensor::Layout;
+
+/// The direct kernel, parallel over (image, output-channel block, pixel block) regions. Never
+/// splits the Cin reduction, and the regions do not depend on the thread count, so the output
+/// is bit-identical to `blocked-simd` for any number of threads.
+///
+/// It runs on the rayon pool current at the call: choose the thread count with
+/// `rayon::ThreadPoolBuilder::new().num_threads(t).build()?.install(|| kernel.run(...))`.
+#[derive(Debug, Clone)]
+pub struct RayonTiled {
+    policy: SimdPolicy,
+    isa: String,
+}
+
+impl RayonTiled {
+    /// The kernel with the instruction set `policy` selects.
+    pub fn new(policy: SimdPolicy) -> Self {
+        Self { policy, isa: policy.isa_name() }
+    }
+}
+
+impl Conv1x1Kernel for RayonTiled {
+    fn name(&self) -> &'static str {
+        "rayon-tiled"
+    }
+
+    fn isa(&self) -> &str {
+        &self.isa
+    }
+
+    fn info(&self) -> KernelInfo {
+        KernelInfo {
+            name: self.name(),
+            op: "conv1x1",
+            layouts: Layout::ALL.to_vec(),
+            isa: self.isa.clone(),
+            tile: Some(tile_name(self.policy)),
+            threads: "rayon",
+            description: "blocked-simd over independent output regions with rayon (bit-identical for any thread count)",
+        }
+    }
+
+    fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
+        let (w, b) = direct::pack_weights(problem, weights, bias, NV * self.policy.f32_lanes());
+        PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
+    }
+
+    fn execute(&self, args: ConvArgs<'_>) {
+        let regions = direct::regions(args.problem, NV * self.policy.f32_lanes());
+        let out = OutPtr(args.output.as_mut_ptr());
+        let (problem, input, prepared, policy) = (args.problem, args.input, args.prepared, self.policy);
+        regions.par_iter().for_each(|region| {
+            policy.dispatch(DirectOp { problem, input, prepared, out, regions: std::slice::from_ref(region) });
+        });
+    }
+}

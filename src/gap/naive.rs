@@ -1,0 +1,42 @@
+//! `gap-naive`: a sequential f32 sum per channel, divided by H·W.
+
+use super::{GapArgs, GapKernel, KernelInfo};
+use crate::tensor::Layout;
+
+/// The textbook loops.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GapNaive;
+
+impl GapKernel for GapNaive {
+    fn name(&self) -> &'static str {
+        "gap-naive"
+    }
+
+    fn info(&self) -> KernelInfo {
+        KernelInfo {
+            name: self.name(),
+            op: "gap",
+            layouts: Layout::ALL.to_vec(),
+            isa: "scalar (compiler's choice)".to_string(),
+            tile: None,
+            threads: "1",
+            description: "sequential f32 sum per channel, then divide by H·W",
+        }
+    }
+
+    fn execute(&self, args: GapArgs<'_>) {
+        let GapArgs { problem: p, input, output, .. } = args;
+        let dims = p.input_dims();
+        for n in 0..p.n {
+            for c in 0..p.c {
+                let mut sum = 0.0f32;
+                for h in 0..p.h {
+                    for w in 0..p.w {
+                        sum += input[p.layout.index(dims, n, c, h, w)];
+                    }
+                }
+                output[n * p.c + c] = sum / p.pixels() as f32;
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The register-blocked microkernel: the only ISA-specific code of the GEMM and direct kernels.
+//!
+//! A microkernel computes one MR×NR tile `C = A·B` over a K-long reduction, keeping the whole
+//! tile in registers, and then applies the epilogue (accumulate into C, bias, ReLU) as it
+//! stores. A is a packed panel (`a[k·MR + r]`), B is a row-major block whose rows are `ldb`
+//! apart (a packed panel with `ldb = NR`, or rows of the input read in place).
+
+use pulp::Simd;
+
+/// Rows of the register tile.
+///
+/// With AVX2 (16 ymm registers), 6 rows × 2 vectors = 12 accumulators, plus 2 registers for the
+/// row of B and 1 for the broadcast of A: 15 of 16. This is the Haswell-class BLIS tile; per k
+/// it does 12 FMAs for 2 loads and 6 broadcasts, enough to keep both FMA pipes busy.
+pub(crate) const MR: usize = 6;
+
+/// Vectors per row of the register tile: NR = `NV` × lanes (16 floats with AVX2).
+pub(crate) const NV: usize = 2;
+
+/// Which way the bias runs over a tile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BiasAlong {
+    /// No bias.
+    None,
+    /// `bias[r]` is added to row r; the pointer is readable for `MR` values.
+    Rows(*const f32),
+    /// `bias[j]` is added to column j; the pointer is readable for `NR` values.
+    Cols(*const f32),
+}
+
+/// What happens to the accumulated tile when it is stored.
+///
+/// Order of operations, the same in every kernel: `v = acc`, then `v = c_old + v` when
+/// accumulating, then `v = v + bias`, then ReLU. ReLU is `if v < 0 { 0 } else { v }`, so it
+/// keeps NaN as NaN (unlike `f32::max(v, 0)`, which turns NaN into 0) and keeps -0.0.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Epilogue {
+    /// Add to what C already holds (later K blocks of the GEMM).
+    pub accumulate: bool,
+    /// Bias to add.
+    pub bias: BiasAlong,
+    /// Apply ReLU after the bias.
+    pub relu: bool,
+}
+
+impl Epilogue {
+    /// Overwrite C; the bias and ReLU of the problem.
+    pub(crate) fn store(bias: BiasAlong, relu: bool) -> Self {
+        Epilogue { accumulate: false, bias, relu }
+    }
+}
+
+/// ReLU as the whole crate defines it: NaN stays NaN, -0.0 stays -0.0.
+#[inline(always)]
+pub fn relu(v: f32) -> f32 {
+    if v < 0.0 { 0.0 } else { v }
+}
+
+/// A register-blocked MR×NR tile kernel.
+pub(crate) trait Microkernel: Copy {
+    /// Columns of the tile (a multiple of the vector width).
+    fn nr(self) -> usize;
+
+    /// `C[r][j] ⟵ epilogue(Σ_{k<kc} a[k·MR + r] · b[k·ldb + j])` for `r < rows ≤ MR`,
+    /// `j < cols ≤ NR`.
+    ///
+    /// # Safety
+    /// `a` is readable for `kc·MR` values; for every `k < kc`, `b + k·ldb` is readable for `NR`
+    /// values; for every `r < rows`, `c + r·ldc` is readable and writable for `cols` values;
+    /// the bias pointer, if any, is readable as [`BiasAlong`] says; `kc ≥ 1`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        self,
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        epilogue: Epilogue,
+    );
+}
+
+/// The microkernel on pulp's vector type `S::f32s` (AVX2+FMA with `V3`, one float with
+/// `Scalar`). Generic code, instantiated once per ISA inside `pulp`'s dispatch, where the
+/// target features are enabled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PulpMicrokernel<S: Simd>(pub S);
+
+impl<S: Simd> Microkernel for PulpMicrokernel<S> {
+    #[inline(always)]
+    fn nr(self) -> usize {
+        NV * S::F32_LANES
+    }
+
+    #[inline(always)]
+    unsafe fn tile(
+        self,
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        epilogue: Epilogue,
+    ) {
+        let simd = self.0;
+        let lanes = S::F32_LANES;
+        let zero = simd.splat_f32s(0.0);
+        let mut acc = [[zero; NV]; MR];
+        for k in 0..kc {
+            // SAFETY: the caller guarantees `b + k·ldb` readable for NV·lanes values and `a`
+            // readable for kc·MR values; unaligned reads need no alignment.
+            let (bk, ak) = unsafe { (b.add(k * ldb), a.add(k * MR)) };
+            let bv: [S::f32s; NV] =
+                core::array::from_fn(|v| unsafe { (bk.add(v * lanes) as *const S::f32s).read_unaligned() });
+            for row in acc.iter_mut().enumerate() {
+                let (r, acc_row) = row;
+                // SAFETY: r < MR, within the packed panel (see above).
+                let av = simd.splat_f32s(unsafe { *ak.add(r) });
+                for (acc_v, &b_v) in acc_row.iter_mut().zip(&bv) {
+                    *acc_v = simd.mul_add_e_f32s(av, b_v, *acc_v);
+                }
+            }
+        }
+
+        for (r, acc_row) in acc.iter().enumerate().take(rows) {
+            // SAFETY: r < rows, so this row of C is writable for `cols` values (caller).
+            let c_row = unsafe { c.add(r * ldc) };
+            let row_bias = match epilogue.bias {
+                // SAFETY: a Rows bias pointer is readable for MR values and r < MR.
+                BiasAlong::Rows(p) => simd.splat_f32s(unsafe { *p.add(r) }),
+                _ => zero,
+            };
+            for (v, &acc_v) in acc_row.iter().enumerate() {
+                let start = v * lanes;
+                if start >= cols {
+                    break;
+                }
+                let len = (cols - start).min(lanes);
+                // SAFETY: start + len ≤ cols, inside the writable row; no other reference to
+                // this memory exists while the slice lives.
+                let dst = unsafe { core::slice::from_raw_parts_mut(c_row.add(start), len) };
+                let mut x = acc_v;
+                if epilogue.accumulate {
+                    x = simd.add_f32s(load(simd, dst), x);
+                }
+                x = match epilogue.bias {
+                    BiasAlong::None => x,
+                    BiasAlong::Rows(_) => simd.add_f32s(x, row_bias),
+                    // SAFETY: a Cols bias pointer is readable for NR values; start < NR.
+                    BiasAlong::Cols(p) => {
+                        simd.add_f32s(x, unsafe { (p.add(start) as *const S::f32s).read_unaligned() })
+                    }
+                };
+                if epilogue.relu {
+                    x = simd.select_f32s(simd.less_than_f32s(x, zero), zero, x);
+                }
+                store(simd, dst, x);
+            }
+        }
+    }
+}
+
+/// Loads a whole vector, or the first `dst.len() < lanes` values with the rest zero.
+#[inline(always)]
+pub(crate) fn load<S: Simd>(simd: S, src: &[f32]) -> S::f32s {
+    if src.len() == S::F32_LANES {
+        // SAFETY: exactly one vector's worth of values is readable.
+        unsafe { (src.as_ptr() as *const S::f32s).read_unaligned() }
+    } else {
+        simd.partial_load_f32s(src)
+    }
+}
+
+/// Stores a whole vector, or its first `dst.len() < lanes` values.
+#[inline(always)]
+pub(crate) fn store<S: Simd>(simd: S, dst: &mut [f32], x: S::f32s) {
+    if dst.len() == S::F32_LANES {
+        // SAFETY: exactly one vector's worth of values is writable.
+        unsafe { (dst.as_mut_ptr() as *mut S::f32s).write_unaligned(x) }
+    } else {
+        simd.partial_store_f32s(dst, x);
+    }
+}

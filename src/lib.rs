@@ -1,0 +1,49 @@
+//! # nin-bench
+//!
+//! Benchmarks of the two kernels Network in Network (Lin, Chen & Yan, ICLR 2014) is built on:
+//! the **1×1 convolution** (the "mlpconv" micro-network: for one NCHW image exactly the GEMM
+//! `Y[Cout, HW] = W[Cout, Cin] · X[Cin, HW]`) and **global average pooling**, which replaces
+//! the fully-connected classifier head.
+//!
+//! - [`problem`]: problems and their compact strings (`1x192x28x28:32,relu`, `1x1000x6x6`).
+//! - [`reference`]: the f64 reference and the error bound every kernel is checked with.
+//! - [`conv1x1`] and [`gap`]: the kernels, each behind one trait.
+//! - [`registry`]: the one list of kernels that tests, benches, CLI and report iterate over.
+//!
+//! ```
+//! use nin_bench::{registry, reference, tensor, Conv1x1Problem};
+//!
+//! let p: Conv1x1Problem = "1x192x28x28:32,relu".parse()?;
+//! let x = tensor::seeded_uniform(p.input_len(), 1);
+//! let w = tensor::seeded_uniform(p.weights_len(), 2);
+//! let b = tensor::seeded_uniform(p.cout, 3);
+//! let expected = reference::conv1x1(&p, &x, &w, Some(&b));
+//! for kernel in registry::conv1x1_kernels() {
+//!     let prepared = kernel.prepare(&p, &w, Some(&b))?;
+//!     let mut y = tensor::zeroed(p.output_len());
+//!     kernel.run(&p, &x, &prepared, &mut y)?;
+//!     assert!(expected.check(&y).is_ok(), "{} disagrees", kernel.name());
+//! }
+//! # Ok::<(), nin_bench::NinError>(())
+//! ```
+
+pub mod conv1x1;
+pub mod error;
+pub mod gap;
+pub(crate) mod gemm;
+pub mod kernel;
+pub mod problem;
+pub mod reference;
+pub mod registry;
+mod scratch;
+pub mod simd;
+pub mod tensor;
+
+pub use conv1x1::{Conv1x1Kernel, PreparedWeights};
+pub use error::{NinError, Result};
+pub use gap::GapKernel;
+pub use gemm::microkernel::relu;
+pub use kernel::KernelInfo;
+pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem};
+pub use simd::SimdPolicy;
+pub use tensor::Layout;

@@ -1,0 +1,479 @@
+//! Problems: what a kernel is asked to compute, and their compact string form.
+//!
+//! The string forms are part of the interface contract (DESIGN.md):
+//! - 1×1 convolution: `NxCxHxW:K` plus optional comma-separated flags `sS` (stride S), `relu`,
+//!   `nobias`, `nhwc`; for example `1x192x28x28:32,relu` or `8x256x56x56:128,s2`.
+//! - Global average pooling: `NxCxHxW`, optionally followed by `,nhwc`.
+//!
+//! A problem is validated once, when it is built: every dimension is at least 1 and every buffer
+//! length fits the address space. Kernels can then rely on it.
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::error::{NinError, Result};
+use crate::tensor::Layout;
+
+const CONV_FORMAT: &str = "NxCxHxW:K[,sS][,relu][,nobias][,nhwc], e.g. 1x192x28x28:32,relu";
+const GAP_FORMAT: &str = "NxCxHxW[,nhwc], e.g. 1x1000x6x6";
+
+/// The raw description of a 1×1 convolution, before validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Conv1x1Shape {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels (the reduction length of each output).
+    pub cin: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels (number of 1×1 filters).
+    pub cout: usize,
+    /// Spatial stride (1 = every pixel). No padding: a 1×1 window never needs any.
+    pub stride: usize,
+    /// Whether a per-output-channel bias is added.
+    pub bias: bool,
+    /// Whether ReLU is applied after the bias (fused epilogue).
+    pub relu: bool,
+    /// Layout of both input and output.
+    pub layout: Layout,
+}
+
+impl Conv1x1Shape {
+    /// A stride-1 NCHW problem with bias and without ReLU.
+    pub fn new(n: usize, cin: usize, h: usize, w: usize, cout: usize) -> Self {
+        Self { n, cin, h, w, cout, stride: 1, bias: true, relu: false, layout: Layout::Nchw }
+    }
+}
+
+/// A validated 1×1 convolution problem: `Y[n, co, p] = bias[co] + Σ_ci W[co, ci] · X[n, ci, s·p]`,
+/// then ReLU if asked.
+///
+/// Weights are always given as Cout×Cin row-major (PyTorch's Cout×Cin×1×1 flattened); bias as
+/// Cout values. Input is N×Cin×H×W and output N×Cout×Hout×Wout, both in `layout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Conv1x1Problem {
+    #[serde(flatten)]
+    shape: Conv1x1Shape,
+    hout: usize,
+    wout: usize,
+    input_len: usize,
+    output_len: usize,
+    weights_len: usize,
+}
+
+impl Deref for Conv1x1Problem {
+    type Target = Conv1x1Shape;
+    fn deref(&self) -> &Conv1x1Shape {
+        &self.shape
+    }
+}
+
+/// `a · b · ...` with overflow reported as an error, also checking that the byte size of an f32
+/// buffer of that length fits in `isize` (the limit Rust places on any allocation).
+fn checked_len(dims: &[usize], what: &'static str) -> Result<usize> {
+    let len = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match len {
+        Some(len) if len.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize) => Ok(len),
+        _ => Err(NinError::Overflow { what }),
+    }
+}
+
+fn check_nonzero(dims: &[(&'static str, usize)]) -> Result<()> {
+    match dims.iter().find(|(_, v)| *v == 0) {
+        Some((name, _)) => Err(NinError::ZeroDimension { name }),
+        None => Ok(()),
+    }
+}
+
+impl Conv1x1Problem {
+    /// Validates `shape`: every dimension and the stride at least 1, every buffer length
+    /// representable.
+    pub fn new(shape: Conv1x1Shape) -> Result<Self> {
+        let Conv1x1Shape { n, cin, h, w, cout, stride, .. } = shape;
+        check_nonzero(&[("N", n), ("C", cin), ("H", h), ("W", w), ("K", cout), ("stride", stride)])?;
+        let hout = (h - 1) / stride + 1;
+        let wout = (w - 1) / stride + 1;
+        let input_len = checked_len(&[n, cin, h, w], "N·C·H·W (input)")?;
+        let output_len = checked_len(&[n, cout, hout, wout], "N·K·Hout·Wout (output)")?;
+        let weights_len = checked_len(&[cout, cin], "K·C (weights)")?;
+        // FLOPs are counted in u64 and must fit as well.
+        checked_len(&[n, cout, cin, hout, wout, 2], "2·N·K·C·Hout·Wout (FLOPs)")?;
+        Ok(Self { shape, hout, wout, input_len, output_len, weights_len })
+    }
+
+    /// The unvalidated description this problem was built from.
+    pub fn shape(&self) -> Conv1x1Shape {
+        self.shape
+    }
+
+    /// Output height: `(H - 1) / stride + 1`.
+    pub fn hout(&self) -> usize {
+        self.hout
+    }
+
+    /// Output width: `(W - 1) / stride + 1`.
+    pub fn wout(&self) -> usize {
+        self.wout
+    }
+
+    /// Output pixels per image.
+    pub fn pixels_out(&self) -> usize {
+        self.hout * self.wout
+    }
+
+    /// Input pixels per image.
+    pub fn pixels_in(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Elements of the input tensor.
+    pub fn input_len(&self) -> usize {
+        self.input_len
+    }
+
+    /// Elements of the output tensor.
+    pub fn output_len(&self) -> usize {
+        self.output_len
+    }
+
+    /// Elements of the weight matrix (Cout×Cin).
+    pub fn weights_len(&self) -> usize {
+        self.weights_len
+    }
+
+    /// Elements of the bias vector (Cout when the problem has bias, else 0).
+    pub fn bias_len(&self) -> usize {
+        if self.bias { self.cout } else { 0 }
+    }
+
+    /// Dimensions of the input as `[N, C, H, W]`.
+    pub fn input_dims(&self) -> [usize; 4] {
+        [self.n, self.cin, self.h, self.w]
+    }
+
+    /// Dimensions of the output as `[N, K, Hout, Wout]`.
+    pub fn output_dims(&self) -> [usize; 4] {
+        [self.n, self.cout, self.hout, self.wout]
+    }
+
+    /// Offset, in pixels within one input image, of output pixel `q` (row-major over
+    /// Hout×Wout): `(q / Wout)·stride·W + (q % Wout)·stride`.
+    #[inline]
+    pub fn input_pixel(&self, q: usize) -> usize {
+        (q / self.wout) * self.stride * self.w + (q % self.wout) * self.stride
+    }
+
+    /// Floating-point operations of the multiply-accumulates: `2·N·Cout·Cin·Hout·Wout`.
+    /// Bias and ReLU are not counted (they are O(output), not O(output·Cin)).
+    pub fn flops(&self) -> u64 {
+        2 * [self.n, self.cout, self.cin, self.hout, self.wout].iter().map(|&d| d as u64).product::<u64>()
+    }
+
+    /// Same problem with another layout.
+    pub fn with_layout(&self, layout: Layout) -> Self {
+        Self { shape: Conv1x1Shape { layout, ..self.shape }, ..*self }
+    }
+
+    /// Checks the lengths of caller buffers against this problem.
+    pub fn check_buffers(&self, input: usize, output: usize) -> Result<()> {
+        self.check_len("input", self.input_len, input)?;
+        self.check_len("output", self.output_len, output)
+    }
+
+    /// Checks weights (and bias) against this problem.
+    pub fn check_weights(&self, weights: usize, bias: Option<usize>) -> Result<()> {
+        self.check_len("weights", self.weights_len, weights)?;
+        match (self.bias, bias) {
+            (true, None) => Err(NinError::Bias { problem: self.to_string(), reason: "the problem has bias but none was given" }),
+            (false, Some(_)) => Err(NinError::Bias {
+                problem: self.to_string(),
+                reason: "a bias was given to a problem marked nobias",
+            }),
+            (true, Some(len)) => self.check_len("bias", self.cout, len),
+            (false, None) => Ok(()),
+        }
+    }
+
+    fn check_len(&self, what: &'static str, expected: usize, actual: usize) -> Result<()> {
+        if expected == actual {
+            Ok(())
+        } else {
+            Err(NinError::BufferLength { what, problem: self.to_string(), expected, actual })
+        }
+    }
+}
+
+impl fmt::Display for Conv1x1Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}x{}x{}:{}", self.n, self.cin, self.h, self.w, self.cout)?;
+        if self.stride != 1 {
+            write!(f, ",s{}", self.stride)?;
+        }
+        if self.relu {
+            f.write_str(",relu")?;
+        }
+        if !self.bias {
+            f.write_str(",nobias")?;
+        }
+        if self.layout == Layout::Nhwc {
+            f.write_str(",nhwc")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_error(input: &str, reason: impl Into<String>, expected: &'static str) -> NinError {
+    NinError::Parse { input: input.to_string(), reason: reason.into(), expected }
+}
+
+/// Parses `NxCxHxW` into four dimensions.
+fn parse_dims(input: &str, dims: &str, expected: &'static str) -> Result<[usize; 4]> {
+    let parts: Vec<&str> = dims.split('x').collect();
+    if parts.len() != 4 {
+        return Err(parse_error(input, format!("'{dims}' has {} dimensions, not 4 (N, C, H, W)", parts.len()), expected));
+    }
+    let mut out = [0usize; 4];
+    for (slot, (part, name)) in out.iter_mut().zip(parts.iter().zip(["N", "C", "H", "W"])) {
+        *slot = part
+            .trim()
+            .parse()
+            .map_err(|_| parse_error(input, format!("{name} = '{part}' is not a non-negative integer"), expected))?;
+    }
+    Ok(out)
+}
+
+impl FromStr for Conv1x1Problem {
+    type Err = NinError;
+
+    fn from_str(input: &str) -> Result<Self> {
+        let s = input.trim();
+        let (dims, rest) = s
+            .split_once(':')
+            .ok_or_else(|| parse_error(input, "missing ':K' (the number of output channels)", CONV_FORMAT))?;
+        let [n, cin, h, w] = parse_dims(input, dims, CONV_FORMAT)?;
+        let mut flags = rest.split(',');
+        let cout_str = flags.next().unwrap_or_default().trim();
+        let cout = cout_str
+            .parse()
+            .map_err(|_| parse_error(input, format!("K = '{cout_str}' is not a non-negative integer"), CONV_FORMAT))?;
+        let mut shape = Conv1x1Shape::new(n, cin, h, w, cout);
+        for flag in flags.map(str::trim) {
+            match flag {
+                "relu" => shape.relu = true,
+                "nobias" => shape.bias = false,
+                "nhwc" => shape.layout = Layout::Nhwc,
+                "nchw" => shape.layout = Layout::Nchw,
+                _ if flag.starts_with('s') && flag.len() > 1 => {
+                    shape.stride = flag[1..]
+                        .parse()
+                        .map_err(|_| parse_error(input, format!("stride flag '{flag}' is not s<integer>"), CONV_FORMAT))?;
+                }
+                _ => {
+                    return Err(parse_error(
+                        input,
+                        format!("unknown flag '{flag}' (flags: sS, relu, nobias, nhwc)"),
+                        CONV_FORMAT,
+                    ));
+                }
+            }
+        }
+        Conv1x1Problem::new(shape)
+    }
+}
+
+/// A validated global average pooling problem: `Y[n, c] = mean over (h, w) of X[n, c, h, w]`.
+///
+/// Input N×C×H×W in `layout`; output N×C (the same for both layouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct GapProblem {
+    /// Batch size.
+    pub n: usize,
+    /// Channels.
+    pub c: usize,
+    /// Map height.
+    pub h: usize,
+    /// Map width.
+    pub w: usize,
+    /// Layout of the input.
+    pub layout: Layout,
+    #[serde(skip)]
+    input_len: usize,
+}
+
+impl GapProblem {
+    /// Validates an N×C×H×W pooling problem.
+    pub fn new(n: usize, c: usize, h: usize, w: usize, layout: Layout) -> Result<Self> {
+        check_nonzero(&[("N", n), ("C", c), ("H", h), ("W", w)])?;
+        let input_len = checked_len(&[n, c, h, w], "N·C·H·W (input)")?;
+        Ok(Self { n, c, h, w, layout, input_len })
+    }
+
+    /// Pixels averaged per output.
+    pub fn pixels(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Elements of the input tensor.
+    pub fn input_len(&self) -> usize {
+        self.input_len
+    }
+
+    /// Elements of the output (N×C).
+    pub fn output_len(&self) -> usize {
+        self.n * self.c
+    }
+
+    /// Dimensions of the input as `[N, C, H, W]`.
+    pub fn input_dims(&self) -> [usize; 4] {
+        [self.n, self.c, self.h, self.w]
+    }
+
+    /// Bytes a kernel must move: the input read once plus the output written once.
+    pub fn bytes(&self) -> u64 {
+        4 * (self.input_len as u64 + self.output_len() as u64)
+    }
+
+    /// Same problem with another layout.
+    pub fn with_layout(&self, layout: Layout) -> Self {
+        Self { layout, ..*self }
+    }
+
+    /// Checks the lengths of caller buffers against this problem.
+    pub fn check_buffers(&self, input: usize, output: usize) -> Result<()> {
+        for (what, expected, actual) in [("input", self.input_len, input), ("output", self.output_len(), output)] {
+            if expected != actual {
+                return Err(NinError::BufferLength { what, problem: self.to_string(), expected, actual });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for GapProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}x{}x{}", self.n, self.c, self.h, self.w)?;
+        if self.layout == Layout::Nhwc {
+            f.write_str(",nhwc")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for GapProblem {
+    type Err = NinError;
+
+    fn from_str(input: &str) -> Result<Self> {
+        let s = input.trim();
+        let mut parts = s.split(',');
+        let dims = parts.next().unwrap_or_default();
+        if dims.contains(':') {
+            return Err(parse_error(input, "':K' belongs to 1x1 convolution problems, not GAP", GAP_FORMAT));
+        }
+        let [n, c, h, w] = parse_dims(input, dims, GAP_FORMAT)?;
+        let mut layout = Layout::Nchw;
+        for flag in parts.map(str::trim) {
+            match flag {
+                "nhwc" => layout = Layout::Nhwc,
+                "nchw" => layout = Layout::Nchw,
+                _ => return Err(parse_error(input, format!("unknown flag '{flag}' (GAP takes only nhwc)"), GAP_FORMAT)),
+            }
+        }
+        GapProblem::new(n, c, h, w, layout)
+    }
+}
+
+/// The problem strings of a shape file with their 1-based line numbers: one problem per line,
+/// `#` starts a comment, blank lines are ignored.
+pub fn shape_file_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter_map(|(i, line)| {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        (!line.is_empty()).then_some((i + 1, line))
+    })
+}
+
+/// Parses every problem of a shape file; an error names the line.
+pub fn parse_shape_file<P: FromStr<Err = NinError>>(text: &str) -> Result<Vec<P>> {
+    shape_file_lines(text)
+        .map(|(line_no, line)| {
+            line.parse().map_err(|e| match e {
+                NinError::Parse { input, reason, expected } => {
+                    NinError::Parse { input, reason: format!("line {line_no}: {reason}"), expected }
+                }
+                other => other,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conv_string_round_trips_with_every_flag() {
+        for s in ["1x192x28x28:32,relu", "8x256x56x56:128,s2", "2x3x7x5:13,nobias,nhwc", "1x1x1x1:1", "3x4x5x6:7,s3,relu,nobias,nhwc"] {
+            let p: Conv1x1Problem = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn conv_problem_derives_output_shape_and_flops() {
+        let p: Conv1x1Problem = "8x256x56x56:128,s2".parse().unwrap();
+        assert_eq!((p.hout(), p.wout()), (28, 28));
+        assert_eq!(p.flops(), 2 * 8 * 128 * 256 * 28 * 28);
+        let odd: Conv1x1Problem = "1x1x7x5:1,s2".parse().unwrap();
+        assert_eq!((odd.hout(), odd.wout()), (4, 3));
+    }
+
+    #[test]
+    fn malformed_conv_strings_name_the_fault() {
+        let cases = [
+            ("1x192x28x28", "missing ':K'"),
+            ("1x192x28:32", "3 dimensions"),
+            ("1xAx28x28:32", "C = 'A'"),
+            ("1x2x3x4:K", "K = 'K'"),
+            ("1x2x3x4:5,fast", "unknown flag 'fast'"),
+            ("1x2x3x4:5,sx", "stride flag 'sx'"),
+        ];
+        for (s, needle) in cases {
+            let msg = s.parse::<Conv1x1Problem>().unwrap_err().to_string();
+            assert!(msg.contains(needle), "{s}: {msg}");
+            assert!(msg.contains("expected NxCxHxW:K"), "{s}: {msg}");
+        }
+    }
+
+    #[test]
+    fn zero_dimensions_and_overflow_are_typed_errors() {
+        assert_eq!("0x2x3x4:5".parse::<Conv1x1Problem>(), Err(NinError::ZeroDimension { name: "N" }));
+        assert_eq!("1x2x3x4:0".parse::<Conv1x1Problem>(), Err(NinError::ZeroDimension { name: "K" }));
+        assert_eq!("1x2x3x4:5,s0".parse::<Conv1x1Problem>(), Err(NinError::ZeroDimension { name: "stride" }));
+        let big = format!("{0}x{0}x{0}x{0}:1", u32::MAX);
+        assert!(matches!(big.parse::<Conv1x1Problem>(), Err(NinError::Overflow { .. })));
+        assert!(matches!(GapProblem::new(usize::MAX, 2, 1, 1, Layout::Nchw), Err(NinError::Overflow { .. })));
+        assert_eq!("1x0x3x3".parse::<GapProblem>(), Err(NinError::ZeroDimension { name: "C" }));
+    }
+
+    #[test]
+    fn gap_strings_round_trip_and_reject_conv_syntax() {
+        for s in ["1x1000x6x6", "32x2048x7x7,nhwc"] {
+            assert_eq!(s.parse::<GapProblem>().unwrap().to_string(), s);
+        }
+        assert!("1x10x8x8:3".parse::<GapProblem>().unwrap_err().to_string().contains("1x1 convolution"));
+        assert!("1x10x8x8,relu".parse::<GapProblem>().unwrap_err().to_string().contains("unknown flag"));
+    }
+
+    #[test]
+    fn shape_file_skips_comments_and_blanks_and_names_bad_lines() {
+        let text = "# NIN-CIFAR10\n1x192x32x32:160,relu  # cccp1\n\n  \n1x160x32x32:96\n";
+        let problems: Vec<Conv1x1Problem> = parse_shape_file(text).unwrap();
+        assert_eq!(problems.len(), 2);
+        let err = parse_shape_file::<Conv1x1Problem>("1x2x3x4:5\nbad\n").unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+}

@@ -1,0 +1,198 @@
+//! The one reference every kernel is checked against, and the error bound it is checked with.
+//!
+//! Written for obviousness, not speed: f64 accumulation over the problem's own index formulas,
+//! knowing nothing of any kernel.
+//!
+//! # The tolerance
+//! A float sum of n terms, in any order and with or without FMA, satisfies
+//! `|computed − exact| ≤ γ_n · Σ|termᵢ|` with `γ_n = n·u / (1 − n·u)` and `u = 2⁻²⁴` the unit
+//! roundoff of f32 (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1). For a
+//! 1×1 convolution output the terms are the Cin products `w·x` and the bias, with at most
+//! Cin + 1 roundings on any path, so the bound is `γ_{Cin+1} · (Σ|w·x| + |b|)`. ReLU is
+//! 1-Lipschitz and does not widen it. For GAP, the H·W − 1 additions of the sum and the one or
+//! two roundings of the scaling by 1/(H·W) give `γ_{HW+1} · Σ|x| / (H·W)`. The f64 reference
+//! itself is exact to far below these bounds. A margin of `n` times the smallest subnormal
+//! covers products that underflow.
+
+use crate::problem::{Conv1x1Problem, GapProblem};
+
+/// Unit roundoff of f32: half the distance from 1.0 to the next float.
+pub const F32_UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
+
+/// `γ_n = n·u / (1 − n·u)`: the relative error bound of an n-term f32 sum.
+pub fn gamma(n: usize) -> f64 {
+    let nu = n as f64 * F32_UNIT_ROUNDOFF;
+    assert!(nu < 0.5, "γ_n is only meaningful for n·u < 1");
+    nu / (1.0 - nu)
+}
+
+/// Exact-ish outputs and the per-output error bound a correct f32 kernel stays within.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// Reference outputs in f64, laid out as the kernel's output.
+    pub values: Vec<f64>,
+    /// Largest allowed `|kernel − reference|` per output.
+    pub bounds: Vec<f64>,
+}
+
+/// First output where a kernel disagrees with the reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    /// Flat index into the output.
+    pub index: usize,
+    /// The kernel's value.
+    pub got: f32,
+    /// The reference value.
+    pub expected: f64,
+    /// The allowed error there.
+    pub bound: f64,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "output[{}] = {:e}, reference {:e}, |diff| {:e} > bound {:e}",
+            self.index,
+            self.got,
+            self.expected,
+            (self.got as f64 - self.expected).abs(),
+            self.bound
+        )
+    }
+}
+
+impl Reference {
+    /// Checks `got` output by output. NaN must be NaN where the reference is NaN, an infinity
+    /// the same infinity, and finite values within the bound.
+    pub fn check(&self, got: &[f32]) -> Result<(), Mismatch> {
+        assert_eq!(got.len(), self.values.len(), "output length differs from the reference");
+        for (index, ((&g, &expected), &bound)) in got.iter().zip(&self.values).zip(&self.bounds).enumerate() {
+            let ok = if expected.is_nan() {
+                g.is_nan()
+            } else if expected.is_infinite() {
+                g as f64 == expected
+            } else {
+                (g as f64 - expected).abs() <= bound
+            };
+            if !ok {
+                return Err(Mismatch { index, got: g, expected, bound });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bound(terms: usize, magnitude: f64) -> f64 {
+    gamma(terms) * magnitude + terms as f64 * f64::from(f32::from_bits(1))
+}
+
+/// The 1×1 convolution in f64. `weights` is Cout×Cin row-major; `bias` has Cout values when
+/// the problem has bias. Panics if lengths do not match (callers build them from `p`).
+pub fn conv1x1(p: &Conv1x1Problem, input: &[f32], weights: &[f32], bias: Option<&[f32]>) -> Reference {
+    assert_eq!(input.len(), p.input_len());
+    assert_eq!(weights.len(), p.weights_len());
+    let (in_dims, out_dims) = (p.input_dims(), p.output_dims());
+    let mut values = vec![0.0; p.output_len()];
+    let mut bounds = vec![0.0; p.output_len()];
+    for n in 0..p.n {
+        for co in 0..p.cout {
+            for oh in 0..p.hout() {
+                for ow in 0..p.wout() {
+                    let (mut sum, mut magnitude) = (0.0f64, 0.0f64);
+                    for ci in 0..p.cin {
+                        let x = input[p.layout.index(in_dims, n, ci, oh * p.stride, ow * p.stride)] as f64;
+                        let product = weights[co * p.cin + ci] as f64 * x;
+                        sum += product;
+                        magnitude += product.abs();
+                    }
+                    if let Some(b) = bias {
+                        sum += b[co] as f64;
+                        magnitude += (b[co] as f64).abs();
+                    }
+                    if p.relu {
+                        sum = if sum < 0.0 { 0.0 } else { sum };
+                    }
+                    let at = p.layout.index(out_dims, n, co, oh, ow);
+                    values[at] = sum;
+                    bounds[at] = bound(p.cin + 1, magnitude);
+                }
+            }
+        }
+    }
+    Reference { values, bounds }
+}
+
+/// Global average pooling in f64; output N×C.
+pub fn gap(p: &GapProblem, input: &[f32]) -> Reference {
+    assert_eq!(input.len(), p.input_len());
+    let dims = p.input_dims();
+    let hw = p.pixels() as f64;
+    let mut values = Vec::with_capacity(p.output_len());
+    let mut bounds = Vec::with_capacity(p.output_len());
+    for n in 0..p.n {
+        for c in 0..p.c {
+            let (mut sum, mut magnitude) = (0.0f64, 0.0f64);
+            for h in 0..p.h {
+                for w in 0..p.w {
+                    let x = input[p.layout.index(dims, n, c, h, w)] as f64;
+                    sum += x;
+                    magnitude += x.abs();
+                }
+            }
+            values.push(sum / hw);
+            bounds.push(bound(p.pixels() + 1, magnitude / hw));
+        }
+    }
+    Reference { values, bounds }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Layout;
+
+    #[test]
+    fn conv_reference_matches_a_hand_computed_case() {
+        // 1 image, 2 input channels, 1×2 map, 1 output channel, with bias and ReLU.
+        let p: Conv1x1Problem = "1x2x1x2:1,relu".parse().unwrap();
+        let x = [1.0, -2.0, /* channel 1 */ 3.0, 4.0];
+        let w = [0.5, -1.0];
+        let r = conv1x1(&p, &x, &w, Some(&[0.25]));
+        // pixel 0: 0.5·1 − 1·3 + 0.25 = −2.25 → 0; pixel 1: 0.5·(−2) − 1·4 + 0.25 = −4.75 → 0
+        assert_eq!(r.values, vec![0.0, 0.0]);
+        let p: Conv1x1Problem = "1x2x1x2:1".parse().unwrap();
+        assert_eq!(conv1x1(&p, &x, &[1.0, 2.0], Some(&[0.5])).values, vec![7.5, 6.5]);
+    }
+
+    #[test]
+    fn conv_reference_honours_stride_and_nhwc() {
+        // NHWC 1×1×3×3 map with one channel, stride 2: pixels (0,0), (0,2), (2,0), (2,2).
+        let p: Conv1x1Problem = "1x1x3x3:1,s2,nobias,nhwc".parse().unwrap();
+        let x: Vec<f32> = (0..9).map(|v| v as f32).collect();
+        assert_eq!(conv1x1(&p, &x, &[2.0], None).values, vec![0.0, 4.0, 12.0, 16.0]);
+    }
+
+    #[test]
+    fn gap_reference_averages_each_channel_in_both_layouts() {
+        let nchw = GapProblem::new(1, 2, 1, 2, Layout::Nchw).unwrap();
+        assert_eq!(gap(&nchw, &[1.0, 3.0, 10.0, 20.0]).values, vec![2.0, 15.0]);
+        let nhwc = nchw.with_layout(Layout::Nhwc);
+        assert_eq!(gap(&nhwc, &[1.0, 10.0, 3.0, 20.0]).values, vec![2.0, 15.0]);
+    }
+
+    #[test]
+    fn check_accepts_within_bound_and_rejects_outside_and_nan() {
+        let r = Reference { values: vec![1.0, f64::NAN, f64::INFINITY], bounds: vec![1e-6; 3] };
+        assert!(r.check(&[1.0 + 5e-7, f32::NAN, f32::INFINITY]).is_ok());
+        assert_eq!(r.check(&[1.0 + 2e-6, f32::NAN, f32::INFINITY]).unwrap_err().index, 0);
+        assert_eq!(r.check(&[1.0, 0.0, f32::INFINITY]).unwrap_err().index, 1);
+        assert_eq!(r.check(&[1.0, f32::NAN, f32::NEG_INFINITY]).unwrap_err().index, 2);
+        assert_eq!(r.check(&[f32::NAN, f32::NAN, f32::INFINITY]).unwrap_err().index, 0);
+    }
+
+    #[test]
+    fn gamma_grows_linearly_for_small_n() {
+        assert!((gamma(1000) / (1000.0 * F32_UNIT_ROUNDOFF) - 1.0).abs() < 1e-4);
+    }
+}

@@ -1,0 +1,99 @@
+//! The registries: the one list of kernels per operation.
+//!
+//! Tests, benches, the command line and the report all reach kernels through these functions,
+//! so adding a kernel is one file plus one line here, and it is then verified and timed
+//! everywhere with no other change.
+
+use crate::conv1x1::Conv1x1Kernel;
+use crate::conv1x1::blocked_simd::BlockedSimd;
+use crate::conv1x1::blocked_wide::BlockedWide;
+use crate::conv1x1::im2col_gemm::Im2colGemm;
+use crate::conv1x1::naive::Naive;
+use crate::conv1x1::rayon_tiled::RayonTiled;
+use crate::error::{NinError, Result};
+use crate::gap::GapKernel;
+use crate::gap::naive::GapNaive;
+use crate::gap::rayon::GapRayon;
+use crate::gap::simd::GapSimd;
+use crate::kernel::KernelInfo;
+use crate::simd::SimdPolicy;
+
+/// Every 1×1 convolution kernel, the pulp ones with the ISA `policy` selects.
+pub fn conv1x1_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn Conv1x1Kernel>> {
+    vec![
+        Box::new(Naive),
+        Box::new(Im2colGemm::new(policy)),
+        Box::new(BlockedSimd::new(policy)),
+        Box::new(BlockedWide),
+        Box::new(RayonTiled::new(policy)),
+    ]
+}
+
+/// Every GAP kernel, the pulp ones with the ISA `policy` selects.
+pub fn gap_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn GapKernel>> {
+    vec![Box::new(GapNaive), Box::new(GapSimd::new(policy)), Box::new(GapRayon::new(policy))]
+}
+
+/// Every 1×1 convolution kernel, with the ISA policy of the environment
+/// ([`SimdPolicy::from_env`]).
+pub fn conv1x1_kernels() -> Vec<Box<dyn Conv1x1Kernel>> {
+    conv1x1_kernels_with(SimdPolicy::from_env())
+}
+
+/// Every GAP kernel, with the ISA policy of the environment.
+pub fn gap_kernels() -> Vec<Box<dyn GapKernel>> {
+    gap_kernels_with(SimdPolicy::from_env())
+}
+
+/// The 1×1 convolution kernel called `name`, or an error listing the known names.
+pub fn conv1x1_kernel(name: &str) -> Result<Box<dyn Conv1x1Kernel>> {
+    let kernels = conv1x1_kernels();
+    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    kernels
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or(NinError::UnknownKernel { op: "conv1x1", name: name.to_string(), known })
+}
+
+/// The GAP kernel called `name`, or an error listing the known names.
+pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
+    let kernels = gap_kernels();
+    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    kernels
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or(NinError::UnknownKernel { op: "gap", name: name.to_string(), known })
+}
+
+/// Descriptions of every registered kernel, conv first.
+pub fn all_kernel_info() -> Vec<KernelInfo> {
+    conv1x1_kernels().iter().map(|k| k.info()).chain(gap_kernels().iter().map(|k| k.info())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_lookup_finds_each() {
+        let info = all_kernel_info();
+        let mut names: Vec<_> = info.iter().map(|i| i.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), info.len());
+        for k in conv1x1_kernels() {
+            assert_eq!(conv1x1_kernel(k.name()).unwrap().name(), k.name());
+        }
+        for k in gap_kernels() {
+            assert_eq!(gap_kernel(k.name()).unwrap().name(), k.name());
+        }
+    }
+
+    #[test]
+    fn unknown_kernel_error_lists_known_ones() {
+        let err = conv1x1_kernel("fastest").err().unwrap().to_string();
+        assert!(err.contains("naive") && err.contains("blocked-simd"), "{err}");
+        let err = gap_kernel("naive").err().unwrap().to_string();
+        assert!(err.contains("gap-simd"), "{err}");
+    }
+}

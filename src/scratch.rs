@@ -1,0 +1,42 @@
+//! Per-thread scratch buffers for packing and im2col.
+//!
+//! Kernels need temporary panels on every call. Allocating them each time would put the
+//! allocator (and, for large column buffers, page faults) inside the timed region, which no
+//! inference engine does: they keep a workspace. Each thread keeps a few aligned buffers here,
+//! one per [`Slot`], grown on demand and reused.
+
+use std::cell::RefCell;
+
+use crate::tensor::{AlignedBuf, zeroed};
+
+/// Which buffer: distinct slots can be held at the same time (e.g. an im2col column buffer
+/// while the GEMM packs panels).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    /// Packed tile of the direct kernels, or the GEMM's packed A block.
+    PackA = 0,
+    /// The GEMM's packed B block.
+    PackB = 1,
+    /// im2col column buffer.
+    Columns = 2,
+}
+
+thread_local! {
+    static SCRATCH: [RefCell<AlignedBuf>; 3] = [
+        RefCell::new(zeroed(0)),
+        RefCell::new(zeroed(0)),
+        RefCell::new(zeroed(0)),
+    ];
+}
+
+/// Calls `f` with this thread's buffer for `slot`, at least `len` elements long. Its contents
+/// are whatever the last user left: callers overwrite what they read.
+pub(crate) fn with_scratch<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|slots| {
+        let mut buf = slots[slot as usize].borrow_mut();
+        if buf.len() < len {
+            buf.resize(len, 0.0);
+        }
+        f(&mut buf[..len])
+    })
+}
