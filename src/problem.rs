@@ -189,11 +189,12 @@ impl Conv1x1Problem {
     pub fn check_weights(&self, weights: usize, bias: Option<usize>) -> Result<()> {
         self.check_len("weights", self.weights_len, weights)?;
         match (self.bias, bias) {
-            (true, None) => Err(NinError::Bias { problem: self.to_string(), reason: "the problem has bias but none was given" }),
-            (false, Some(_)) => Err(NinError::Bias {
-                problem: self.to_string(),
-                reason: "a bias was given to a problem marked nobias",
-            }),
+            (true, None) => {
+                Err(NinError::Bias { problem: self.to_string(), reason: "the problem has bias but none was given" })
+            }
+            (false, Some(_)) => {
+                Err(NinError::Bias { problem: self.to_string(), reason: "a bias was given to a problem marked nobias" })
+            }
             (true, Some(len)) => self.check_len("bias", self.cout, len),
             (false, None) => Ok(()),
         }
@@ -235,7 +236,11 @@ fn parse_error(input: &str, reason: impl Into<String>, expected: &'static str) -
 fn parse_dims(input: &str, dims: &str, expected: &'static str) -> Result<[usize; 4]> {
     let parts: Vec<&str> = dims.split('x').collect();
     if parts.len() != 4 {
-        return Err(parse_error(input, format!("'{dims}' has {} dimensions, not 4 (N, C, H, W)", parts.len()), expected));
+        return Err(parse_error(
+            input,
+            format!("'{dims}' has {} dimensions, not 4 (N, C, H, W)", parts.len()),
+            expected,
+        ));
     }
     let mut out = [0usize; 4];
     for (slot, (part, name)) in out.iter_mut().zip(parts.iter().zip(["N", "C", "H", "W"])) {
@@ -269,9 +274,9 @@ impl FromStr for Conv1x1Problem {
                 "nhwc" => shape.layout = Layout::Nhwc,
                 "nchw" => shape.layout = Layout::Nchw,
                 _ if flag.starts_with('s') && flag.len() > 1 => {
-                    shape.stride = flag[1..]
-                        .parse()
-                        .map_err(|_| parse_error(input, format!("stride flag '{flag}' is not s<integer>"), CONV_FORMAT))?;
+                    shape.stride = flag[1..].parse().map_err(|_| {
+                        parse_error(input, format!("stride flag '{flag}' is not s<integer>"), CONV_FORMAT)
+                    })?;
                 }
                 _ => {
                     return Err(parse_error(
@@ -380,7 +385,9 @@ impl FromStr for GapProblem {
             match flag {
                 "nhwc" => layout = Layout::Nhwc,
                 "nchw" => layout = Layout::Nchw,
-                _ => return Err(parse_error(input, format!("unknown flag '{flag}' (GAP takes only nhwc)"), GAP_FORMAT)),
+                _ => {
+                    return Err(parse_error(input, format!("unknown flag '{flag}' (GAP takes only nhwc)"), GAP_FORMAT));
+                }
             }
         }
         GapProblem::new(n, c, h, w, layout)
@@ -416,7 +423,13 @@ mod tests {
 
     #[test]
     fn conv_string_round_trips_with_every_flag() {
-        for s in ["1x192x28x28:32,relu", "8x256x56x56:128,s2", "2x3x7x5:13,nobias,nhwc", "1x1x1x1:1", "3x4x5x6:7,s3,relu,nobias,nhwc"] {
+        for s in [
+            "1x192x28x28:32,relu",
+            "8x256x56x56:128,s2",
+            "2x3x7x5:13,nobias,nhwc",
+            "1x1x1x1:1",
+            "3x4x5x6:7,s3,relu,nobias,nhwc",
+        ] {
             let p: Conv1x1Problem = s.parse().unwrap();
             assert_eq!(p.to_string(), s);
         }

@@ -49,20 +49,22 @@ pub fn gap_kernels() -> Vec<Box<dyn GapKernel>> {
 pub fn conv1x1_kernel(name: &str) -> Result<Box<dyn Conv1x1Kernel>> {
     let kernels = conv1x1_kernels();
     let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-    kernels
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or(NinError::UnknownKernel { op: "conv1x1", name: name.to_string(), known })
+    kernels.into_iter().find(|k| k.name() == name).ok_or(NinError::UnknownKernel {
+        op: "conv1x1",
+        name: name.to_string(),
+        known,
+    })
 }
 
 /// The GAP kernel called `name`, or an error listing the known names.
 pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
     let kernels = gap_kernels();
     let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-    kernels
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or(NinError::UnknownKernel { op: "gap", name: name.to_string(), known })
+    kernels.into_iter().find(|k| k.name() == name).ok_or(NinError::UnknownKernel {
+        op: "gap",
+        name: name.to_string(),
+        known,
+    })
 }
 
 /// Descriptions of every registered kernel, conv first.

@@ -7,6 +7,7 @@ use super::direct::{self, OutPtr, Region};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
 use crate::problem::Conv1x1Problem;
+use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 
@@ -38,6 +39,8 @@ pub(crate) struct DirectOp<'a> {
     pub prepared: &'a PreparedWeights,
     pub out: OutPtr,
     pub regions: &'a [Region],
+    /// At least `direct::region_scratch_len` values.
+    pub scratch: &'a mut [f32],
 }
 
 impl WithSimd for DirectOp<'_> {
@@ -51,7 +54,16 @@ impl WithSimd for DirectOp<'_> {
             // disjoint and each is written by this call only; the weights were packed by
             // `direct::pack_weights` with this ISA's NR (checked by `run` via the ISA name).
             unsafe {
-                direct::run_region(mk, self.problem, self.input, self.prepared.weights(), self.prepared.bias(), self.out, region)
+                direct::run_region(
+                    mk,
+                    self.problem,
+                    self.input,
+                    self.prepared.weights(),
+                    self.prepared.bias(),
+                    self.out,
+                    region,
+                    self.scratch,
+                )
             };
         }
     }
@@ -84,13 +96,19 @@ impl Conv1x1Kernel for BlockedSimd {
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
-        let regions = direct::regions(args.problem, NV * self.policy.f32_lanes());
-        self.policy.dispatch(DirectOp {
-            problem: args.problem,
-            input: args.input,
-            prepared: args.prepared,
-            out: OutPtr(args.output.as_mut_ptr()),
-            regions: &regions,
+        let nr = NV * self.policy.f32_lanes();
+        let regions = direct::regions(args.problem, nr);
+        // Scratch is taken before the dispatch: closures inside it would be compiled without
+        // the selected target features.
+        with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, nr), |scratch| {
+            self.policy.dispatch(DirectOp {
+                problem: args.problem,
+                input: args.input,
+                prepared: args.prepared,
+                out: OutPtr(args.output.as_mut_ptr()),
+                regions: &regions,
+                scratch,
+            })
         });
     }
 }

@@ -12,6 +12,7 @@ use super::direct::{self, OutPtr};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, relu};
 use crate::problem::Conv1x1Problem;
+use crate::scratch::{Slot, with_scratch};
 use crate::tensor::Layout;
 
 /// Tile width: two f32x8 per row, as the pulp kernel on AVX2.
@@ -125,20 +126,23 @@ impl Conv1x1Kernel for BlockedWide {
 
     fn execute(&self, args: ConvArgs<'_>) {
         let out = OutPtr(args.output.as_mut_ptr());
-        for region in direct::regions(args.problem, NR) {
-            // SAFETY: `out` is the checked output of the problem; regions are disjoint and
-            // written one after another; the weights were packed with NR = 16.
-            unsafe {
-                direct::run_region(
-                    WideMicrokernel,
-                    args.problem,
-                    args.input,
-                    args.prepared.weights(),
-                    args.prepared.bias(),
-                    out,
-                    &region,
-                )
-            };
-        }
+        with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, NR), |scratch| {
+            for region in direct::regions(args.problem, NR) {
+                // SAFETY: `out` is the checked output of the problem; regions are disjoint and
+                // written one after another; the weights were packed with NR = 16.
+                unsafe {
+                    direct::run_region(
+                        WideMicrokernel,
+                        args.problem,
+                        args.input,
+                        args.prepared.weights(),
+                        args.prepared.bias(),
+                        out,
+                        &region,
+                        scratch,
+                    )
+                };
+            }
+        });
     }
 }

@@ -18,7 +18,6 @@ use std::ops::Range;
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel};
 use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
-use crate::scratch::{Slot, with_scratch};
 use crate::tensor::{AlignedBuf, Layout, zeroed};
 
 /// Output-channel panels per region: NCHW panels are MR = 6 channels (48 per region), NHWC
@@ -33,7 +32,12 @@ const NHWC_PIXEL_TILES_PER_REGION: usize = 16;
 
 /// Packs weights (Cout×Cin row-major) and bias for the direct algorithm with tile width `nr`.
 /// Returns (packed weights, bias padded to whole panels with zeros).
-pub(crate) fn pack_weights(p: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>, nr: usize) -> (AlignedBuf, AlignedBuf) {
+pub(crate) fn pack_weights(
+    p: &Conv1x1Problem,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    nr: usize,
+) -> (AlignedBuf, AlignedBuf) {
     let w = MatRef::new(weights, p.cout, p.cin, p.cin, 1);
     let (packed, padded_cout) = match p.layout {
         Layout::Nchw => {
@@ -86,6 +90,11 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
     out
 }
 
+/// Length of the scratch [`run_region`] needs: one packed tile of the input.
+pub(crate) fn region_scratch_len(p: &Conv1x1Problem, nr: usize) -> usize {
+    p.cin * nr.max(MR)
+}
+
 /// Raw output pointer shared by the tasks of one run; each task writes only its own region.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OutPtr(pub *mut f32);
@@ -96,11 +105,15 @@ unsafe impl Sync for OutPtr {}
 
 /// Computes one region of the output.
 ///
+/// `scratch` holds at least [`region_scratch_len`] values. `#[inline(always)]` and free of
+/// closures, so that inside pulp's dispatch it is compiled with the selected target features.
+///
 /// # Safety
 /// `out` points to `p.output_len()` writable values that no one else reads or writes inside
 /// this region while the call runs; `input`, `weights` and `bias` are as `p` and
 /// [`pack_weights`] (with `mk.nr()`) made them.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn run_region<K: Microkernel>(
     mk: K,
     p: &Conv1x1Problem,
@@ -109,6 +122,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     bias: &[f32],
     out: OutPtr,
     region: &Region,
+    scratch: &mut [f32],
 ) {
     let nr = mk.nr();
     let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
@@ -116,7 +130,8 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     // SAFETY: image n's output starts inside the buffer (n < N).
     let y_n = unsafe { out.0.add(region.n * cout * pixels_out) };
     match p.layout {
-        Layout::Nchw => with_scratch(Slot::PackA, cin * nr, |b_tile| {
+        Layout::Nchw => {
+            let b_tile = &mut scratch[..cin * nr];
             for pt in region.pixels.clone().step_by(nr) {
                 let cols = nr.min(region.pixels.end - pt);
                 let (b, ldb) = if p.stride == 1 && cols == nr {
@@ -152,8 +167,9 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                     }
                 }
             }
-        }),
-        Layout::Nhwc => with_scratch(Slot::PackA, cin * MR, |a_tile| {
+        }
+        Layout::Nhwc => {
+            let a_tile = &mut scratch[..cin * MR];
             for pt in region.pixels.clone().step_by(MR) {
                 let rows = MR.min(region.pixels.end - pt);
                 for r in 0..MR {
@@ -187,6 +203,6 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                     }
                 }
             }
-        }),
+        }
     }
 }

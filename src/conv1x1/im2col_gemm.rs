@@ -8,11 +8,11 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use super::direct;
+use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
 use crate::gemm::pack::MatRef;
-use crate::gemm::{GemmBias, Operand, gemm};
+use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -37,6 +37,11 @@ struct Im2colOp<'a> {
     input: &'a [f32],
     prepared: &'a PreparedWeights,
     output: &'a mut [f32],
+    /// Column buffer (Cin × P for NCHW, P × Cin for NHWC), used only when strided.
+    columns: &'a mut [f32],
+    /// The GEMM's packing buffers.
+    a_buf: &'a mut [f32],
+    b_buf: &'a mut [f32],
 }
 
 impl WithSimd for Im2colOp<'_> {
@@ -44,62 +49,64 @@ impl WithSimd for Im2colOp<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Im2colOp { problem: p, input, prepared, output } = self;
+        let Im2colOp { problem: p, input, prepared, output, columns, a_buf, b_buf } = self;
         let mk = PulpMicrokernel(simd);
         let (cin, cout, hw_in, pixels) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
         let bias = if p.bias { Some(prepared.bias()) } else { None };
         let strided = p.stride > 1;
-        with_scratch(Slot::Columns, if strided { cin * pixels } else { 0 }, |columns| {
-            for (x_n, y_n) in input.chunks_exact(cin * hw_in).zip(output.chunks_exact_mut(cout * pixels)) {
-                match p.layout {
-                    // Y_n[Cout × P] = W[Cout × Cin] · cols[Cin × P]
-                    Layout::Nchw => {
-                        let cols = if strided {
-                            for (k, row) in columns.chunks_exact_mut(pixels).enumerate() {
-                                let x_row = &x_n[k * hw_in..][..hw_in];
-                                for (q, v) in row.iter_mut().enumerate() {
-                                    *v = x_row[p.input_pixel(q)];
-                                }
+        for (x_n, y_n) in input.chunks_exact(cin * hw_in).zip(output.chunks_exact_mut(cout * pixels)) {
+            match p.layout {
+                // Y_n[Cout × P] = W[Cout × Cin] · cols[Cin × P]
+                Layout::Nchw => {
+                    let cols = if strided {
+                        for (k, row) in columns.chunks_exact_mut(pixels).enumerate() {
+                            let x_row = &x_n[k * hw_in..][..hw_in];
+                            for (q, v) in row.iter_mut().enumerate() {
+                                *v = x_row[p.input_pixel(q)];
                             }
-                            MatRef::new(columns, cin, pixels, pixels, 1)
-                        } else {
-                            MatRef::new(x_n, cin, pixels, hw_in, 1)
-                        };
-                        gemm(
-                            mk,
-                            (cout, pixels, cin),
-                            Operand::Packed(prepared.weights()),
-                            Operand::Strided(cols),
-                            y_n,
-                            pixels,
-                            bias.map_or(GemmBias::None, GemmBias::Rows),
-                            p.relu,
-                        );
-                    }
-                    // Y_n[P × Cout] = cols[P × Cin] · Wᵀ[Cin × Cout]
-                    Layout::Nhwc => {
-                        let cols = if strided {
-                            for (q, row) in columns.chunks_exact_mut(cin).enumerate() {
-                                row.copy_from_slice(&x_n[p.input_pixel(q) * cin..][..cin]);
-                            }
-                            MatRef::new(columns, pixels, cin, cin, 1)
-                        } else {
-                            MatRef::new(x_n, pixels, cin, cin, 1)
-                        };
-                        gemm(
-                            mk,
-                            (pixels, cout, cin),
-                            Operand::Strided(cols),
-                            Operand::Packed(prepared.weights()),
-                            y_n,
-                            cout,
-                            bias.map_or(GemmBias::None, GemmBias::Cols),
-                            p.relu,
-                        );
-                    }
+                        }
+                        MatRef::new(columns, cin, pixels, pixels, 1)
+                    } else {
+                        MatRef::new(x_n, cin, pixels, hw_in, 1)
+                    };
+                    gemm(
+                        mk,
+                        (cout, pixels, cin),
+                        Operand::Packed(prepared.weights()),
+                        Operand::Strided(cols),
+                        y_n,
+                        pixels,
+                        bias.map_or(GemmBias::None, GemmBias::Rows),
+                        p.relu,
+                        a_buf,
+                        b_buf,
+                    );
+                }
+                // Y_n[P × Cout] = cols[P × Cin] · Wᵀ[Cin × Cout]
+                Layout::Nhwc => {
+                    let cols = if strided {
+                        for (q, row) in columns.chunks_exact_mut(cin).enumerate() {
+                            row.copy_from_slice(&x_n[p.input_pixel(q) * cin..][..cin]);
+                        }
+                        MatRef::new(columns, pixels, cin, cin, 1)
+                    } else {
+                        MatRef::new(x_n, pixels, cin, cin, 1)
+                    };
+                    gemm(
+                        mk,
+                        (pixels, cout, cin),
+                        Operand::Strided(cols),
+                        Operand::Packed(prepared.weights()),
+                        y_n,
+                        cout,
+                        bias.map_or(GemmBias::None, GemmBias::Cols),
+                        p.relu,
+                        a_buf,
+                        b_buf,
+                    );
                 }
             }
-        });
+        }
     }
 }
 
@@ -118,7 +125,13 @@ impl Conv1x1Kernel for Im2colGemm {
             op: "conv1x1",
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
-            tile: Some(format!("{MR}x{} (KC {}, MC {}, NC {})", NV * self.policy.f32_lanes(), crate::gemm::KC, crate::gemm::MC, crate::gemm::NC)),
+            tile: Some(format!(
+                "{MR}x{} (KC {}, MC {}, NC {})",
+                NV * self.policy.f32_lanes(),
+                crate::gemm::KC,
+                crate::gemm::MC,
+                crate::gemm::NC
+            )),
             threads: "1",
             description: "im2col (gather only when strided) + the crate's BLIS-style packed GEMM",
         }
@@ -132,6 +145,30 @@ impl Conv1x1Kernel for Im2colGemm {
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
-        self.policy.dispatch(Im2colOp { problem: args.problem, input: args.input, prepared: args.prepared, output: args.output });
+        let p = args.problem;
+        let nr = NV * self.policy.f32_lanes();
+        let (m, n) = match p.layout {
+            Layout::Nchw => (p.cout, p.pixels_out()),
+            Layout::Nhwc => (p.pixels_out(), p.cout),
+        };
+        let (a_len, b_len) = gemm_scratch_len((m, n, p.cin), nr);
+        let columns_len = if p.stride > 1 { p.cin * p.pixels_out() } else { 0 };
+        // Scratch is taken before the dispatch: closures inside it would be compiled without
+        // the selected target features.
+        with_scratch(Slot::Columns, columns_len, |columns| {
+            with_scratch(Slot::PackA, a_len, |a_buf| {
+                with_scratch(Slot::PackB, b_len, |b_buf| {
+                    self.policy.dispatch(Im2colOp {
+                        problem: p,
+                        input: args.input,
+                        prepared: args.prepared,
+                        output: args.output,
+                        columns,
+                        a_buf,
+                        b_buf,
+                    })
+                })
+            })
+        });
     }
 }

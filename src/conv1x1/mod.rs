@@ -15,9 +15,9 @@ pub mod im2col_gemm;
 pub mod naive;
 pub mod rayon_tiled;
 
-pub use crate::kernel::KernelInfo;
 use crate::error::{NinError, Result};
 use crate::kernel::Checked;
+pub use crate::kernel::KernelInfo;
 use crate::problem::Conv1x1Problem;
 use crate::tensor::AlignedBuf;
 
@@ -33,7 +33,13 @@ pub struct PreparedWeights {
 
 impl PreparedWeights {
     /// Wraps packed `weights` and `bias` made by `kernel` (running with `isa`) for `problem`.
-    pub fn new(kernel: &'static str, isa: String, problem: Conv1x1Problem, weights: AlignedBuf, bias: AlignedBuf) -> Self {
+    pub fn new(
+        kernel: &'static str,
+        isa: String,
+        problem: Conv1x1Problem,
+        weights: AlignedBuf,
+        bias: AlignedBuf,
+    ) -> Self {
         Self { kernel, isa, problem, weights, bias }
     }
 
@@ -60,7 +66,9 @@ impl PreparedWeights {
     /// Weights depend on Cin, Cout, bias and layout, not on batch, map size, stride or ReLU.
     fn fits(&self, kernel: &str, isa: &str, p: &Conv1x1Problem) -> bool {
         let q = &self.problem;
-        self.kernel == kernel && self.isa == isa && (q.cin, q.cout, q.bias, q.layout) == (p.cin, p.cout, p.bias, p.layout)
+        self.kernel == kernel
+            && self.isa == isa
+            && (q.cin, q.cout, q.bias, q.layout) == (p.cin, p.cout, p.bias, p.layout)
     }
 }
 
@@ -113,7 +121,13 @@ pub trait Conv1x1Kernel: Send + Sync {
 
     /// Checks lengths and the prepared weights, then writes the convolution of `input` into
     /// `output`. On error the output is untouched.
-    fn run(&self, problem: &Conv1x1Problem, input: &[f32], prepared: &PreparedWeights, output: &mut [f32]) -> Result<()> {
+    fn run(
+        &self,
+        problem: &Conv1x1Problem,
+        input: &[f32],
+        prepared: &PreparedWeights,
+        output: &mut [f32],
+    ) -> Result<()> {
         self.check_supported(problem)?;
         problem.check_buffers(input.len(), output.len())?;
         if !prepared.fits(self.name(), self.isa(), problem) {

@@ -7,6 +7,7 @@ use super::direct::{self, OutPtr};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::NV;
 use crate::problem::Conv1x1Problem;
+use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 
@@ -56,11 +57,16 @@ impl Conv1x1Kernel for RayonTiled {
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
-        let regions = direct::regions(args.problem, NV * self.policy.f32_lanes());
+        let nr = NV * self.policy.f32_lanes();
+        let regions = direct::regions(args.problem, nr);
+        let scratch_len = direct::region_scratch_len(args.problem, nr);
         let out = OutPtr(args.output.as_mut_ptr());
         let (problem, input, prepared, policy) = (args.problem, args.input, args.prepared, self.policy);
         regions.par_iter().for_each(|region| {
-            policy.dispatch(DirectOp { problem, input, prepared, out, regions: std::slice::from_ref(region) });
+            with_scratch(Slot::PackA, scratch_len, |scratch| {
+                let regions = std::slice::from_ref(region);
+                policy.dispatch(DirectOp { problem, input, prepared, out, regions, scratch })
+            });
         });
     }
 }

@@ -116,8 +116,12 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
             // SAFETY: the caller guarantees `b + k·ldb` readable for NV·lanes values and `a`
             // readable for kc·MR values; unaligned reads need no alignment.
             let (bk, ak) = unsafe { (b.add(k * ldb), a.add(k * MR)) };
-            let bv: [S::f32s; NV] =
-                core::array::from_fn(|v| unsafe { (bk.add(v * lanes) as *const S::f32s).read_unaligned() });
+            // (A loop, not `array::from_fn`: a closure would be compiled without the target
+            // features of the dispatch and its loads would not inline.)
+            let mut bv = [zero; NV];
+            for (v, b_v) in bv.iter_mut().enumerate() {
+                *b_v = unsafe { (bk.add(v * lanes) as *const S::f32s).read_unaligned() };
+            }
             for row in acc.iter_mut().enumerate() {
                 let (r, acc_row) = row;
                 // SAFETY: r < MR, within the packed panel (see above).

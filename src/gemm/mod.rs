@@ -17,8 +17,6 @@ pub(crate) mod pack;
 use microkernel::{BiasAlong, Epilogue, MR, Microkernel};
 use pack::{MatRef, pack_a, pack_b, panels};
 
-use crate::scratch::{Slot, with_scratch};
-
 /// K block: a KC×NR panel of B is 16 KiB at NR = 16, half of Zen 3's 32 KiB L1d, leaving room
 /// for the A panel streaming through.
 pub(crate) const KC: usize = 256;
@@ -26,6 +24,12 @@ pub(crate) const KC: usize = 256;
 pub(crate) const MC: usize = 96;
 /// N block: KC×NC of packed B is 2 MiB, a slice of the L3. A multiple of every NR (2 to 32).
 pub(crate) const NC: usize = 2048;
+
+/// Lengths of the A and B packing buffers for an m×n×k product (the blocks, or the whole
+/// matrix where it is smaller), tile width `nr`.
+pub(crate) fn gemm_scratch_len((m, n, k): (usize, usize, usize), nr: usize) -> (usize, usize) {
+    (MC.min(panels(m, MR) * MR) * KC.min(k), KC.min(k) * NC.min(panels(n, nr) * nr))
+}
 
 /// One GEMM operand.
 #[derive(Debug, Clone, Copy)]
@@ -49,8 +53,13 @@ pub(crate) enum GemmBias<'a> {
 
 /// `C[m×n] (row stride ldc) = A[m×k]·B[k×n]`, then bias and ReLU.
 ///
-/// Panics only on violated internal invariants (operand sizes), never on data.
+/// `a_buf` and `b_buf` are the packing buffers, at least [`gemm_scratch_len`] long. Panics only
+/// on violated internal invariants (operand sizes), never on data.
+///
+/// `#[inline(always)]`, and free of closures, so that inside pulp's dispatch the whole loop nest
+/// is compiled with the selected target features and the microkernel's intrinsics inline.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub(crate) fn gemm<K: Microkernel>(
     mk: K,
     (m, n, k): (usize, usize, usize),
@@ -60,9 +69,11 @@ pub(crate) fn gemm<K: Microkernel>(
     ldc: usize,
     bias: GemmBias,
     relu: bool,
+    a_buf: &mut [f32],
+    b_buf: &mut [f32],
 ) {
     let nr = mk.nr();
-    assert!(NC % nr == 0 && MC % MR == 0);
+    assert!(NC.is_multiple_of(nr) && MC.is_multiple_of(MR));
     assert!(m >= 1 && n >= 1 && k >= 1 && ldc >= n && c.len() >= (m - 1) * ldc + n);
     if let Operand::Packed(p) = a {
         assert_eq!(p.len(), panels(m, MR) * k * MR);
@@ -75,71 +86,66 @@ pub(crate) fn gemm<K: Microkernel>(
         GemmBias::Cols(v) => assert!(v.len() >= panels(n, nr) * nr),
         GemmBias::None => {}
     }
-    let b_scratch = if matches!(b, Operand::Strided(_)) { KC * NC.min(panels(n, nr) * nr) } else { 0 };
-    let a_scratch = if matches!(a, Operand::Strided(_)) { MC.min(panels(m, MR) * MR) * KC } else { 0 };
-
-    with_scratch(Slot::PackB, b_scratch, |b_buf| {
-        with_scratch(Slot::PackA, a_scratch, |a_buf| {
-            // LOOP 5: column blocks of C and B.
-            for jc in (0..n).step_by(NC) {
-                let nc = NC.min(n - jc);
-                // LOOP 4: K blocks; pack this KC×NC block of B.
-                for pc in (0..k).step_by(KC) {
-                    let kc = KC.min(k - pc);
-                    let last_k = pc + kc == k;
-                    let (b_panels, b_step): (&[f32], usize) = match b {
-                        Operand::Strided(view) => {
-                            pack_b(&view, pc..pc + kc, jc..jc + nc, nr, b_buf);
-                            (&b_buf[..], kc * nr)
-                        }
-                        Operand::Packed(p) => (&p[(jc / nr) * k * nr + pc * nr..], k * nr),
-                    };
-                    // LOOP 3: row blocks of C and A; pack this MC×KC block of A.
-                    for ic in (0..m).step_by(MC) {
-                        let mc = MC.min(m - ic);
-                        let (a_panels, a_step): (&[f32], usize) = match a {
-                            Operand::Strided(view) => {
-                                pack_a(&view, ic..ic + mc, pc..pc + kc, a_buf);
-                                (&a_buf[..], kc * MR)
-                            }
-                            Operand::Packed(p) => (&p[(ic / MR) * k * MR + pc * MR..], k * MR),
+    let (a_len, b_len) = gemm_scratch_len((m, n, k), nr);
+    assert!(a_buf.len() >= a_len && b_buf.len() >= b_len);
+    // LOOP 5: column blocks of C and B.
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        // LOOP 4: K blocks; pack this KC×NC block of B.
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let last_k = pc + kc == k;
+            let (b_panels, b_step): (&[f32], usize) = match b {
+                Operand::Strided(view) => {
+                    pack_b(&view, pc..pc + kc, jc..jc + nc, nr, b_buf);
+                    (&b_buf[..], kc * nr)
+                }
+                Operand::Packed(p) => (&p[(jc / nr) * k * nr + pc * nr..], k * nr),
+            };
+            // LOOP 3: row blocks of C and A; pack this MC×KC block of A.
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                let (a_panels, a_step): (&[f32], usize) = match a {
+                    Operand::Strided(view) => {
+                        pack_a(&view, ic..ic + mc, pc..pc + kc, a_buf);
+                        (&a_buf[..], kc * MR)
+                    }
+                    Operand::Packed(p) => (&p[(ic / MR) * k * MR + pc * MR..], k * MR),
+                };
+                // LOOP 2: NR-wide panels of B.
+                for jr in (0..nc).step_by(nr) {
+                    let cols = nr.min(nc - jr);
+                    let b_panel = &b_panels[(jr / nr) * b_step..][..(kc - 1) * nr + nr];
+                    // LOOP 1: MR-row panels of A.
+                    for ir in (0..mc).step_by(MR) {
+                        let rows = MR.min(mc - ir);
+                        let a_panel = &a_panels[(ir / MR) * a_step..][..kc * MR];
+                        let tile_bias = match (bias, last_k) {
+                            (GemmBias::Rows(v), true) => BiasAlong::Rows(v[ic + ir..][..MR].as_ptr()),
+                            (GemmBias::Cols(v), true) => BiasAlong::Cols(v[jc + jr..][..nr].as_ptr()),
+                            _ => BiasAlong::None,
                         };
-                        // LOOP 2: NR-wide panels of B.
-                        for jr in (0..nc).step_by(nr) {
-                            let cols = nr.min(nc - jr);
-                            let b_panel = &b_panels[(jr / nr) * b_step..][..(kc - 1) * nr + nr];
-                            // LOOP 1: MR-row panels of A.
-                            for ir in (0..mc).step_by(MR) {
-                                let rows = MR.min(mc - ir);
-                                let a_panel = &a_panels[(ir / MR) * a_step..][..kc * MR];
-                                let tile_bias = match (bias, last_k) {
-                                    (GemmBias::Rows(v), true) => BiasAlong::Rows(v[ic + ir..][..MR].as_ptr()),
-                                    (GemmBias::Cols(v), true) => BiasAlong::Cols(v[jc + jr..][..nr].as_ptr()),
-                                    _ => BiasAlong::None,
-                                };
-                                let epilogue = Epilogue { accumulate: pc > 0, bias: tile_bias, relu: relu && last_k };
-                                let c_tile = &mut c[(ic + ir) * ldc + jc + jr..][..(rows - 1) * ldc + cols];
-                                // SAFETY: a_panel holds kc·MR values and b_panel kc rows of nr
-                                // (both sliced with bounds checks above); c_tile covers `rows`
-                                // rows of `cols` values ldc apart; bias slices hold MR or nr.
-                                unsafe {
-                                    mk.tile(
-                                        kc,
-                                        a_panel.as_ptr(),
-                                        b_panel.as_ptr(),
-                                        nr,
-                                        c_tile.as_mut_ptr(),
-                                        ldc,
-                                        rows,
-                                        cols,
-                                        epilogue,
-                                    );
-                                }
-                            }
+                        let epilogue = Epilogue { accumulate: pc > 0, bias: tile_bias, relu: relu && last_k };
+                        let c_tile = &mut c[(ic + ir) * ldc + jc + jr..][..(rows - 1) * ldc + cols];
+                        // SAFETY: a_panel holds kc·MR values and b_panel kc rows of nr
+                        // (both sliced with bounds checks above); c_tile covers `rows`
+                        // rows of `cols` values ldc apart; bias slices hold MR or nr.
+                        unsafe {
+                            mk.tile(
+                                kc,
+                                a_panel.as_ptr(),
+                                b_panel.as_ptr(),
+                                nr,
+                                c_tile.as_mut_ptr(),
+                                ldc,
+                                rows,
+                                cols,
+                                epilogue,
+                            );
                         }
                     }
                 }
             }
-        })
-    });
+        }
+    }
 }

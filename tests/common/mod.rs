@@ -1,0 +1,106 @@
+//! The tester shared by the kernel tests: seeded data, the f64 reference, every registered
+//! kernel, and a failure message that names the kernel, the problem and the first bad index.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use nin_bench::reference::{self, Reference};
+use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
+use nin_bench::tensor::{AlignedBuf, seeded_uniform};
+use nin_bench::{Conv1x1Kernel, Conv1x1Problem, GapKernel, GapProblem, SimdPolicy};
+
+/// Both ISA policies: what the CPU offers, and pulp's scalar fallback forced.
+pub const POLICIES: [SimdPolicy; 2] = [SimdPolicy::Auto, SimdPolicy::ScalarOnly];
+
+/// Seeded inputs of one conv problem.
+pub struct ConvData {
+    pub input: AlignedBuf,
+    pub weights: AlignedBuf,
+    pub bias: Option<AlignedBuf>,
+}
+
+impl ConvData {
+    pub fn new(p: &Conv1x1Problem, seed: u64) -> Self {
+        ConvData {
+            input: seeded_uniform(p.input_len(), seed),
+            weights: seeded_uniform(p.weights_len(), seed ^ 0x5eed_0001),
+            bias: p.bias.then(|| seeded_uniform(p.cout, seed ^ 0x5eed_0002)),
+        }
+    }
+
+    pub fn reference(&self, p: &Conv1x1Problem) -> Reference {
+        reference::conv1x1(p, &self.input, &self.weights, self.bias.as_deref())
+    }
+}
+
+/// Runs `kernel` on `p` with `data`; returns its output.
+pub fn run_conv(kernel: &dyn Conv1x1Kernel, p: &Conv1x1Problem, data: &ConvData) -> Vec<f32> {
+    let prepared = kernel
+        .prepare(p, &data.weights, data.bias.as_deref())
+        .unwrap_or_else(|e| panic!("{} failed to prepare {p}: {e}", kernel.name()));
+    // NaN-filled, so an output the kernel forgets to write cannot pass.
+    let mut out = vec![f32::NAN; p.output_len()];
+    kernel.run(p, &data.input, &prepared, &mut out).unwrap_or_else(|e| panic!("{} failed on {p}: {e}", kernel.name()));
+    out
+}
+
+/// Checks one kernel on one problem against the reference.
+pub fn check_conv(
+    kernel: &dyn Conv1x1Kernel,
+    p: &Conv1x1Problem,
+    data: &ConvData,
+    expected: &Reference,
+) -> Result<(), String> {
+    let got = run_conv(kernel, p, data);
+    expected.check(&got).map_err(|m| format!("{} [{}] on {p}: {m}", kernel.name(), kernel.isa()))
+}
+
+/// Every registered conv kernel, under both ISA policies, on every problem; panics listing
+/// every failure (kernel, problem, first bad index).
+pub fn check_all_conv_kernels(problems: &[Conv1x1Problem], seed: u64) {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (i, p) in problems.iter().enumerate() {
+        let data = ConvData::new(p, seed + i as u64);
+        let expected = data.reference(p);
+        for policy in POLICIES {
+            for kernel in conv1x1_kernels_with(policy) {
+                checked += 1;
+                if let Err(e) = check_conv(kernel.as_ref(), p, &data, &expected) {
+                    failures.push(e);
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Runs `kernel` on a GAP problem; returns its output.
+pub fn run_gap(kernel: &dyn GapKernel, p: &GapProblem, input: &[f32]) -> Vec<f32> {
+    let mut out = vec![f32::NAN; p.output_len()];
+    kernel.run(p, input, &mut out).unwrap_or_else(|e| panic!("{} failed on {p}: {e}", kernel.name()));
+    out
+}
+
+/// Every registered GAP kernel, under both ISA policies, on every problem.
+pub fn check_all_gap_kernels(problems: &[GapProblem], seed: u64) {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (i, p) in problems.iter().enumerate() {
+        let input = seeded_uniform(p.input_len(), seed + i as u64);
+        let expected = reference::gap(p, &input);
+        for policy in POLICIES {
+            for kernel in gap_kernels_with(policy) {
+                checked += 1;
+                let got = run_gap(kernel.as_ref(), p, &input);
+                if let Err(m) = expected.check(&got) {
+                    failures.push(format!("{} [{}] on {p}: {m}", kernel.name(), kernel.info().isa));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Parses a list of problem strings (test inputs are always valid).
+pub fn problems<P: std::str::FromStr<Err = nin_bench::NinError>>(strings: &[&str]) -> Vec<P> {
+    strings.iter().map(|s| s.parse().unwrap_or_else(|e| panic!("bad test problem {s}: {e}"))).collect()
+}

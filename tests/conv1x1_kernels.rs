@@ -1,0 +1,150 @@
+//! Every registered 1×1 convolution kernel against the f64 reference, on shapes chosen from
+//! the kernels' tiles: the register tile is MR = 6 rows × NR = 16 columns with AVX2 (2 with
+//! the scalar fallback), the GEMM blocks K by 256, M by 96 and N by 2048, and the direct
+//! kernels cut the output into regions of 48 channels (NCHW) or 64 (NHWC) by 128 or 96 pixels.
+
+mod common;
+
+use common::{ConvData, POLICIES, check_all_conv_kernels, problems, run_conv};
+use nin_bench::registry::conv1x1_kernels_with;
+use nin_bench::{Conv1x1Problem, Conv1x1Shape, Layout};
+
+/// Sizes around a block of `b`: below, equal, above, and a multiple plus one.
+fn around(b: usize) -> [usize; 4] {
+    [b - 1, b, b + 1, 2 * b + 1]
+}
+
+fn with_layouts(problems: Vec<Conv1x1Problem>) -> Vec<Conv1x1Problem> {
+    problems.iter().flat_map(|p| Layout::ALL.map(|l| p.with_layout(l))).collect()
+}
+
+#[test]
+fn every_kernel_matches_reference_when_cout_is_around_the_register_tile_rows() {
+    // MR = 6 output channels per tile (NCHW rows); region of 8 panels = 48 channels.
+    let mut ps = Vec::new();
+    for cout in [1, 2].into_iter().chain(around(6)).chain(around(48)) {
+        ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 5, 3, 7, cout)).unwrap());
+    }
+    check_all_conv_kernels(&with_layouts(ps), 100);
+}
+
+#[test]
+fn every_kernel_matches_reference_when_pixels_or_cout_are_around_the_tile_columns() {
+    // NR = 16 pixels (NCHW) or channels (NHWC) with AVX2, 2 with the scalar fallback; 8 for a
+    // single vector. NHWC tiles are MR = 6 pixels.
+    let mut ps = Vec::new();
+    for hw in [1, 2, 5, 6, 7, 8, 9, 15, 16, 17, 33, 95, 96, 97, 128, 129] {
+        ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 3, 1, hw, 4)).unwrap());
+    }
+    for cout in [8, 15, 16, 17, 63, 64, 65] {
+        ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 3, 2, 3, cout)).unwrap());
+    }
+    check_all_conv_kernels(&with_layouts(ps), 200);
+}
+
+#[test]
+fn every_kernel_matches_reference_when_cin_is_around_the_gemm_k_block_and_large() {
+    // KC = 256: one, exactly one, and more than one K block; 2048 as in wide layers.
+    let mut ps = Vec::new();
+    for cin in [1, 2, 3].into_iter().chain(around(256)).chain([2048]) {
+        ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, cin, 3, 5, 7)).unwrap());
+    }
+    check_all_conv_kernels(&with_layouts(ps), 300);
+}
+
+#[test]
+fn every_kernel_matches_reference_when_m_and_n_cross_the_gemm_blocks() {
+    // MC = 96 rows (Cout in NCHW, pixels in NHWC), NC = 2048 columns (pixels in NCHW, Cout in
+    // NHWC).
+    let ps = problems(&[
+        "1x9x5x20:97",
+        "1x9x5x20:193",
+        "1x4x48x48:7",  // 2304 pixels: NCHW crosses NC
+        "1x3x2x2:2049", // NHWC crosses NC
+        "1x17x10x10:3,nhwc",
+    ]);
+    check_all_conv_kernels(&with_layouts(ps), 400);
+}
+
+#[test]
+fn every_kernel_matches_reference_on_batches_strides_and_flags() {
+    let ps = problems(&[
+        "2x3x7x5:13",
+        "3x4x5x6:7",
+        "3x4x5x6:7,s2",
+        "2x5x9x9:11,s3,relu",
+        "1x6x8x8:9,s2,nobias",
+        "2x7x7x5:13,s2,relu,nobias",
+        "1x3x1x1:5,s2",
+        "1x1x1x1:1",
+        "1x1x1x1:1,relu,nobias",
+        "2x33x17x19:40,s2,relu",
+    ]);
+    check_all_conv_kernels(&with_layouts(ps), 500);
+}
+
+#[test]
+fn every_kernel_matches_reference_on_nin_layers() {
+    // NIN-CIFAR10's cccp layers and the bottleneck example, batch 1, with bias and ReLU.
+    let ps = problems(&["1x192x32x32:160,relu", "1x192x8x8:10,relu", "1x192x28x28:32,relu", "2x96x13x13:200,relu,s2"]);
+    check_all_conv_kernels(&with_layouts(ps), 600);
+}
+
+#[test]
+fn rayon_tiled_is_bit_identical_for_1_2_and_3_threads_and_equals_blocked_simd() {
+    for s in ["2x64x27x27:100,relu", "1x33x13x13:17,s2", "3x20x9x11:70,nhwc,relu"] {
+        let p: Conv1x1Problem = s.parse().unwrap();
+        let data = ConvData::new(&p, 7);
+        for policy in POLICIES {
+            let kernels = conv1x1_kernels_with(policy);
+            let find = |name: &str| kernels.iter().find(|k| k.name() == name).unwrap();
+            let serial = run_conv(find("blocked-simd").as_ref(), &p, &data);
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let parallel = pool.install(|| run_conv(find("rayon-tiled").as_ref(), &p, &data));
+                let same_bits = serial.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same_bits, "rayon-tiled with {threads} threads differs from blocked-simd on {p} ({policy:?})");
+            }
+        }
+    }
+}
+
+#[test]
+fn nan_and_infinity_propagate_as_in_the_reference_with_and_without_relu() {
+    for s in ["1x20x5x7:13", "1x20x5x7:13,relu", "2x9x4x4:7,s2,relu,nhwc", "1x300x3x3:20,nhwc"] {
+        let p: Conv1x1Problem = s.parse().unwrap();
+        let mut data = ConvData::new(&p, 11);
+        let dims = p.input_dims();
+        // NaN at pixel (0,0) of channel 0; +inf and -inf at pixel (0,1); inf in one weight.
+        data.input[p.layout.index(dims, 0, 0, 0, 0)] = f32::NAN;
+        if p.w > 2 {
+            data.input[p.layout.index(dims, 0, 1, 0, 2)] = f32::INFINITY;
+        }
+        data.weights[2 * p.cin] = f32::NEG_INFINITY; // output channel 2
+        let expected = data.reference(&p);
+        assert!(expected.values.iter().any(|v| v.is_nan()) && expected.values.iter().any(|v| v.is_infinite()));
+        let mut failures = Vec::new();
+        for policy in POLICIES {
+            for kernel in conv1x1_kernels_with(policy) {
+                if let Err(e) = common::check_conv(kernel.as_ref(), &p, &data, &expected) {
+                    failures.push(e);
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+#[test]
+fn relu_keeps_nan_as_nan_in_every_kernel() {
+    // All weights NaN: every pre-activation is NaN; ReLU must not turn it into 0.
+    let p: Conv1x1Problem = "1x4x3x3:7,relu".parse().unwrap();
+    let mut data = ConvData::new(&p, 3);
+    data.weights.iter_mut().for_each(|w| *w = f32::NAN);
+    for policy in POLICIES {
+        for kernel in conv1x1_kernels_with(policy) {
+            let out = run_conv(kernel.as_ref(), &p, &data);
+            assert!(out.iter().all(|v| v.is_nan()), "{} turned NaN into a number under ReLU", kernel.name());
+        }
+    }
+}
