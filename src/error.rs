@@ -77,6 +77,22 @@ pub enum NinError {
         /// Problem asked for.
         problem: String,
     },
+    /// A file could not be read or written, or is not a valid f32 C-order .npy file.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Tensors given on the command line do not fit together.
+    #[error("{what}: {reason}")]
+    Shape {
+        /// Which tensor.
+        what: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// No kernel of that name in the registry.
     #[error("unknown {op} kernel '{name}'; known kernels: {known}")]
     UnknownKernel {

@@ -27,23 +27,29 @@
 //! # Ok::<(), nin_bench::NinError>(())
 //! ```
 
+pub mod cli;
 pub mod conv1x1;
 pub mod error;
 pub mod gap;
 pub(crate) mod gemm;
 pub mod kernel;
+pub mod machine;
+pub mod measure;
+pub mod npy;
 pub mod problem;
 pub mod reference;
 pub mod registry;
 mod scratch;
 pub mod simd;
+pub mod suite;
 pub mod tensor;
+pub mod timing;
 
 pub use conv1x1::{Conv1x1Kernel, PreparedWeights};
 pub use error::{NinError, Result};
 pub use gap::GapKernel;
 pub use gemm::microkernel::relu;
 pub use kernel::KernelInfo;
-pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem};
+pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, Problem};
 pub use simd::SimdPolicy;
 pub use tensor::Layout;

@@ -394,6 +394,43 @@ impl FromStr for GapProblem {
     }
 }
 
+/// A problem of either operation, told apart by its string: a 1×1 convolution has `:K`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Problem {
+    /// A 1×1 convolution.
+    Conv1x1(Conv1x1Problem),
+    /// A global average pooling.
+    Gap(GapProblem),
+}
+
+impl Problem {
+    /// `conv1x1` or `gap`, as in [`crate::KernelInfo::op`].
+    pub fn op(&self) -> &'static str {
+        match self {
+            Problem::Conv1x1(_) => "conv1x1",
+            Problem::Gap(_) => "gap",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Conv1x1(p) => p.fmt(f),
+            Problem::Gap(p) => p.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Problem {
+    type Err = NinError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        if s.contains(':') { s.parse().map(Problem::Conv1x1) } else { s.parse().map(Problem::Gap) }
+    }
+}
+
 /// The problem strings of a shape file with their 1-based line numbers: one problem per line,
 /// `#` starts a comment, blank lines are ignored.
 pub fn shape_file_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {

@@ -83,6 +83,19 @@ impl Reference {
     }
 }
 
+impl Reference {
+    /// The largest `|got − reference| / bound` over the finite outputs: below 1 passes, and
+    /// how far below says how much of the error budget a kernel uses.
+    pub fn worst_ratio(&self, got: &[f32]) -> f64 {
+        got.iter()
+            .zip(&self.values)
+            .zip(&self.bounds)
+            .filter(|((_, v), _)| v.is_finite())
+            .map(|((&g, &v), &b)| if b > 0.0 { (g as f64 - v).abs() / b } else { 0.0 })
+            .fold(0.0, f64::max)
+    }
+}
+
 fn bound(terms: usize, magnitude: f64) -> f64 {
     gamma(terms) * magnitude + terms as f64 * f64::from(f32::from_bits(1))
 }

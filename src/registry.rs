@@ -67,6 +67,17 @@ pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
     })
 }
 
+/// The kernel `nin-bench conv1x1` uses unless told otherwise: the fastest on all cores.
+pub const DEFAULT_CONV1X1_KERNEL: &str = "rayon-tiled";
+/// The kernel `nin-bench gap` uses unless told otherwise.
+pub const DEFAULT_GAP_KERNEL: &str = "gap-simd";
+
+/// The error for a name that no registry knows, listing every kernel of every operation.
+pub fn unknown_kernel(name: &str) -> NinError {
+    let known = all_kernel_info().iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+    NinError::UnknownKernel { op: "conv1x1 or gap", name: name.to_string(), known }
+}
+
 /// Descriptions of every registered kernel, conv first.
 pub fn all_kernel_info() -> Vec<KernelInfo> {
     conv1x1_kernels().iter().map(|k| k.info()).chain(gap_kernels().iter().map(|k| k.info())).collect()

@@ -1,0 +1,334 @@
+//! The `nin-bench` command line: clap definitions and one function per subcommand.
+//!
+//! Library errors become one line on stderr and exit status 2; a kernel that disagrees with
+//! the reference in `verify` gives exit status 1.
+
+mod tensors;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{NinError, Result};
+use crate::machine;
+use crate::measure::{RunRow, effective_threads, time_conv, time_gap};
+use crate::problem::{Problem, parse_shape_file};
+use crate::reference;
+use crate::registry;
+use crate::suite;
+use crate::tensor::{seeded_uniform, zeroed};
+use crate::timing::TimingBudget;
+
+/// Benchmarks of Network in Network's kernels: 1×1 convolution and global average pooling.
+///
+/// Problems are strings: `NxCxHxW:K[,sS][,relu][,nobias][,nhwc]` for a 1×1 convolution
+/// (e.g. `1x192x28x28:32,relu`), `NxCxHxW[,nhwc]` for global average pooling (e.g. `1x1000x6x6`).
+#[derive(Debug, Parser)]
+#[command(name = "nin-bench", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the registered kernels (name, operation, layouts, threads, ISA, tile).
+    #[command(after_help = "Example:\n  nin-bench list --json")]
+    List {
+        /// Print a JSON array of objects instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every kernel (or those named) against the f64 reference; exit 1 on any mismatch.
+    ///
+    /// Without --shape or --shapes, checks the standard suite (benches/suites/*.txt).
+    #[command(
+        after_help = "Examples:\n  nin-bench verify\n  nin-bench verify --shape 2x3x7x5:13,s2,relu --shape 1x1000x6x6,nhwc\n  nin-bench verify --shapes my-layers.txt --kernel blocked-simd"
+    )]
+    Verify {
+        #[command(flatten)]
+        problems: ProblemArgs,
+        /// Only this kernel (repeatable).
+        #[arg(long = "kernel", value_name = "K")]
+        kernels: Vec<String>,
+    },
+    /// Time one kernel on one or more problems.
+    #[command(
+        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
+    )]
+    Run {
+        /// Kernel name (see `nin-bench list`).
+        #[arg(long, value_name = "K")]
+        kernel: String,
+        #[command(flatten)]
+        problems: ProblemArgs,
+        /// Threads for rayon kernels (default: all cores). Single-threaded kernels use 1.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// About 0.1 s per problem instead of 1 s.
+        #[arg(long)]
+        quick: bool,
+        /// Print a JSON array of rows instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a 1×1 convolution kernel on your own tensors (.npy, f32, C order, NCHW).
+    #[command(
+        after_help = "Example:\n  nin-bench conv1x1 --input x.npy --weights w.npy --bias b.npy --relu --output y.npy\n\nInput N×Cin×H×W; weights Cout×Cin or Cout×Cin×1×1; bias Cout. Output N×Cout×Hout×Wout."
+    )]
+    Conv1x1(tensors::ConvArgs),
+    /// Run a global average pooling kernel on your own tensor (.npy, f32, C order, NCHW).
+    #[command(
+        after_help = "Example:\n  nin-bench gap --input maps.npy --output scores.npy\n\nInput N×C×H×W; output N×C."
+    )]
+    Gap(tensors::GapArgs),
+}
+
+/// Problems from the command line.
+#[derive(Debug, Args)]
+struct ProblemArgs {
+    /// A problem string (repeatable).
+    #[arg(long = "shape", value_name = "S")]
+    shapes: Vec<String>,
+    /// A shape file: one problem per line, `#` starts a comment.
+    #[arg(long = "shapes", value_name = "FILE")]
+    shape_file: Option<PathBuf>,
+}
+
+impl ProblemArgs {
+    /// The problems named, or `None` if none was.
+    fn problems(&self) -> Result<Option<Vec<Problem>>> {
+        let mut out = Vec::new();
+        for s in &self.shapes {
+            out.push(s.parse()?);
+        }
+        if let Some(path) = &self.shape_file {
+            let text = std::fs::read_to_string(path).map_err(|e| NinError::File {
+                path: path.display().to_string(),
+                reason: format!("cannot read shape file: {e}"),
+            })?;
+            out.extend(parse_shape_file::<Problem>(&text)?);
+        }
+        Ok((!out.is_empty()).then_some(out))
+    }
+}
+
+/// The standard suite, conv then GAP.
+fn standard_suite() -> Vec<Problem> {
+    suite::conv1x1_suite()
+        .into_iter()
+        .map(Problem::Conv1x1)
+        .chain(suite::gap_suite().into_iter().map(Problem::Gap))
+        .collect()
+}
+
+/// Parses the arguments and runs; what `main` returns.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::List { json } => list(json),
+        Command::Verify { problems, kernels } => verify(problems.problems()?.unwrap_or_else(standard_suite), &kernels),
+        Command::Run { kernel, problems, threads, quick, json } => {
+            let problems = problems.problems()?.ok_or_else(|| NinError::Shape {
+                what: "run".to_string(),
+                reason: "no problem given: use --shape S or --shapes FILE".to_string(),
+            })?;
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let budget = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
+            run_kernel(&kernel, &problems, threads, budget, json)
+        }
+        Command::Conv1x1(args) => tensors::conv1x1(args),
+        Command::Gap(args) => tensors::gap(args),
+    }
+    .map(|()| ExitCode::SUCCESS)
+    .or_else(|e| match e {
+        Failure::Mismatch => Ok(ExitCode::from(1)),
+        Failure::Error(e) => Err(e),
+    })
+}
+
+/// Why a command did not succeed: bad input (exit 2) or a kernel that disagrees (exit 1).
+enum Failure {
+    Error(NinError),
+    Mismatch,
+}
+
+impl From<NinError> for Failure {
+    fn from(e: NinError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+type CommandResult = std::result::Result<(), Failure>;
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("plain data serialises")
+}
+
+fn list(json: bool) -> CommandResult {
+    let kernels = registry::all_kernel_info();
+    if json {
+        println!("{}", to_json(&kernels));
+        return Ok(());
+    }
+    println!("{:<13} {:<8} {:<10} {:<7} {:<56} tile", "name", "op", "layouts", "threads", "isa");
+    for k in kernels {
+        let layouts = k.layouts.iter().map(|l| l.name()).collect::<Vec<_>>().join(",");
+        let tile = k.tile.unwrap_or_else(|| "-".to_string());
+        println!("{:<13} {:<8} {:<10} {:<7} {:<56} {tile}", k.name, k.op, layouts, k.threads, k.isa);
+    }
+    Ok(())
+}
+
+fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
+    for name in only {
+        if registry::conv1x1_kernel(name).is_err() && registry::gap_kernel(name).is_err() {
+            return Err(registry::unknown_kernel(name).into());
+        }
+    }
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|k| k == name);
+    let (mut checks, mut failures) = (0, 0);
+    println!("{:<6} {:<13} {:<26} worst |error| / bound", "status", "kernel", "problem");
+    for (i, problem) in problems.iter().enumerate() {
+        let seed = 1000 + i as u64;
+        let mut report = |name: &str, outcome: std::result::Result<f64, String>| {
+            checks += 1;
+            match outcome {
+                Ok(ratio) => println!("{:<6} {:<13} {:<26} {ratio:.3}", "ok", name, problem.to_string()),
+                Err(why) => {
+                    failures += 1;
+                    println!("{:<6} {:<13} {:<26} {why}", "FAIL", name, problem.to_string());
+                }
+            }
+        };
+        match problem {
+            Problem::Conv1x1(p) => {
+                let x = seeded_uniform(p.input_len(), seed);
+                let w = seeded_uniform(p.weights_len(), seed + 1);
+                let b = p.bias.then(|| seeded_uniform(p.cout, seed + 2));
+                let expected = reference::conv1x1(p, &x, &w, b.as_deref());
+                for kernel in registry::conv1x1_kernels().iter().filter(|k| wanted(k.name())) {
+                    let mut y = zeroed(p.output_len());
+                    let outcome = kernel
+                        .prepare(p, &w, b.as_deref())
+                        .and_then(|prepared| kernel.run(p, &x, &prepared, &mut y))
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| expected.check(&y).map_err(|m| m.to_string()))
+                        .map(|()| expected.worst_ratio(&y));
+                    report(kernel.name(), outcome);
+                }
+            }
+            Problem::Gap(p) => {
+                let x = seeded_uniform(p.input_len(), seed);
+                let expected = reference::gap(p, &x);
+                for kernel in registry::gap_kernels().iter().filter(|k| wanted(k.name())) {
+                    let mut y = zeroed(p.output_len());
+                    let outcome = kernel
+                        .run(p, &x, &mut y)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| expected.check(&y).map_err(|m| m.to_string()))
+                        .map(|()| expected.worst_ratio(&y));
+                    report(kernel.name(), outcome);
+                }
+            }
+        }
+    }
+    println!("{checks} checks, {failures} failed");
+    if failures > 0 { Err(Failure::Mismatch) } else { Ok(()) }
+}
+
+fn run_kernel(name: &str, problems: &[Problem], threads: usize, budget: TimingBudget, json: bool) -> CommandResult {
+    let conv = registry::conv1x1_kernel(name).ok();
+    let gap = match conv {
+        Some(_) => None,
+        None => Some(registry::gap_kernel(name).map_err(|_| registry::unknown_kernel(name))?),
+    };
+    let op = if conv.is_some() { "conv1x1" } else { "gap" };
+    if let Some(p) = problems.iter().find(|p| p.op() != op) {
+        return Err(NinError::Shape {
+            what: p.to_string(),
+            reason: format!("{name} is a {op} kernel, but this is a {} problem", p.op()),
+        }
+        .into());
+    }
+    let kernel_threads =
+        conv.as_ref().map(|k| k.info().threads).or(gap.as_ref().map(|k| k.info().threads)).unwrap_or("1");
+    let threads = effective_threads(kernel_threads, threads);
+    let peak = conv.as_ref().map(|_| machine::fma_peak_gflops(threads, 10));
+    let mut rows: Vec<RunRow> = Vec::new();
+    for problem in problems {
+        let row = match problem {
+            Problem::Conv1x1(p) => time_conv(conv.as_deref().expect("conv kernel"), p, threads, budget, peak)?,
+            Problem::Gap(p) => {
+                let bandwidth = machine::read_bandwidth_gbps(p.input_len() * 4, 0.05);
+                time_gap(gap.as_deref().expect("gap kernel"), p, threads, budget, Some(bandwidth))?
+            }
+        };
+        if !json {
+            if rows.is_empty() {
+                print_run_header(op, peak);
+            }
+            print_run_row(&row);
+        }
+        rows.push(row);
+    }
+    if json {
+        println!("{}", to_json(&rows));
+    }
+    Ok(())
+}
+
+fn print_run_header(op: &str, peak: Option<f64>) {
+    if let Some(peak) = peak {
+        println!("FMA peak measured now: {peak:.1} GFLOP/s");
+    }
+    let limit = if op == "conv1x1" { "of FMA peak" } else { "of read bw" };
+    println!(
+        "{:<13} {:<26} {:>7} {:>9} {:>9} {:>8} {:>12} {:>12}",
+        "kernel", "problem", "threads", "GFLOP/s", "p90", "GB/s", limit, "median"
+    );
+}
+
+fn print_run_row(r: &RunRow) {
+    let fraction = r.peak_fraction.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
+    println!(
+        "{:<13} {:<26} {:>7} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>12}",
+        r.kernel,
+        r.shape,
+        r.threads,
+        r.gflops,
+        r.gflops_p90,
+        r.gbps,
+        fraction,
+        format_seconds(r.seconds_median)
+    );
+}
+
+/// Seconds with a unit that keeps 3 or 4 significant digits: `812 ns`, `3.92 µs`, `1.33 ms`.
+pub(crate) fn format_seconds(s: f64) -> String {
+    let (value, unit) = match s {
+        s if s < 1e-6 => (s * 1e9, "ns"),
+        s if s < 1e-3 => (s * 1e6, "µs"),
+        s if s < 1.0 => (s * 1e3, "ms"),
+        s => (s, "s"),
+    };
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.decimals$} {unit}")
+}

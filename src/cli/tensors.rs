@@ -1,0 +1,123 @@
+//! `conv1x1` and `gap` on the user's own tensors, read from and written to `.npy` files.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::CommandResult;
+use crate::error::{NinError, Result};
+use crate::npy::{NpyArray, read_f32, write_f32};
+use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem};
+use crate::registry;
+use crate::tensor::{Layout, zeroed};
+
+/// Arguments of `nin-bench conv1x1`.
+#[derive(Debug, Args)]
+pub(crate) struct ConvArgs {
+    /// Kernel (default: rayon-tiled, the fastest on all cores).
+    #[arg(long, value_name = "K", default_value = registry::DEFAULT_CONV1X1_KERNEL)]
+    kernel: String,
+    /// Input, N×Cin×H×W.
+    #[arg(long, value_name = "X.npy")]
+    input: PathBuf,
+    /// Weights, Cout×Cin or Cout×Cin×1×1.
+    #[arg(long, value_name = "W.npy")]
+    weights: PathBuf,
+    /// Bias, Cout.
+    #[arg(long, value_name = "B.npy")]
+    bias: Option<PathBuf>,
+    /// Spatial stride.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    stride: usize,
+    /// Apply ReLU after the bias.
+    #[arg(long)]
+    relu: bool,
+    /// Where to write the output, N×Cout×Hout×Wout.
+    #[arg(long, value_name = "Y.npy")]
+    output: PathBuf,
+}
+
+/// Arguments of `nin-bench gap`.
+#[derive(Debug, Args)]
+pub(crate) struct GapArgs {
+    /// Kernel (default: gap-simd).
+    #[arg(long, value_name = "K", default_value = registry::DEFAULT_GAP_KERNEL)]
+    kernel: String,
+    /// Input, N×C×H×W.
+    #[arg(long, value_name = "X.npy")]
+    input: PathBuf,
+    /// Where to write the output, N×C.
+    #[arg(long, value_name = "Y.npy")]
+    output: PathBuf,
+}
+
+fn shape_error(what: &str, reason: String) -> NinError {
+    NinError::Shape { what: what.to_string(), reason }
+}
+
+fn nchw(what: &str, a: &NpyArray) -> Result<[usize; 4]> {
+    <[usize; 4]>::try_from(a.shape.as_slice())
+        .map_err(|_| shape_error(what, format!("shape {:?} has rank {}, expected 4 (N×C×H×W)", a.shape, a.shape.len())))
+}
+
+pub(crate) fn conv1x1(args: ConvArgs) -> CommandResult {
+    let kernel = registry::conv1x1_kernel(&args.kernel)?;
+    let x = read_f32(&args.input)?;
+    let w = read_f32(&args.weights)?;
+    let b = args.bias.as_deref().map(read_f32).transpose()?;
+    let [n, cin, h, wd] = nchw("input", &x)?;
+    let cout = match w.shape.as_slice() {
+        &[cout, c] | &[cout, c, 1, 1] if c == cin => cout,
+        &[_, c] | &[_, c, 1, 1] => {
+            return Err(shape_error(
+                "weights",
+                format!("shape {:?} has Cin = {c}, the input has {cin} channels", w.shape),
+            )
+            .into());
+        }
+        _ => {
+            return Err(shape_error("weights", format!("shape {:?} is not Cout×Cin or Cout×Cin×1×1", w.shape)).into());
+        }
+    };
+    if let Some(b) = &b
+        && b.shape != [cout]
+    {
+        return Err(
+            shape_error("bias", format!("shape {:?}, expected [{cout}] (one per output channel)", b.shape)).into()
+        );
+    }
+    let shape = Conv1x1Shape {
+        n,
+        cin,
+        h,
+        w: wd,
+        cout,
+        stride: args.stride,
+        bias: b.is_some(),
+        relu: args.relu,
+        layout: Layout::Nchw,
+    };
+    let p = Conv1x1Problem::new(shape)?;
+    let prepared = kernel.prepare(&p, &w.data, b.as_ref().map(|b| &b.data[..]))?;
+    let mut y = zeroed(p.output_len());
+    kernel.run(&p, &x.data, &prepared, &mut y)?;
+    write_f32(&args.output, &p.output_dims(), &y)?;
+    eprintln!("{}: {p} -> {} ({})", kernel.name(), args.output.display(), dims(&p.output_dims()));
+    Ok(())
+}
+
+pub(crate) fn gap(args: GapArgs) -> CommandResult {
+    let kernel = registry::gap_kernel(&args.kernel)?;
+    let x = read_f32(&args.input)?;
+    let [n, c, h, w] = nchw("input", &x)?;
+    let p = GapProblem::new(n, c, h, w, Layout::Nchw)?;
+    let mut y = zeroed(p.output_len());
+    kernel.run(&p, &x.data, &mut y)?;
+    write_f32(&args.output, &[n, c], &y)?;
+    eprintln!("{}: {p} -> {} ({})", kernel.name(), args.output.display(), dims(&[n, c]));
+    Ok(())
+}
+
+fn dims(d: &[usize]) -> String {
+    d.iter().map(usize::to_string).collect::<Vec<_>>().join("×")
+}

@@ -1,0 +1,136 @@
+//! Timing one kernel on one problem, as `nin-bench run` and the report do it.
+//!
+//! Inputs come from a seeded generator, weights are prepared once (outside the timing, timed on
+//! their own), each kernel runs inside a rayon pool of the requested size, and the result is a
+//! row with the figures of DESIGN.md's `run --json` contract.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::conv1x1::Conv1x1Kernel;
+use crate::error::{NinError, Result};
+use crate::gap::GapKernel;
+use crate::problem::{Conv1x1Problem, GapProblem};
+use crate::tensor::{seeded_uniform, zeroed};
+use crate::timing::{Timing, TimingBudget, measure};
+
+/// One timed kernel × problem.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    /// Kernel name.
+    pub kernel: String,
+    /// Problem string.
+    pub shape: String,
+    /// Threads the kernel used (1 for single-threaded kernels, whatever the pool).
+    pub threads: usize,
+    /// GFLOP/s at the median time (GAP: one add per input value).
+    pub gflops: f64,
+    /// GFLOP/s of the quietest tenth of samples (90th percentile throughput).
+    pub gflops_p90: f64,
+    /// Bytes read and written (input, weights, output, each once) per second, in GB/s, at the
+    /// median time.
+    pub gbps: f64,
+    /// Median seconds per call.
+    pub seconds_median: f64,
+    /// 10th percentile of seconds per call (the quietest tenth).
+    pub seconds_p10: f64,
+    /// Fastest and slowest sample, seconds per call.
+    pub seconds_min: f64,
+    /// Slowest sample.
+    pub seconds_max: f64,
+    /// Fraction of the machine's limit at the median: the FMA peak for conv, the measured read
+    /// bandwidth for the working set for GAP. `null` when no limit was given.
+    pub peak_fraction: Option<f64>,
+    /// One-off weight preparation, seconds (conv only).
+    pub prepare_seconds: Option<f64>,
+}
+
+/// Runs `f` on a rayon pool of `threads` threads.
+pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| NinError::Shape {
+        what: "thread pool".to_string(),
+        reason: format!("cannot start {threads} threads: {e}"),
+    })?;
+    Ok(pool.install(f))
+}
+
+/// Threads a kernel actually uses in a pool of `threads`.
+pub fn effective_threads(kernel_threads: &str, threads: usize) -> usize {
+    if kernel_threads == "rayon" { threads.max(1) } else { 1 }
+}
+
+fn row(kernel: &str, shape: String, threads: usize, flops: f64, bytes: f64, t: &Timing) -> RunRow {
+    RunRow {
+        kernel: kernel.to_string(),
+        shape,
+        threads,
+        gflops: flops / t.median() / 1e9,
+        gflops_p90: flops / t.p10() / 1e9,
+        gbps: bytes / t.median() / 1e9,
+        seconds_median: t.median(),
+        seconds_p10: t.p10(),
+        seconds_min: t.min(),
+        seconds_max: t.max(),
+        peak_fraction: None,
+        prepare_seconds: None,
+    }
+}
+
+/// Bytes a conv kernel must move at least: input, weights, bias, output, once each.
+pub fn conv_bytes(p: &Conv1x1Problem) -> f64 {
+    4.0 * (p.input_len() + p.weights_len() + p.bias_len() + p.output_len()) as f64
+}
+
+/// Times `kernel` on `p` with `threads` threads. `fma_peak_gflops`, if given, is the peak for
+/// that thread count and fills `peak_fraction`.
+pub fn time_conv(
+    kernel: &dyn Conv1x1Kernel,
+    p: &Conv1x1Problem,
+    threads: usize,
+    budget: TimingBudget,
+    fma_peak_gflops: Option<f64>,
+) -> Result<RunRow> {
+    let x = seeded_uniform(p.input_len(), 1);
+    let w = seeded_uniform(p.weights_len(), 2);
+    let b = seeded_uniform(p.bias_len(), 3);
+    let bias = p.bias.then_some(&b[..]);
+    let mut y = zeroed(p.output_len());
+    let threads = effective_threads(kernel.info().threads, threads);
+    let start = Instant::now();
+    let prepared = kernel.prepare(p, &w, bias)?;
+    let prepare_seconds = start.elapsed().as_secs_f64();
+    kernel.run(p, &x, &prepared, &mut y)?; // checks once; the timed loop cannot fail
+    let timing = with_threads(threads, || {
+        measure(budget, || {
+            let _ = kernel.run(p, std::hint::black_box(&x), &prepared, std::hint::black_box(&mut y));
+        })
+    })?;
+    let mut r = row(kernel.name(), p.to_string(), threads, p.flops() as f64, conv_bytes(p), &timing);
+    r.peak_fraction = fma_peak_gflops.map(|peak| r.gflops / peak);
+    r.prepare_seconds = Some(prepare_seconds);
+    Ok(r)
+}
+
+/// Times a GAP `kernel` on `p`. `read_gbps`, if given, is the read bandwidth for the input's
+/// working set and fills `peak_fraction`.
+pub fn time_gap(
+    kernel: &dyn GapKernel,
+    p: &GapProblem,
+    threads: usize,
+    budget: TimingBudget,
+    read_gbps: Option<f64>,
+) -> Result<RunRow> {
+    let x = seeded_uniform(p.input_len(), 1);
+    let mut y = zeroed(p.output_len());
+    let threads = effective_threads(kernel.info().threads, threads);
+    kernel.run(p, &x, &mut y)?;
+    let timing = with_threads(threads, || {
+        measure(budget, || {
+            let _ = kernel.run(p, std::hint::black_box(&x), std::hint::black_box(&mut y));
+        })
+    })?;
+    let mut r = row(kernel.name(), p.to_string(), threads, p.input_len() as f64, p.bytes() as f64, &timing);
+    r.peak_fraction = read_gbps.map(|bw| r.gbps / bw);
+    Ok(r)
+}

@@ -1,0 +1,37 @@
+//! The standard suite: real layers of the NIN models (and common CNN heads for GAP), kept as
+//! data files in `benches/suites/` (as XNNPACK keeps its benchmark shapes in
+//! `bench/models/*.txt`) and compiled in, so benches, report and CLI use the same list from
+//! any working directory.
+
+use crate::problem::{Conv1x1Problem, GapProblem, parse_shape_file};
+
+/// Text of `benches/suites/conv1x1.txt`.
+pub const CONV1X1_SUITE: &str = include_str!("../benches/suites/conv1x1.txt");
+/// Text of `benches/suites/gap.txt`.
+pub const GAP_SUITE: &str = include_str!("../benches/suites/gap.txt");
+
+/// The standard 1×1 convolution problems.
+pub fn conv1x1_suite() -> Vec<Conv1x1Problem> {
+    parse_shape_file(CONV1X1_SUITE).expect("benches/suites/conv1x1.txt is valid (checked by tests)")
+}
+
+/// The standard GAP problems.
+pub fn gap_suite() -> Vec<GapProblem> {
+    parse_shape_file(GAP_SUITE).expect("benches/suites/gap.txt is valid (checked by tests)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suites_parse_and_hold_the_nin_layers() {
+        let conv = conv1x1_suite();
+        assert_eq!(conv.len(), 18);
+        assert!(conv.iter().any(|p| p.to_string() == "1x192x28x28:32,relu"));
+        assert!(conv.iter().all(|p| p.relu && p.bias));
+        let gap = gap_suite();
+        assert_eq!(gap.len(), 10);
+        assert!(gap.iter().any(|p| p.to_string() == "1x1000x6x6"));
+    }
+}

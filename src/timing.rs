@@ -1,0 +1,126 @@
+//! Wall-clock timing with warm-up and repeated samples, robust to a noisy shared machine.
+//!
+//! Each sample times a batch of calls long enough (≥ 1 ms) for the clock's resolution and the
+//! loop overhead not to matter; the statistics are over per-call times of the samples. On a
+//! shared machine the distribution has a long slow tail, so we quote the median and the 10th
+//! percentile of time (= the 90th percentile of throughput, "the quietest tenth"), not the mean.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// How long to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct TimingBudget {
+    /// Warm-up time (caches, page faults, frequency).
+    pub warm_up: Duration,
+    /// Measuring time, spread over the samples.
+    pub measure: Duration,
+    /// At least this many samples, even past the time budget.
+    pub min_samples: usize,
+    /// At most this many samples.
+    pub max_samples: usize,
+}
+
+impl TimingBudget {
+    /// About 0.1 s per measurement: for `--quick` runs and tests.
+    pub const QUICK: TimingBudget = TimingBudget {
+        warm_up: Duration::from_millis(20),
+        measure: Duration::from_millis(80),
+        min_samples: 5,
+        max_samples: 50,
+    };
+    /// About 1 s per measurement: the default.
+    pub const STANDARD: TimingBudget = TimingBudget {
+        warm_up: Duration::from_millis(150),
+        measure: Duration::from_millis(850),
+        min_samples: 10,
+        max_samples: 200,
+    };
+}
+
+/// Per-call times of one measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    /// Seconds per call, one value per sample, sorted ascending.
+    pub samples: Vec<f64>,
+    /// Calls per sample.
+    pub batch: usize,
+}
+
+impl Timing {
+    /// The q-quantile (0 ≤ q ≤ 1) of the per-call time, by linear interpolation.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let s = &self.samples;
+        let pos = q.clamp(0.0, 1.0) * (s.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
+    }
+
+    /// Median seconds per call.
+    pub fn median(&self) -> f64 {
+        self.quantile(0.5)
+    }
+
+    /// Seconds per call of the fastest tenth: throughput at the 90th percentile.
+    pub fn p10(&self) -> f64 {
+        self.quantile(0.1)
+    }
+
+    /// Fastest sample.
+    pub fn min(&self) -> f64 {
+        self.samples[0]
+    }
+
+    /// Slowest sample.
+    pub fn max(&self) -> f64 {
+        self.samples[self.samples.len() - 1]
+    }
+}
+
+/// Times `f`: warm-up, then samples of `batch` calls each until the budget is spent.
+pub fn measure(budget: TimingBudget, mut f: impl FnMut()) -> Timing {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while calls == 0 || start.elapsed() < budget.warm_up {
+        f();
+        calls += 1;
+    }
+    let per_call = start.elapsed().as_secs_f64() / calls as f64;
+    let batch = ((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20);
+    let mut samples = Vec::new();
+    let measuring = Instant::now();
+    while samples.len() < budget.min_samples
+        || (samples.len() < budget.max_samples && measuring.elapsed() < budget.measure)
+    {
+        let t = Instant::now();
+        for _ in 0..batch {
+            f();
+        }
+        samples.push(t.elapsed().as_secs_f64() / batch as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    Timing { samples, batch }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_sorted_samples() {
+        let t = Timing { samples: vec![1.0, 2.0, 3.0, 4.0, 5.0], batch: 1 };
+        assert_eq!(t.median(), 3.0);
+        assert_eq!(t.quantile(0.25), 2.0);
+        assert!((t.p10() - 1.4).abs() < 1e-12);
+        assert_eq!((t.min(), t.max()), (1.0, 5.0));
+    }
+
+    #[test]
+    fn measure_respects_min_samples_and_sorts() {
+        let mut calls = 0;
+        let t = measure(TimingBudget { min_samples: 7, ..TimingBudget::QUICK }, || calls += 1);
+        assert!(t.samples.len() >= 7 && calls >= 7);
+        assert!(t.samples.windows(2).all(|w| w[0] <= w[1]));
+    }
+}

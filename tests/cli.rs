@@ -1,0 +1,194 @@
+//! The built `nin-bench` binary on good and bad input: exit codes, one-line errors, JSON keys,
+//! and a .npy round trip through every kernel compared with the reference.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use nin_bench::npy::{read_f32, write_f32};
+use nin_bench::registry::{conv1x1_kernels, gap_kernels};
+use nin_bench::tensor::seeded_uniform;
+use nin_bench::{Conv1x1Problem, GapProblem, reference};
+
+fn nin_bench() -> Command {
+    Command::cargo_bin("nin-bench").expect("binary built")
+}
+
+/// Runs with `args`; returns (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = nin_bench().args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Asserts a bad-input failure: exit 2, one line on stderr containing `needle`, no panic.
+fn assert_bad_input(args: &[&str], needle: &str) {
+    let (code, _, stderr) = run(args);
+    assert_eq!(code, 2, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
+}
+
+#[test]
+fn list_json_has_every_kernel_with_name_and_op() {
+    let (code, stdout, _) = run(&["list", "--json"]);
+    assert_eq!(code, 0);
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), conv1x1_kernels().len() + gap_kernels().len());
+    for row in rows {
+        assert!(row["name"].is_string() && row["isa"].is_string());
+        assert!(["conv1x1", "gap"].contains(&row["op"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn verify_passes_on_awkward_shapes_and_a_shape_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shapes.txt");
+    std::fs::write(&file, "# two layers\n1x17x5x3:7,s2,relu\n\n2x9x6x6,nhwc # a GAP\n").unwrap();
+    let (code, stdout, stderr) = run(&[
+        "verify",
+        "--shape",
+        "2x3x7x5:13,nhwc",
+        "--shapes",
+        file.to_str().unwrap(),
+        "--kernel",
+        "naive",
+        "--kernel",
+        "gap-simd",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("3 checks, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn run_json_rows_have_the_contract_keys() {
+    let (code, stdout, stderr) =
+        run(&["run", "--kernel", "blocked-simd", "--shape", "1x16x8x8:16,relu", "--quick", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let row = &rows[0];
+    for key in ["kernel", "shape", "threads", "gflops", "gbps", "seconds_median", "peak_fraction"] {
+        assert!(!row[key].is_null(), "missing {key} in {row}");
+    }
+    assert_eq!(row["shape"], "1x16x8x8:16,relu");
+    assert_eq!(row["threads"], 1);
+    assert!(row["gflops"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_problem_strings_and_kernels_are_one_line_errors_with_exit_2() {
+    assert_bad_input(&["verify", "--shape", "1x192x28x28:abc"], "expected NxCxHxW:K");
+    assert_bad_input(&["verify", "--shape", "1x192x28"], "expected NxCxHxW[,nhwc]");
+    assert_bad_input(&["verify", "--shape", "1x192x28:32"], "3 dimensions");
+    assert_bad_input(&["verify", "--shape", "1x0x28x28:32"], "dimension C is zero");
+    assert_bad_input(&["verify", "--shape", "1x2x3x4:5,fast"], "unknown flag 'fast'");
+    assert_bad_input(&["run", "--kernel", "fastest", "--shape", "1x2x3x4:5"], "known kernels: naive");
+    assert_bad_input(&["run", "--kernel", "gap-simd", "--shape", "1x2x3x4:5"], "gap kernel");
+    assert_bad_input(&["run", "--kernel", "naive"], "no problem given");
+    assert_bad_input(&["verify", "--shapes", "/nonexistent/shapes.txt"], "cannot read shape file");
+}
+
+fn save(dir: &Path, name: &str, shape: &[usize], data: &[f32]) -> String {
+    let path = dir.join(name);
+    write_f32(&path, shape, data).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn conv1x1_and_gap_round_trip_through_npy_for_every_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let p: Conv1x1Problem = "2x19x7x6:11,s2,relu".parse().unwrap();
+    let (x, w, b) = (seeded_uniform(p.input_len(), 1), seeded_uniform(p.weights_len(), 2), seeded_uniform(p.cout, 3));
+    let expected = reference::conv1x1(&p, &x, &w, Some(&b));
+    let xs = save(dir.path(), "x.npy", &p.input_dims(), &x);
+    let ws = save(dir.path(), "w.npy", &[p.cout, p.cin, 1, 1], &w);
+    let bs = save(dir.path(), "b.npy", &[p.cout], &b);
+    for kernel in conv1x1_kernels() {
+        let ys = dir.path().join(format!("y-{}.npy", kernel.name()));
+        let args = ["conv1x1", "--kernel", kernel.name(), "--input", &xs, "--weights", &ws, "--bias", &bs];
+        let (code, _, stderr) =
+            run(&[&args[..], &["--stride", "2", "--relu", "--output", ys.to_str().unwrap()]].concat());
+        assert_eq!(code, 0, "{}: {stderr}", kernel.name());
+        let y = read_f32(&ys).unwrap();
+        assert_eq!(y.shape, p.output_dims());
+        assert!(expected.check(&y.data).is_ok(), "{} via npy", kernel.name());
+    }
+
+    let g: GapProblem = "3x21x5x7".parse().unwrap();
+    let maps = seeded_uniform(g.input_len(), 4);
+    let expected = reference::gap(&g, &maps);
+    let ms = save(dir.path(), "maps.npy", &g.input_dims(), &maps);
+    for kernel in gap_kernels() {
+        let ys = dir.path().join(format!("s-{}.npy", kernel.name()));
+        let (code, _, stderr) =
+            run(&["gap", "--kernel", kernel.name(), "--input", &ms, "--output", ys.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {stderr}", kernel.name());
+        let y = read_f32(&ys).unwrap();
+        assert_eq!(y.shape, vec![3, 21]);
+        assert!(expected.check(&y.data).is_ok(), "{} via npy", kernel.name());
+    }
+}
+
+#[test]
+fn bad_npy_inputs_fail_with_one_line_and_leave_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = save(d, "x.npy", &[1, 4, 3, 3], &[0.5; 36]);
+    let w = save(d, "w.npy", &[2, 4], &[0.5; 8]);
+    let w_wrong_cin = save(d, "w5.npy", &[2, 5], &[0.5; 10]);
+    let w_rank3 = save(d, "w3.npy", &[2, 4, 1], &[0.5; 8]);
+    let x_rank3 = save(d, "x3.npy", &[4, 3, 3], &[0.5; 36]);
+    let b_wrong = save(d, "b.npy", &[3], &[0.5; 3]);
+    let full = std::fs::read(d.join("x.npy")).unwrap();
+    std::fs::write(d.join("trunc.npy"), &full[..full.len() - 10]).unwrap();
+    let mut f64_bytes = Vec::new();
+    {
+        use npyz::WriterBuilder;
+        let mut wr =
+            npyz::WriteOptions::new().default_dtype().shape(&[2, 4]).writer(&mut f64_bytes).begin_nd().unwrap();
+        wr.extend([0.5f64; 8]).unwrap();
+        wr.finish().unwrap();
+    }
+    std::fs::write(d.join("w64.npy"), &f64_bytes).unwrap();
+    let mut fortran = std::fs::read(d.join("w.npy")).unwrap();
+    let at = fortran.windows(5).position(|s| s == b"False").unwrap();
+    fortran[at..at + 5].copy_from_slice(b"True ");
+    std::fs::write(d.join("wf.npy"), &fortran).unwrap();
+    let out = d.join("y.npy");
+    let y = out.to_str().unwrap();
+    let path = |n: &str| d.join(n).to_str().unwrap().to_string();
+
+    let conv = |input: &str, weights: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> =
+            ["conv1x1", "--input", input, "--weights", weights, "--output", y].iter().map(|s| s.to_string()).collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (conv(&path("missing.npy"), &w, &[]), "cannot open"),
+        (conv(&path("trunc.npy"), &w, &[]), "truncated"),
+        (conv(&x, &path("w64.npy"), &[]), "not float32"),
+        (conv(&x, &path("wf.npy"), &[]), "Fortran order"),
+        (conv(&x_rank3, &w, &[]), "rank 3"),
+        (conv(&x, &w_rank3, &[]), "not Cout×Cin"),
+        (conv(&x, &w_wrong_cin, &[]), "Cin = 5"),
+        (conv(&x, &w, &["--bias", &b_wrong]), "expected [2]"),
+        (conv(&x, &w, &["--stride", "0"]), "stride is zero"),
+        (conv(&x, &w, &["--kernel", "nope"]), "known kernels"),
+        (vec!["gap".into(), "--input".into(), x_rank3.clone(), "--output".into(), y.into()], "rank 3"),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_bad_input(&args, needle);
+        assert!(!out.exists(), "{args:?} left an output file");
+    }
+    // Nothing but the inputs is left behind (no temporary files).
+    let names: Vec<String> =
+        std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| n.ends_with(".npy")), "{names:?}");
+}
