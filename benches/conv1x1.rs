@@ -1,38 +1,60 @@
-//! `cargo bench --bench conv1x1`: every registered 1×1 convolution kernel on NIN layers.
+//! `cargo bench --bench conv1x1`: every registered 1×1 convolution kernel, and the `gemm` and
+//! `matrixmultiply` crates on the identical product, on the standard suite
+//! (`benches/suites/conv1x1.txt`).
 //!
-//! One criterion group per problem, every kernel in it, throughput in FLOPs (criterion prints
-//! "elem/s": read it as FLOP/s). `run` is timed; weights are prepared once, outside the timing.
-//! Filter with criterion's usual argument, e.g. `cargo bench --bench conv1x1 -- 192x32x32`.
+//! One criterion group per problem; throughput in FLOPs (criterion prints "elem/s": read it as
+//! FLOP/s). Benchmark ids are `<kernel>/<threads>t`. Only `run` is timed; weights are prepared
+//! once, outside. Peers compute the GEMM alone (no bias, no ReLU).
+//!
+//! Subset: `cargo bench --bench conv1x1 -- 27x27`. Smoke run: add `--warm-up-time 0.2
+//! --measurement-time 0.5`.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nin_bench::Conv1x1Problem;
+use nin_bench::measure::thread_counts;
+use nin_bench::peers::Peer;
 use nin_bench::registry::conv1x1_kernels;
+use nin_bench::suite::conv1x1_suite;
 use nin_bench::tensor::{seeded_uniform, zeroed};
 
-/// A few of NIN's 1×1 layers (the full standard suite comes with the report).
-const PROBLEMS: &[&str] = &[
-    "1x192x32x32:160,relu", // NIN-CIFAR10 cccp1
-    "1x192x8x8:10,relu",    // NIN-CIFAR10 cccp6 (class maps)
-    "1x256x27x27:256,relu", // NIN-ImageNet block 2
-    "1x192x28x28:32,relu",  // the bottleneck example
-];
+/// A rayon pool per thread count of the suite (1, and all cores).
+fn pools() -> Vec<(usize, rayon::ThreadPool)> {
+    thread_counts()
+        .into_iter()
+        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
+        .collect()
+}
 
 fn conv1x1(c: &mut Criterion) {
-    for s in PROBLEMS {
-        let p: Conv1x1Problem = s.parse().expect("valid problem");
+    let pools = pools();
+    for p in conv1x1_suite() {
         let x = seeded_uniform(p.input_len(), 1);
         let w = seeded_uniform(p.weights_len(), 2);
-        let b = seeded_uniform(p.cout, 3);
+        let b = seeded_uniform(p.bias_len(), 3);
+        let bias = p.bias.then_some(&b[..]);
         let mut y = zeroed(p.output_len());
         let mut group = c.benchmark_group(format!("conv1x1/{p}"));
         group.throughput(Throughput::Elements(p.flops()));
+        group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(20);
         for kernel in conv1x1_kernels() {
-            let prepared = kernel.prepare(&p, &w, Some(&b)).expect("prepare");
-            group.bench_function(BenchmarkId::from_parameter(kernel.name()), |bench| {
-                bench.iter(|| kernel.run(&p, black_box(&x), &prepared, black_box(&mut y)).expect("run"))
-            });
+            let prepared = kernel.prepare(&p, &w, bias).expect("prepare");
+            let parallel = kernel.info().threads == "rayon";
+            for (threads, pool) in pools.iter().filter(|(t, _)| *t == 1 || parallel) {
+                group.bench_function(BenchmarkId::new(kernel.name(), format!("{threads}t")), |bench| {
+                    pool.install(|| {
+                        bench.iter(|| kernel.run(&p, black_box(&x), &prepared, black_box(&mut y)).expect("run"))
+                    })
+                });
+            }
+        }
+        for peer in Peer::ALL.into_iter().filter(|q| q.unsupported_reason(&p).is_none()) {
+            for (threads, pool) in &pools {
+                group.bench_function(BenchmarkId::new(peer.name(), format!("{threads}t")), |bench| {
+                    pool.install(|| bench.iter(|| peer.run(&p, black_box(&x), &w, black_box(&mut y), *threads)))
+                });
+            }
         }
         group.finish();
     }

@@ -1,27 +1,36 @@
-//! `cargo bench --bench gap`: every registered GAP kernel on the maps NIN and common CNNs pool.
+//! `cargo bench --bench gap`: every registered GAP kernel on the standard suite
+//! (`benches/suites/gap.txt`): the maps NIN feeds to GAP and common CNN heads, batch 1 and 32.
 //!
-//! Throughput in bytes moved (input read once, output written once).
+//! Throughput in bytes moved (input read once, output written once). Ids are
+//! `<kernel>/<threads>t`.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nin_bench::GapProblem;
+use nin_bench::measure::thread_counts;
 use nin_bench::registry::gap_kernels;
+use nin_bench::suite::gap_suite;
 use nin_bench::tensor::{seeded_uniform, zeroed};
 
-const PROBLEMS: &[&str] = &["1x10x8x8", "1x1000x6x6", "1x2048x7x7", "1x512x14x14", "32x1000x6x6"];
-
 fn gap(c: &mut Criterion) {
-    for s in PROBLEMS {
-        let p: GapProblem = s.parse().expect("valid problem");
+    let pools: Vec<(usize, rayon::ThreadPool)> = thread_counts()
+        .into_iter()
+        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
+        .collect();
+    for p in gap_suite() {
         let x = seeded_uniform(p.input_len(), 1);
         let mut y = zeroed(p.output_len());
         let mut group = c.benchmark_group(format!("gap/{p}"));
         group.throughput(Throughput::Bytes(p.bytes()));
+        group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(20);
         for kernel in gap_kernels() {
-            group.bench_function(BenchmarkId::from_parameter(kernel.name()), |bench| {
-                bench.iter(|| kernel.run(&p, black_box(&x), black_box(&mut y)).expect("run"))
-            });
+            let parallel = kernel.info().threads == "rayon";
+            for (threads, pool) in pools.iter().filter(|(t, _)| *t == 1 || parallel) {
+                group.bench_function(BenchmarkId::new(kernel.name(), format!("{threads}t")), |bench| {
+                    pool.install(|| bench.iter(|| kernel.run(&p, black_box(&x), black_box(&mut y)).expect("run")))
+                });
+            }
         }
         group.finish();
     }

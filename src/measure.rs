@@ -55,25 +55,35 @@ pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Re
     Ok(pool.install(f))
 }
 
+/// The thread counts benchmarks and the report use: 1, and all cores when there are more.
+pub fn thread_counts() -> Vec<usize> {
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if all > 1 { vec![1, all] } else { vec![1] }
+}
+
 /// Threads a kernel actually uses in a pool of `threads`.
 pub fn effective_threads(kernel_threads: &str, threads: usize) -> usize {
     if kernel_threads == "rayon" { threads.max(1) } else { 1 }
 }
 
-fn row(kernel: &str, shape: String, threads: usize, flops: f64, bytes: f64, t: &Timing) -> RunRow {
-    RunRow {
-        kernel: kernel.to_string(),
-        shape,
-        threads,
-        gflops: flops / t.median() / 1e9,
-        gflops_p90: flops / t.p10() / 1e9,
-        gbps: bytes / t.median() / 1e9,
-        seconds_median: t.median(),
-        seconds_p10: t.p10(),
-        seconds_min: t.min(),
-        seconds_max: t.max(),
-        peak_fraction: None,
-        prepare_seconds: None,
+impl RunRow {
+    /// A row from a timing of `flops` FLOPs moving `bytes` bytes per call; `peak_fraction` and
+    /// `prepare_seconds` left empty.
+    pub fn from_timing(kernel: &str, shape: String, threads: usize, flops: f64, bytes: f64, t: &Timing) -> RunRow {
+        RunRow {
+            kernel: kernel.to_string(),
+            shape,
+            threads,
+            gflops: flops / t.median() / 1e9,
+            gflops_p90: flops / t.p10() / 1e9,
+            gbps: bytes / t.median() / 1e9,
+            seconds_median: t.median(),
+            seconds_p10: t.p10(),
+            seconds_min: t.min(),
+            seconds_max: t.max(),
+            peak_fraction: None,
+            prepare_seconds: None,
+        }
     }
 }
 
@@ -106,7 +116,7 @@ pub fn time_conv(
             let _ = kernel.run(p, std::hint::black_box(&x), &prepared, std::hint::black_box(&mut y));
         })
     })?;
-    let mut r = row(kernel.name(), p.to_string(), threads, p.flops() as f64, conv_bytes(p), &timing);
+    let mut r = RunRow::from_timing(kernel.name(), p.to_string(), threads, p.flops() as f64, conv_bytes(p), &timing);
     r.peak_fraction = fma_peak_gflops.map(|peak| r.gflops / peak);
     r.prepare_seconds = Some(prepare_seconds);
     Ok(r)
@@ -130,7 +140,8 @@ pub fn time_gap(
             let _ = kernel.run(p, std::hint::black_box(&x), std::hint::black_box(&mut y));
         })
     })?;
-    let mut r = row(kernel.name(), p.to_string(), threads, p.input_len() as f64, p.bytes() as f64, &timing);
+    let mut r =
+        RunRow::from_timing(kernel.name(), p.to_string(), threads, p.input_len() as f64, p.bytes() as f64, &timing);
     r.peak_fraction = read_gbps.map(|bw| r.gbps / bw);
     Ok(r)
 }

@@ -96,6 +96,28 @@ impl Reference {
     }
 }
 
+/// Adds bias and ReLU to a reference computed for the same problem without them (as the GEMM
+/// peers compute it), exactly as [`conv1x1`] would have: the value becomes `relu(v + b)` and
+/// the bound grows by `γ_{Cin+1}·|b|` (the bound is linear in Σ|terms|).
+pub fn conv1x1_with_epilogue(p: &Conv1x1Problem, without: &Reference, bias: Option<&[f32]>) -> Reference {
+    let out_dims = p.output_dims();
+    let mut r = without.clone();
+    for n in 0..p.n {
+        for co in 0..p.cout {
+            let b = bias.map_or(0.0, |b| b[co] as f64);
+            for oh in 0..p.hout() {
+                for ow in 0..p.wout() {
+                    let at = p.layout.index(out_dims, n, co, oh, ow);
+                    let v = r.values[at] + b;
+                    r.values[at] = if p.relu && v < 0.0 { 0.0 } else { v };
+                    r.bounds[at] += gamma(p.cin + 1) * b.abs();
+                }
+            }
+        }
+    }
+    r
+}
+
 fn bound(terms: usize, magnitude: f64) -> f64 {
     gamma(terms) * magnitude + terms as f64 * f64::from(f32::from_bits(1))
 }
@@ -202,6 +224,21 @@ mod tests {
         assert_eq!(r.check(&[1.0, 0.0, f32::INFINITY]).unwrap_err().index, 1);
         assert_eq!(r.check(&[1.0, f32::NAN, f32::NEG_INFINITY]).unwrap_err().index, 2);
         assert_eq!(r.check(&[f32::NAN, f32::NAN, f32::INFINITY]).unwrap_err().index, 0);
+    }
+
+    #[test]
+    fn adding_the_epilogue_afterwards_equals_the_direct_reference() {
+        let p: Conv1x1Problem = "2x7x3x4:5,relu,nhwc".parse().unwrap();
+        let bare: Conv1x1Problem = "2x7x3x4:5,nobias,nhwc".parse().unwrap();
+        let x = crate::tensor::seeded_uniform(p.input_len(), 1);
+        let w = crate::tensor::seeded_uniform(p.weights_len(), 2);
+        let b = crate::tensor::seeded_uniform(p.cout, 3);
+        let direct = conv1x1(&p, &x, &w, Some(&b));
+        let derived = conv1x1_with_epilogue(&p, &conv1x1(&bare, &x, &w, None), Some(&b));
+        for i in 0..direct.values.len() {
+            assert!((direct.values[i] - derived.values[i]).abs() < 1e-12);
+            assert!((direct.bounds[i] - derived.bounds[i]).abs() <= 1e-9 * direct.bounds[i]);
+        }
     }
 
     #[test]

@@ -40,6 +40,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The main job: probe the machine, verify and time every kernel and peer on the standard
+    /// suite, write report.md, report.json and roofline.svg under <out>/<machine-id>/.
+    #[command(
+        after_help = "Examples:\n  nin-bench report\n  nin-bench report --quick --out /tmp/results\n  nin-bench report --filter 27x27"
+    )]
+    Report {
+        /// About 0.1 s per measurement instead of 1 s (under a minute in all).
+        #[arg(long)]
+        quick: bool,
+        /// Only problems or kernels whose name contains this.
+        #[arg(long, value_name = "P")]
+        filter: Option<String>,
+        /// Output folder.
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        out: PathBuf,
+    },
     /// Check every kernel (or those named) against the f64 reference; exit 1 on any mismatch.
     ///
     /// Without --shape or --shapes, checks the standard suite (benches/suites/*.txt).
@@ -138,6 +154,15 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List { json } => list(json),
+        Command::Report { quick, filter, out } => {
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let dir = crate::report::run_report(&crate::report::ReportOptions { quick, filter, out, progress })?;
+            println!("wrote {}", dir.display());
+            for name in ["report.md", "report.json", "roofline.svg"] {
+                println!("  {}", dir.join(name).display());
+            }
+            Ok(())
+        }
         Command::Verify { problems, kernels } => verify(problems.problems()?.unwrap_or_else(standard_suite), &kernels),
         Command::Run { kernel, problems, threads, quick, json } => {
             let problems = problems.problems()?.ok_or_else(|| NinError::Shape {

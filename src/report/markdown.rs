@@ -1,0 +1,207 @@
+//! `report.md`: the tables a person reads first.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+use super::{Report, ReportRow};
+use crate::cli::format_seconds;
+use crate::problem::GapProblem;
+
+fn pct(f: Option<f64>) -> String {
+    f.map_or("-".into(), |f| format!("{:.0}%", 100.0 * f))
+}
+
+fn times(f: Option<f64>) -> String {
+    f.map_or("-".into(), |f| format!("{f:.2}×"))
+}
+
+fn bytes(b: usize) -> String {
+    match b {
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b => format!("{} KiB", b >> 10),
+    }
+}
+
+/// Problems in the order they were run.
+fn problems(rows: &[ReportRow]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    rows.iter().filter(|r| seen.insert(r.run.shape.clone())).map(|r| r.run.shape.clone()).collect()
+}
+
+fn best<'a>(rows: &'a [ReportRow], shape: &str, threads: usize, kind: &str) -> Option<&'a ReportRow> {
+    rows.iter()
+        .filter(|r| r.run.shape == shape && r.run.threads == threads && r.kind == kind)
+        .max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
+}
+
+fn find<'a>(rows: &'a [ReportRow], shape: &str, threads: usize, name: &str) -> Option<&'a ReportRow> {
+    rows.iter().find(|r| r.run.shape == shape && r.run.threads == threads && r.run.kernel == name)
+}
+
+/// Renders the whole report.
+pub(super) fn render(r: &Report) -> String {
+    let m = &r.machine;
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# nin-bench report: `{}`\n", m.id);
+    let _ = writeln!(
+        w,
+        "Made by `nin-bench report{}` on {} at commit `{}` with {}. All figures measured in this run; \
+         medians unless marked p90 (the quietest tenth of samples).\n",
+        if r.mode == "quick" { " --quick" } else { "" },
+        m.date_utc,
+        m.git_commit,
+        m.rustc
+    );
+
+    let _ = writeln!(w, "## Machine\n");
+    let _ = writeln!(w, "| CPU | cores | SIMD detected | pulp path | `blocked-wide` compiled for |");
+    let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
+    let _ = writeln!(
+        w,
+        "| {} | {} | {} | {} | {} |\n",
+        m.cpu_model,
+        m.cores,
+        m.simd_features.join(", "),
+        m.pulp_path,
+        m.wide_isa
+    );
+    let _ = writeln!(w, "| measured limit | value |");
+    let _ = writeln!(w, "| --- | --- |");
+    let _ = writeln!(w, "| FMA peak, 1 thread | {:.1} GFLOP/s |", m.fma_peak_gflops);
+    let _ = writeln!(w, "| FMA peak, {} threads | {:.1} GFLOP/s |", m.threads_all, m.fma_peak_gflops_all_threads);
+    for b in &m.bandwidth {
+        let _ = writeln!(
+            w,
+            "| read bandwidth, {} ({} working set of {}), 1 thread | {:.1} GB/s |",
+            b.level,
+            bytes(b.working_set_bytes),
+            bytes(b.capacity_bytes),
+            b.gbps
+        );
+    }
+
+    let shapes = problems(&r.conv1x1);
+    for threads in [1, m.threads_all].into_iter().collect::<BTreeSet<_>>() {
+        let _ = writeln!(w, "\n## Headline: 1×1 convolution, {threads} thread{}\n", if threads > 1 { "s" } else { "" });
+        let _ = writeln!(
+            w,
+            "| problem | fastest of ours | GFLOP/s | p90 | of peak | gemm-crate | matrixmultiply | ours vs gemm-crate | ours vs matrixmultiply |"
+        );
+        let _ = writeln!(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for shape in &shapes {
+            let Some(ours) = best(&r.conv1x1, shape, threads, "kernel") else { continue };
+            let gemm = find(&r.conv1x1, shape, threads, "gemm-crate");
+            let mm = find(&r.conv1x1, shape, threads, "matrixmultiply");
+            let ratio = |peer: Option<&ReportRow>| peer.map(|q| q.run.seconds_median / ours.run.seconds_median);
+            let _ = writeln!(
+                w,
+                "| `{shape}` | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} |",
+                ours.run.kernel,
+                ours.run.gflops,
+                ours.run.gflops_p90,
+                pct(ours.run.peak_fraction),
+                gemm.map_or("-".into(), |g| format!("{:.1}", g.run.gflops)),
+                mm.map_or("-".into(), |g| format!("{:.1}", g.run.gflops)),
+                times(ratio(gemm)),
+                times(ratio(mm))
+            );
+        }
+    }
+
+    let _ = writeln!(w, "\n## 1×1 convolution, every kernel and peer\n");
+    let _ = writeln!(
+        w,
+        "GFLOP/s counts 2·N·Cout·Cin·Hout·Wout per call; \"of peak\" is against the FMA peak for that \
+         thread count; peers compute the GEMM alone (no bias, no ReLU).\n"
+    );
+    for shape in &shapes {
+        let _ = writeln!(w, "### `{shape}`\n");
+        let _ = writeln!(w, "| kernel | threads | GFLOP/s | p90 | min–max | of peak | time | × naive | × gemm-crate |");
+        let _ = writeln!(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for row in r.conv1x1.iter().filter(|x| &x.run.shape == shape) {
+            let q = &row.run;
+            let flops = q.gflops * q.seconds_median;
+            let label = if row.kind == "peer" { format!("*{}*", q.kernel) } else { q.kernel.clone() };
+            let _ = writeln!(
+                w,
+                "| {label} | {} | {:.1} | {:.1} | {:.1}–{:.1} | {} | {} | {} | {} |",
+                q.threads,
+                q.gflops,
+                q.gflops_p90,
+                flops / q.seconds_max,
+                flops / q.seconds_min,
+                pct(q.peak_fraction),
+                format_seconds(q.seconds_median),
+                times(row.speedup_vs_naive),
+                times(row.speedup_vs_gemm_crate)
+            );
+        }
+        let _ = writeln!(w);
+    }
+
+    let _ = writeln!(w, "## Weight preparation (once per layer, not in the times above)\n");
+    let _ = writeln!(w, "| problem | {} |", kernels_of(r).join(" | "));
+    let _ = writeln!(w, "| --- |{}", " ---: |".repeat(kernels_of(r).len()));
+    for shape in &shapes {
+        let cells: Vec<String> = kernels_of(r)
+            .iter()
+            .map(|k| {
+                r.preparation
+                    .iter()
+                    .find(|p| &p.shape == shape && &p.kernel == k)
+                    .map_or("-".into(), |p| format_seconds(p.seconds))
+            })
+            .collect();
+        let _ = writeln!(w, "| `{shape}` | {} |", cells.join(" | "));
+    }
+
+    let _ = writeln!(w, "\n## Global average pooling\n");
+    let _ = writeln!(
+        w,
+        "GB/s counts the input read once and the output written once; \"of read bw\" is against the \
+         single-thread read bandwidth measured for the cache level the input fits in.\n"
+    );
+    let _ =
+        writeln!(w, "| problem | input | kernel | threads | GB/s | p90 | of read bw | time per call | × gap-naive |");
+    let _ = writeln!(w, "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for row in &r.gap {
+        let q = &row.run;
+        let input_bytes = q.shape.parse::<GapProblem>().map_or(0, |p| 4 * p.input_len());
+        let _ = writeln!(
+            w,
+            "| `{}` | {} | {} | {} | {:.1} | {:.1} | {} ({}) | {} | {} |",
+            q.shape,
+            bytes(input_bytes),
+            q.kernel,
+            q.threads,
+            q.gbps,
+            q.gbps * q.seconds_median / q.seconds_p10,
+            pct(q.peak_fraction),
+            row.bandwidth_level.unwrap_or("-"),
+            format_seconds(q.seconds_median),
+            times(row.speedup_vs_naive)
+        );
+    }
+
+    let _ = writeln!(w, "\n## Verification\n");
+    if r.failures.is_empty() {
+        let _ = writeln!(
+            w,
+            "All {} kernel × problem pairs matched the f64 reference within the dot-product error bound before timing.",
+            r.verified
+        );
+    } else {
+        let _ = writeln!(w, "{} of {} pairs FAILED and were not timed:\n", r.failures.len(), r.verified);
+        for f in &r.failures {
+            let _ = writeln!(w, "- {f}");
+        }
+    }
+    let _ = writeln!(w, "\n## Roofline\n\n![roofline](roofline.svg)");
+    s
+}
+
+fn kernels_of(r: &Report) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    r.preparation.iter().filter(|p| seen.insert(p.kernel.clone())).map(|p| p.kernel.clone()).collect()
+}

@@ -1,0 +1,352 @@
+//! `nin-bench report`: the main job. Probes the machine, verifies every kernel (and peer) on the
+//! standard suite, times what passed at 1 thread and all threads, and writes `report.md`,
+//! `report.json` and `roofline.svg` under `<out>/<machine-id>/`.
+
+mod markdown;
+pub mod probe;
+mod roofline;
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::conv1x1::Conv1x1Kernel;
+use crate::error::{NinError, Result};
+use crate::measure::{RunRow, conv_bytes, time_conv, time_gap, with_threads};
+use crate::peers::Peer;
+use crate::problem::{Conv1x1Problem, GapProblem};
+use crate::reference;
+use crate::registry;
+use crate::suite;
+use crate::tensor::{seeded_uniform, zeroed};
+use crate::timing::{TimingBudget, measure};
+use probe::MachineInfo;
+
+/// Options of one report run.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Short timing (about 0.1 s per measurement) for smoke runs.
+    pub quick: bool,
+    /// Only problems or kernels whose string contains this.
+    pub filter: Option<String>,
+    /// Output folder; the report goes to `<out>/<machine-id>/`.
+    pub out: PathBuf,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// One row of the report: a kernel or peer timed on one problem at one thread count.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    /// `kernel` (ours) or `peer` (a GEMM library).
+    pub kind: &'static str,
+    /// The timing figures (`gflops`, `peak_fraction`, ...).
+    #[serde(flatten)]
+    pub run: RunRow,
+    /// FLOPs per byte moved (input, weights, output once each).
+    pub arithmetic_intensity: f64,
+    /// Median speed-up over `naive` (1 thread) on the same problem.
+    pub speedup_vs_naive: Option<f64>,
+    /// Median speed-up over the `gemm` crate at the same thread count.
+    pub speedup_vs_gemm_crate: Option<f64>,
+    /// For GAP: the cache level whose bandwidth `peak_fraction` refers to.
+    pub bandwidth_level: Option<&'static str>,
+}
+
+/// The whole report, as written to `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Machine, build and measured limits.
+    pub machine: MachineInfo,
+    /// FMA peak, 1 thread, GFLOP/s (also inside `machine`; here for scripts).
+    pub fma_peak_gflops: f64,
+    /// `quick` or `full`.
+    pub mode: &'static str,
+    /// 1×1 convolution rows.
+    pub conv1x1: Vec<ReportRow>,
+    /// GAP rows.
+    pub gap: Vec<ReportRow>,
+    /// One-off weight preparation per kernel and problem.
+    pub preparation: Vec<Preparation>,
+    /// Kernel × problem pairs that disagreed with the reference (and were not timed).
+    pub failures: Vec<String>,
+    /// Number of kernel × problem pairs verified.
+    pub verified: usize,
+}
+
+/// Time a kernel spends preparing the weights of one layer, once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preparation {
+    /// Kernel.
+    pub kernel: String,
+    /// Problem.
+    pub shape: String,
+    /// Median seconds.
+    pub seconds: f64,
+}
+
+fn matches(filter: &Option<String>, problem: &str, name: &str) -> bool {
+    filter.as_ref().is_none_or(|f| problem.contains(f.as_str()) || name.contains(f.as_str()))
+}
+
+/// Runs the report and writes its files; returns the folder written.
+pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
+    let threads_all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let budget = if opts.quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
+    let conv_problems = suite::conv1x1_suite();
+    let gap_problems = suite::gap_suite();
+    let conv_kernels = registry::conv1x1_kernels();
+    let gap_kernels = registry::gap_kernels();
+
+    let bar = if opts.progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}").expect("valid template"));
+    bar.set_message("probing the machine (FMA peak, bandwidth)");
+    let machine = probe::probe(opts.quick, threads_all);
+
+    // Count the measurements for the progress bar: kernels at 1 thread, rayon kernels and peers
+    // again at all threads.
+    let extra = |threads: &str| usize::from(threads == "rayon" && threads_all > 1);
+    let conv_total: usize = conv_problems
+        .iter()
+        .map(|p| {
+            let s = p.to_string();
+            conv_kernels
+                .iter()
+                .filter(|k| matches(&opts.filter, &s, k.name()))
+                .map(|k| 1 + extra(k.info().threads))
+                .sum::<usize>()
+                + Peer::ALL.iter().filter(|q| matches(&opts.filter, &s, q.name())).count()
+                    * (1 + usize::from(threads_all > 1))
+        })
+        .sum();
+    let gap_total: usize = gap_problems
+        .iter()
+        .map(|p| {
+            let s = p.to_string();
+            gap_kernels
+                .iter()
+                .filter(|k| matches(&opts.filter, &s, k.name()))
+                .map(|k| 1 + extra(k.info().threads))
+                .sum::<usize>()
+        })
+        .sum();
+    bar.set_length((conv_total + gap_total) as u64);
+    bar.set_position(0);
+
+    let mut report = Report {
+        fma_peak_gflops: machine.fma_peak_gflops,
+        mode: if opts.quick { "quick" } else { "full" },
+        conv1x1: Vec::new(),
+        gap: Vec::new(),
+        preparation: Vec::new(),
+        failures: Vec::new(),
+        verified: 0,
+        machine,
+    };
+
+    for p in &conv_problems {
+        conv_problem(p, &conv_kernels, threads_all, budget, opts, &bar, &mut report)?;
+    }
+    for p in &gap_problems {
+        gap_problem(p, &gap_kernels, threads_all, budget, opts, &bar, &mut report)?;
+    }
+    bar.finish_and_clear();
+    write_report(&report, &opts.out)
+}
+
+fn conv_problem(
+    p: &Conv1x1Problem,
+    kernels: &[Box<dyn Conv1x1Kernel>],
+    threads_all: usize,
+    budget: TimingBudget,
+    opts: &ReportOptions,
+    bar: &ProgressBar,
+    report: &mut Report,
+) -> Result<()> {
+    let shape = p.to_string();
+    let kernels: Vec<&dyn Conv1x1Kernel> =
+        kernels.iter().map(|k| k.as_ref()).filter(|k| matches(&opts.filter, &shape, k.name())).collect();
+    let peers: Vec<Peer> = Peer::ALL.into_iter().filter(|q| matches(&opts.filter, &shape, q.name())).collect();
+    if kernels.is_empty() && peers.is_empty() {
+        return Ok(());
+    }
+    bar.set_message(format!("{shape}: reference"));
+    // The seeds `time_conv` uses, so what is verified is what is timed.
+    let x = seeded_uniform(p.input_len(), 1);
+    let w = seeded_uniform(p.weights_len(), 2);
+    let b = seeded_uniform(p.bias_len(), 3);
+    let bias = p.bias.then_some(&b[..]);
+    let bare = reference::conv1x1(&Peer::computed_problem(p), &x, &w, None);
+    let full = reference::conv1x1_with_epilogue(p, &bare, bias);
+    let peak = |threads: usize| {
+        if threads == 1 { report.machine.fma_peak_gflops } else { report.machine.fma_peak_gflops_all_threads }
+    };
+    let ai = p.flops() as f64 / conv_bytes(p);
+    let mut rows = Vec::new();
+
+    for kernel in kernels {
+        let thread_counts =
+            if kernel.info().threads == "rayon" && threads_all > 1 { vec![1, threads_all] } else { vec![1] };
+        let mut y = zeroed(p.output_len());
+        let outcome = kernel
+            .prepare(p, &w, bias)
+            .and_then(|prepared| kernel.run(p, &x, &prepared, &mut y))
+            .map_err(|e| e.to_string())
+            .and_then(|()| full.check(&y).map_err(|m| m.to_string()));
+        report.verified += 1;
+        if let Err(why) = outcome {
+            report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
+            bar.inc(thread_counts.len() as u64);
+            continue;
+        }
+        let prepare = measure(TimingBudget::QUICK, || {
+            let _ = kernel.prepare(p, &w, bias);
+        });
+        report.preparation.push(Preparation {
+            kernel: kernel.name().into(),
+            shape: shape.clone(),
+            seconds: prepare.median(),
+        });
+        for threads in thread_counts {
+            bar.set_message(format!(
+                "{shape}: {} ({threads} thread{})",
+                kernel.name(),
+                if threads > 1 { "s" } else { "" }
+            ));
+            let run = time_conv(kernel, p, threads, budget, Some(peak(threads)))?;
+            rows.push(ReportRow {
+                kind: "kernel",
+                run,
+                arithmetic_intensity: ai,
+                speedup_vs_naive: None,
+                speedup_vs_gemm_crate: None,
+                bandwidth_level: None,
+            });
+            bar.inc(1);
+        }
+    }
+
+    for peer in peers {
+        let thread_counts = crate::measure::thread_counts();
+        if peer.unsupported_reason(p).is_some() {
+            bar.inc(thread_counts.len() as u64);
+            continue;
+        }
+        let mut y = zeroed(p.output_len());
+        peer.run(p, &x, &w, &mut y, 1);
+        report.verified += 1;
+        if let Err(m) = bare.check(&y) {
+            report.failures.push(format!("{} on {shape} (without bias and ReLU): {m}", peer.name()));
+            bar.inc(thread_counts.len() as u64);
+            continue;
+        }
+        for threads in thread_counts {
+            bar.set_message(format!(
+                "{shape}: {} ({threads} thread{})",
+                peer.name(),
+                if threads > 1 { "s" } else { "" }
+            ));
+            let timing = with_threads(threads, || {
+                measure(budget, || peer.run(p, std::hint::black_box(&x), &w, std::hint::black_box(&mut y), threads))
+            })?;
+            let flops = p.flops() as f64;
+            let mut run = RunRow::from_timing(peer.name(), shape.clone(), threads, flops, conv_bytes(p), &timing);
+            run.peak_fraction = Some(run.gflops / peak(threads));
+            rows.push(ReportRow {
+                kind: "peer",
+                run,
+                arithmetic_intensity: ai,
+                speedup_vs_naive: None,
+                speedup_vs_gemm_crate: None,
+                bandwidth_level: None,
+            });
+            bar.inc(1);
+        }
+    }
+
+    let naive = rows.iter().find(|r| r.run.kernel == "naive").map(|r| r.run.seconds_median);
+    let gemm_at = |threads: usize| {
+        rows.iter()
+            .find(|r| r.run.kernel == Peer::GemmCrate.name() && r.run.threads == threads)
+            .map(|r| r.run.seconds_median)
+    };
+    let gemm: Vec<(usize, Option<f64>)> = [1, threads_all].iter().map(|&t| (t, gemm_at(t))).collect();
+    for r in &mut rows {
+        r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
+        r.speedup_vs_gemm_crate =
+            gemm.iter().find(|(t, _)| *t == r.run.threads).and_then(|(_, g)| *g).map(|g| g / r.run.seconds_median);
+    }
+    report.conv1x1.extend(rows);
+    Ok(())
+}
+
+fn gap_problem(
+    p: &GapProblem,
+    kernels: &[Box<dyn crate::gap::GapKernel>],
+    threads_all: usize,
+    budget: TimingBudget,
+    opts: &ReportOptions,
+    bar: &ProgressBar,
+    report: &mut Report,
+) -> Result<()> {
+    let shape = p.to_string();
+    let x = seeded_uniform(p.input_len(), 1);
+    let expected = reference::gap(p, &x);
+    let level = report.machine.bandwidth_for(p.input_len() * 4).clone();
+    let mut rows = Vec::new();
+    for kernel in kernels.iter().filter(|k| matches(&opts.filter, &shape, k.name())) {
+        let thread_counts =
+            if kernel.info().threads == "rayon" && threads_all > 1 { vec![1, threads_all] } else { vec![1] };
+        let mut y = zeroed(p.output_len());
+        report.verified += 1;
+        let outcome = kernel
+            .run(p, &x, &mut y)
+            .map_err(|e| e.to_string())
+            .and_then(|()| expected.check(&y).map_err(|m| m.to_string()));
+        if let Err(why) = outcome {
+            report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
+            bar.inc(thread_counts.len() as u64);
+            continue;
+        }
+        for threads in thread_counts {
+            bar.set_message(format!(
+                "{shape}: {} ({threads} thread{})",
+                kernel.name(),
+                if threads > 1 { "s" } else { "" }
+            ));
+            // The bandwidth figures are single-thread reads; with more threads the fraction
+            // is against that same single-core figure, so it can exceed 1.
+            let run = time_gap(kernel.as_ref(), p, threads, budget, Some(level.gbps))?;
+            rows.push(ReportRow {
+                kind: "kernel",
+                run,
+                arithmetic_intensity: p.input_len() as f64 / p.bytes() as f64,
+                speedup_vs_naive: None,
+                speedup_vs_gemm_crate: None,
+                bandwidth_level: Some(level.level),
+            });
+            bar.inc(1);
+        }
+    }
+    let naive = rows.iter().find(|r| r.run.kernel == "gap-naive").map(|r| r.run.seconds_median);
+    for r in &mut rows {
+        r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
+    }
+    report.gap.extend(rows);
+    Ok(())
+}
+
+fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
+    let dir = out.join(&report.machine.id);
+    let io = |e: std::io::Error| NinError::File {
+        path: dir.display().to_string(),
+        reason: format!("cannot write the report: {e}"),
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let json = serde_json::to_string_pretty(report).expect("plain data serialises");
+    std::fs::write(dir.join("report.json"), json + "\n").map_err(io)?;
+    std::fs::write(dir.join("report.md"), markdown::render(report)).map_err(io)?;
+    roofline::draw(report, &dir.join("roofline.svg"))?;
+    Ok(dir)
+}

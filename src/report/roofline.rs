@@ -1,0 +1,125 @@
+//! `roofline.svg`: arithmetic intensity against GFLOP/s, the measured roofs, one point per
+//! kernel × problem × thread count.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::Report;
+use crate::error::{NinError, Result};
+
+const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Draws the roofline of `report` into `path`.
+pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
+    let err = |e: String| NinError::File {
+        path: path.display().to_string(),
+        reason: format!("cannot draw the roofline: {e}"),
+    };
+    let m = &report.machine;
+    let rows: Vec<_> = report.conv1x1.iter().chain(&report.gap).collect();
+    let peak = m.fma_peak_gflops_all_threads.max(m.fma_peak_gflops);
+    let (mut x_lo, mut x_hi) = (0.1f64, 100.0f64);
+    let mut y_lo = 1.0f64;
+    for r in &rows {
+        x_lo = x_lo.min(r.arithmetic_intensity / 2.0);
+        x_hi = x_hi.max(r.arithmetic_intensity * 2.0);
+        y_lo = y_lo.min(r.run.gflops / 2.0).max(1e-3);
+    }
+    let y_hi = peak * 2.0;
+
+    let root = SVGBackend::new(path, (1000, 650)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("Roofline: {} ({}); filled: 1 thread, ring: {} threads", m.id, m.date_utc, m.threads_all),
+            ("sans-serif", 18),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+        .map_err(|e| err(e.to_string()))?;
+    chart
+        .configure_mesh()
+        .x_desc("arithmetic intensity (FLOP per byte moved)")
+        .y_desc("GFLOP/s (median)")
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+
+    let xs: Vec<f64> = (0..=100).map(|i| x_lo * (x_hi / x_lo).powf(i as f64 / 100.0)).collect();
+    let mut roofs = vec![
+        (format!("FMA peak, 1 thread ({:.0})", m.fma_peak_gflops), m.fma_peak_gflops, f64::INFINITY, BLACK),
+        (
+            format!("FMA peak, {} threads ({:.0})", m.threads_all, m.fma_peak_gflops_all_threads),
+            m.fma_peak_gflops_all_threads,
+            f64::INFINITY,
+            RGBColor(110, 110, 110),
+        ),
+    ];
+    for b in &m.bandwidth {
+        roofs.push((
+            format!("{} read, {:.0} GB/s", b.level, b.gbps),
+            m.fma_peak_gflops,
+            b.gbps,
+            RGBColor(120, 120, 120),
+        ));
+    }
+    for (label, compute, bandwidth, color) in roofs {
+        let line: Vec<(f64, f64)> = xs.iter().map(|&x| (x, compute.min(bandwidth * x))).collect();
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(1)))
+            .map_err(|e| err(e.to_string()))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+    }
+
+    let mut names: Vec<String> = rows.iter().map(|r| r.run.kernel.clone()).collect();
+    names.dedup();
+    let mut unique = Vec::new();
+    for n in names {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    for (i, name) in unique.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let points: Vec<(f64, f64, usize)> = rows
+            .iter()
+            .filter(|r| &r.run.kernel == name && r.run.gflops > 0.0)
+            .map(|r| (r.arithmetic_intensity, r.run.gflops, r.run.threads))
+            .collect();
+        chart
+            .draw_series(points.iter().map(|&(x, y, threads)| {
+                if threads > 1 {
+                    Circle::new((x, y), 4, color.stroke_width(2))
+                } else {
+                    Circle::new((x, y), 4, color.filled())
+                }
+            }))
+            .map_err(|e| err(e.to_string()))?
+            .label(name.clone())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! `nin-bench report --quick` on a filtered subset writes the three files with the contract keys.
+
+use assert_cmd::Command;
+
+#[test]
+fn quick_filtered_report_writes_markdown_json_and_svg() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::cargo_bin("nin-bench")
+        .unwrap()
+        .args(["report", "--quick", "--filter", "x192x8x8:10,relu", "--out", out.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let machine_dirs: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(machine_dirs.len(), 1);
+    let dir = &machine_dirs[0];
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert!(json["fma_peak_gflops"].as_f64().unwrap() > 0.0);
+    let rows = json["conv1x1"].as_array().unwrap();
+    // 2 problems (batch 1 and 8) × (5 kernels + rayon at all threads + 2 peers × thread counts).
+    assert!(rows.len() >= 2 * 7, "{} rows", rows.len());
+    for row in rows {
+        assert!(row["gflops"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(row["peak_fraction"].as_f64().unwrap() > 0.0, "{row}");
+        assert!(row["shape"].as_str().unwrap().ends_with("x192x8x8:10,relu"));
+    }
+    assert!(json["failures"].as_array().unwrap().is_empty());
+    assert!(json["gap"].as_array().unwrap().is_empty(), "the filter excludes every GAP problem");
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for needle in [
+        "## Headline: 1×1 convolution, 1 thread",
+        "`1x192x8x8:10,relu`",
+        "gemm-crate",
+        "FMA peak, 1 thread",
+        "matched the f64 reference",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}'");
+    }
+    let svg = std::fs::read_to_string(dir.join("roofline.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<circle"), "roofline.svg has no points");
+}
