@@ -16,7 +16,8 @@ pub struct TimingBudget {
     pub warm_up: Duration,
     /// Measuring time, spread over the samples.
     pub measure: Duration,
-    /// At least this many samples, even past the time budget.
+    /// At least this many samples, even past the time budget (but see [`measure`]: 3 for a
+    /// call slower than the whole budget).
     pub min_samples: usize,
     /// At most this many samples.
     pub max_samples: usize,
@@ -29,6 +30,13 @@ impl TimingBudget {
         measure: Duration::from_millis(80),
         min_samples: 5,
         max_samples: 50,
+    };
+    /// About 25 ms: for one-off costs such as weight preparation.
+    pub const BRIEF: TimingBudget = TimingBudget {
+        warm_up: Duration::from_millis(5),
+        measure: Duration::from_millis(20),
+        min_samples: 3,
+        max_samples: 20,
     };
     /// About 1 s per measurement: the default.
     pub const STANDARD: TimingBudget = TimingBudget {
@@ -78,7 +86,9 @@ impl Timing {
     }
 }
 
-/// Times `f`: warm-up, then samples of `batch` calls each until the budget is spent.
+/// Times `f`: warm-up, then samples of `batch` calls each until the budget is spent. A call
+/// that takes longer than the whole measuring budget (the naive kernel on a large layer) gets
+/// 3 samples instead of `min_samples`: enough for a median, and the run stays bounded.
 pub fn measure(budget: TimingBudget, mut f: impl FnMut()) -> Timing {
     let start = Instant::now();
     let mut calls = 0u64;
@@ -88,11 +98,11 @@ pub fn measure(budget: TimingBudget, mut f: impl FnMut()) -> Timing {
     }
     let per_call = start.elapsed().as_secs_f64() / calls as f64;
     let batch = ((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20);
+    let min_samples =
+        if per_call > budget.measure.as_secs_f64() { budget.min_samples.min(3) } else { budget.min_samples };
     let mut samples = Vec::new();
     let measuring = Instant::now();
-    while samples.len() < budget.min_samples
-        || (samples.len() < budget.max_samples && measuring.elapsed() < budget.measure)
-    {
+    while samples.len() < min_samples || (samples.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
         let t = Instant::now();
         for _ in 0..batch {
             f();

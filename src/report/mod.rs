@@ -203,7 +203,7 @@ fn conv_problem(
             bar.inc(thread_counts.len() as u64);
             continue;
         }
-        let prepare = measure(TimingBudget::QUICK, || {
+        let prepare = measure(TimingBudget::BRIEF, || {
             let _ = kernel.prepare(p, &w, bias);
         });
         report.preparation.push(Preparation {
