@@ -37,7 +37,13 @@ fn conv1x1(c: &mut Criterion) {
         let mut y = zeroed(p.output_len());
         let mut group = c.benchmark_group(format!("conv1x1/{p}"));
         group.throughput(Throughput::Elements(p.flops()));
-        group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(20);
+        // Short settings so the whole suite fits in about 15 minutes on 2 cores; the report
+        // (`nin-bench report`) is where the careful numbers are.
+        group
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(1))
+            .sample_size(10)
+            .nresamples(10_000);
         for kernel in conv1x1_kernels() {
             let prepared = kernel.prepare(&p, &w, bias).expect("prepare");
             let parallel = kernel.info().threads == "rayon";

@@ -23,7 +23,13 @@ fn gap(c: &mut Criterion) {
         let mut y = zeroed(p.output_len());
         let mut group = c.benchmark_group(format!("gap/{p}"));
         group.throughput(Throughput::Bytes(p.bytes()));
-        group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2)).sample_size(20);
+        // Short settings so the whole suite fits in about 15 minutes on 2 cores; the report
+        // (`nin-bench report`) is where the careful numbers are.
+        group
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(1))
+            .sample_size(10)
+            .nresamples(10_000);
         for kernel in gap_kernels() {
             let parallel = kernel.info().threads == "rayon";
             for (threads, pool) in pools.iter().filter(|(t, _)| *t == 1 || parallel) {

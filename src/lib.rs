@@ -35,6 +35,7 @@ pub(crate) mod gemm;
 pub mod kernel;
 pub mod machine;
 pub mod measure;
+pub mod model;
 pub mod npy;
 pub mod peers;
 pub mod problem;

@@ -3,6 +3,8 @@
 //! Library errors become one line on stderr and exit status 2; a kernel that disagrees with
 //! the reference in `verify` gives exit status 1.
 
+mod models;
+pub(crate) use models::{size_comparison, thousands};
 mod tensors;
 
 use std::path::PathBuf;
@@ -86,6 +88,23 @@ enum Command {
         #[arg(long)]
         quick: bool,
         /// Print a JSON array of rows instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-layer output shape, params, MACs and FLOPs of nin-cifar10, nin-imagenet, alexnet.
+    #[command(after_help = "Examples:\n  nin-bench models\n  nin-bench models --model nin-imagenet --json")]
+    Models {
+        /// Only this model.
+        #[arg(long, value_name = "NAME")]
+        model: Option<String>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// NIN head (1×1 convs + GAP) against fully-connected heads: params, FLOPs, measured time.
+    #[command(after_help = "Example:\n  nin-bench heads --json")]
+    Heads {
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -173,6 +192,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let budget = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
             run_kernel(&kernel, &problems, threads, budget, json)
         }
+        Command::Models { model, json } => models::models(model, json),
+        Command::Heads { json } => models::heads(json),
         Command::Conv1x1(args) => tensors::conv1x1(args),
         Command::Gap(args) => tensors::gap(args),
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{Report, ReportRow};
-use crate::cli::format_seconds;
+use crate::cli::{format_seconds, thousands};
 use crate::problem::GapProblem;
 
 fn pct(f: Option<f64>) -> String {
@@ -186,6 +186,49 @@ pub(super) fn render(r: &Report) -> String {
             format_seconds(q.seconds_median),
             times(row.speedup_vs_naive)
         );
+    }
+
+    let _ = writeln!(w, "\n## NIN against fully-connected heads\n");
+    if let Some(line) = crate::cli::size_comparison(&r.models) {
+        let _ = writeln!(w, "**{line}.**\n");
+    }
+    let _ = writeln!(w, "| model | input | params | fp32 weights | MACs | FLOPs (2·MACs) |");
+    let _ = writeln!(w, "| --- | --- | ---: | ---: | ---: | ---: |");
+    for m in &r.models {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {:.1} MiB | {} | {} |",
+            m.name,
+            m.input.map(|d| d.to_string()).join("×"),
+            thousands(m.total_params),
+            m.size_mib_fp32,
+            thousands(m.total_macs),
+            thousands(m.total_flops)
+        );
+    }
+    if !r.heads.is_empty() {
+        let _ = writeln!(
+            w,
+            "\nHeads on the same feature maps, timed with this crate's kernels on 1 thread (FC layers through \
+             its GEMM, 1×1 layers through `blocked-simd`, GAP through `gap-simd`):\n"
+        );
+        let _ =
+            writeln!(w, "| features from | features | head | params | fp32 | FLOPs per image | batch 1 | batch 32 |");
+        let _ = writeln!(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        for h in &r.heads {
+            let _ = writeln!(
+                w,
+                "| {} | {} | {} | {} | {:.2} MiB | {} | {} | {} |",
+                h.features_from,
+                h.features.map(|d| d.to_string()).join("×"),
+                h.head,
+                thousands(h.params),
+                h.size_mib_fp32,
+                thousands(h.flops),
+                format_seconds(h.seconds_batch1),
+                format_seconds(h.seconds_batch32)
+            );
+        }
     }
 
     let _ = writeln!(w, "\n## Verification\n");

@@ -76,6 +76,11 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
     pub verified: usize,
+    /// Accounting of the models (as `nin-bench models --json`).
+    pub models: Vec<crate::model::ModelStats>,
+    /// NIN against fully-connected heads (as `nin-bench heads --json`); empty when `--filter`
+    /// excludes them.
+    pub heads: Vec<crate::model::heads::HeadStats>,
 }
 
 /// Time a kernel spends preparing the weights of one layer, once.
@@ -145,6 +150,8 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         preparation: Vec::new(),
         failures: Vec::new(),
         verified: 0,
+        models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
+        heads: Vec::new(),
         machine,
     };
 
@@ -153,6 +160,10 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     }
     for p in &gap_problems {
         gap_problem(p, &gap_kernels, threads_all, budget, opts, &bar, &mut report)?;
+    }
+    if matches(&opts.filter, "heads", "heads") {
+        bar.set_message("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
+        report.heads = crate::model::heads::standard_heads().iter().map(|h| h.stats(budget)).collect::<Result<_>>()?;
     }
     bar.finish_and_clear();
     write_report(&report, &opts.out)
