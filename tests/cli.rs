@@ -192,3 +192,30 @@ fn bad_npy_inputs_fail_with_one_line_and_leave_no_output_file() {
         std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| n.ends_with(".npy")), "{names:?}");
 }
+
+#[test]
+fn compare_exits_1_on_a_regression_beyond_the_limit_and_0_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |fraction: f64| {
+        serde_json::json!({
+            "conv1x1": [{"kernel": "blocked-simd", "shape": "1x192x8x8:10,relu", "threads": 1, "peak_fraction": fraction, "gflops": 70.0}],
+            "gap": [{"kernel": "gap-simd", "shape": "1x1000x6x6", "threads": 1, "peak_fraction": 0.5}]
+        })
+        .to_string()
+    };
+    let base = dir.path().join("base.json");
+    let slower = dir.path().join("slower.json");
+    let same = dir.path().join("same.json");
+    std::fs::write(&base, report(0.80)).unwrap();
+    std::fs::write(&slower, report(0.60)).unwrap(); // −25%
+    std::fs::write(&same, report(0.78)).unwrap(); // −2.5%
+    let (p, s, q) = (base.to_str().unwrap(), slower.to_str().unwrap(), same.to_str().unwrap());
+    let (code, stdout, _) = run(&["compare", p, s, "--max-regression", "10"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("REGRESSION") && stdout.contains("-25.0%"), "{stdout}");
+    assert_eq!(run(&["compare", p, s, "--max-regression", "30"]).0, 0);
+    assert_eq!(run(&["compare", p, q]).0, 0);
+    assert_bad_input(&["compare", p, "/nonexistent.json"], "cannot read");
+    std::fs::write(dir.path().join("junk.json"), "{").unwrap();
+    assert_bad_input(&["compare", p, dir.path().join("junk.json").to_str().unwrap()], "not a nin-bench report.json");
+}

@@ -3,6 +3,7 @@
 //! Library errors become one line on stderr and exit status 2; a kernel that disagrees with
 //! the reference in `verify` gives exit status 1.
 
+mod compare;
 mod models;
 pub(crate) use models::{size_comparison, thousands};
 mod tensors;
@@ -108,6 +109,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare two report.json files on each row's fraction of its machine's peak; exit 1 if
+    /// any row dropped by more than --max-regression percent.
+    #[command(
+        after_help = "Example:\n  nin-bench compare results/amd-epyc-2c-avx2/report.json /tmp/new/amd-epyc-2c-avx2/report.json --max-regression 10\n\nCompare reports of the same machine: the fraction of the measured peak absorbs a machine that is uniformly slower on one day, not one that is noisy within a run."
+    )]
+    Compare(compare::CompareArgs),
     /// Run a 1×1 convolution kernel on your own tensors (.npy, f32, C order, NCHW).
     #[command(
         after_help = "Example:\n  nin-bench conv1x1 --input x.npy --weights w.npy --bias b.npy --relu --output y.npy\n\nInput N×Cin×H×W; weights Cout×Cin or Cout×Cin×1×1; bias Cout. Output N×Cout×Hout×Wout."
@@ -192,6 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let budget = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
             run_kernel(&kernel, &problems, threads, budget, json)
         }
+        Command::Compare(args) => compare::compare(args),
         Command::Models { model, json } => models::models(model, json),
         Command::Heads { json } => models::heads(json),
         Command::Conv1x1(args) => tensors::conv1x1(args),
