@@ -31,6 +31,7 @@ pub mod cli;
 pub mod conv1x1;
 pub mod error;
 pub mod gap;
+pub mod gate;
 pub(crate) mod gemm;
 pub mod kernel;
 pub mod machine;

@@ -4,6 +4,7 @@
 //! the reference in `verify` gives exit status 1.
 
 mod compare;
+mod gate;
 mod models;
 pub(crate) use models::{size_comparison, thousands};
 mod tensors;
@@ -115,6 +116,12 @@ enum Command {
         after_help = "Example:\n  nin-bench compare results/amd-epyc-2c-avx2/report.json /tmp/new/amd-epyc-2c-avx2/report.json --max-regression 10\n\nCompare reports of the same machine: the fraction of the measured peak absorbs a machine that is uniformly slower on one day, not one that is noisy within a run."
     )]
     Compare(compare::CompareArgs),
+    /// The regression gate: compare the instruction counts of `cargo bench --bench gate` with
+    /// the committed baseline; exit 1 when a case grew by more than --max-increase percent.
+    #[command(
+        after_help = "Run it through scripts/gate.sh, which runs the benchmark under valgrind first.\nExamples:\n  scripts/gate.sh            # check\n  scripts/gate.sh --update   # accept the new counts as the baseline"
+    )]
+    Gate(gate::GateArgs),
     /// Run a 1×1 convolution kernel on your own tensors (.npy, f32, C order, NCHW).
     #[command(
         after_help = "Example:\n  nin-bench conv1x1 --input x.npy --weights w.npy --bias b.npy --relu --output y.npy\n\nInput N×Cin×H×W; weights Cout×Cin or Cout×Cin×1×1; bias Cout. Output N×Cout×Hout×Wout."
@@ -200,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             run_kernel(&kernel, &problems, threads, budget, json)
         }
         Command::Compare(args) => compare::compare(args),
+        Command::Gate(args) => gate::gate(args),
         Command::Models { model, json } => models::models(model, json),
         Command::Heads { json } => models::heads(json),
         Command::Conv1x1(args) => tensors::conv1x1(args),

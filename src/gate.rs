@@ -1,0 +1,132 @@
+//! The regression gate: instruction counts of every registered kernel on a few fixed NIN
+//! problems, measured by valgrind's callgrind through gungraun (`benches/gate.rs`), compared
+//! with a committed baseline (`results/gate/baseline.json`).
+//!
+//! Instruction counts are deterministic for a given binary, input and CPU feature set, so the
+//! gate cannot be fooled by a noisy machine: an unchanged kernel gives the same count, a slower
+//! code path gives a higher one. A case whose count grows by more than the threshold (3% by
+//! default) fails the gate. Counts depend on the toolchain and on the ISA pulp selects, so the
+//! baseline belongs to this project's machine kind and Rust version; after an intended change
+//! (a new kernel, a new Rust release) it is updated on purpose with `scripts/gate.sh --update`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NinError, Result};
+use crate::registry::{conv1x1_kernels, gap_kernels};
+
+/// 1×1 convolutions of the gate: small NIN layers (CIFAR-10 class maps, a 96-channel cccp
+/// layer, an NHWC layer), each well under a second under callgrind, even for `naive`.
+pub const CONV_PROBLEMS: [&str; 3] = ["1x192x8x8:10,relu", "1x96x12x12:96,relu", "1x64x8x8:64,relu,nhwc"];
+/// GAP problems of the gate: NIN-ImageNet's class maps, and a small NHWC batch.
+pub const GAP_PROBLEMS: [&str; 2] = ["1x1000x6x6", "4x64x7x7,nhwc"];
+/// Default threshold: an increase of more than this many percent fails.
+pub const DEFAULT_MAX_INCREASE_PCT: f64 = 3.0;
+
+/// Every registered kernel × its operation's gate problems, as "kernel problem", in the order
+/// the gate benchmark numbers them (`kernel_0`, `kernel_1`, ...).
+pub fn cases() -> Vec<String> {
+    let conv = conv1x1_kernels().into_iter().flat_map(|k| CONV_PROBLEMS.map(|p| format!("{} {p}", k.name())));
+    let gap = gap_kernels().into_iter().flat_map(|k| GAP_PROBLEMS.map(|p| format!("{} {p}", k.name())));
+    conv.chain(gap).collect()
+}
+
+/// Instruction counts per case, as stored in the baseline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// What was counted.
+    pub event: String,
+    /// `rustc --version` and ISA the counts were taken with (information for people).
+    pub measured_with: String,
+    /// Instructions per "kernel problem" case.
+    pub cases: BTreeMap<String, u64>,
+}
+
+fn file_error(path: &Path, reason: String) -> NinError {
+    NinError::File { path: path.display().to_string(), reason }
+}
+
+/// Reads the counts gungraun wrote with `--save-summary=json` under `dir`
+/// (`<dir>/gate.kernel_<i>/summary.json`), naming each by [`cases`].
+pub fn read_summaries(dir: &Path, measured_with: String) -> Result<Counts> {
+    let mut counts = BTreeMap::new();
+    for (i, case) in cases().into_iter().enumerate() {
+        let path = dir.join(format!("gate.kernel_{i}")).join("summary.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            file_error(&path, format!("no gate result for '{case}' ({e}); did the gate benchmark run?"))
+        })?;
+        let summary: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| file_error(&path, format!("not a gungraun summary: {e}")))?;
+        let ir = summary["profiles"][0]["data"]["parts"][0]["metrics"]["Ir"]["values"]["new"]
+            .as_u64()
+            .ok_or_else(|| file_error(&path, "no callgrind Ir count in it".into()))?;
+        counts.insert(case, ir);
+    }
+    Ok(Counts { event: "Ir (callgrind instructions executed)".into(), measured_with, cases: counts })
+}
+
+/// One case of the comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRow {
+    /// "kernel problem".
+    pub case: String,
+    /// Baseline count, if the baseline has the case.
+    pub base: Option<u64>,
+    /// New count.
+    pub new: u64,
+}
+
+impl GateRow {
+    /// Change in percent, if there is a baseline.
+    pub fn percent(&self) -> Option<f64> {
+        self.base.map(|b| 100.0 * (self.new as f64 / b as f64 - 1.0))
+    }
+
+    /// Whether this case fails the gate: above the threshold, or missing from the baseline.
+    pub fn fails(&self, max_increase_pct: f64) -> bool {
+        self.percent().is_none_or(|p| p > max_increase_pct)
+    }
+}
+
+/// Pairs every new count with its baseline.
+pub fn compare(base: &Counts, new: &Counts) -> Vec<GateRow> {
+    new.cases
+        .iter()
+        .map(|(case, &n)| GateRow { case: case.clone(), base: base.cases.get(case).copied(), new: n })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(rows: &[(&str, u64)]) -> Counts {
+        Counts {
+            event: "Ir".into(),
+            measured_with: "test".into(),
+            cases: rows.iter().map(|&(c, n)| (c.to_string(), n)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_case_fails_above_the_threshold_or_without_a_baseline() {
+        let rows = compare(&counts(&[("a", 1000), ("b", 1000)]), &counts(&[("a", 1031), ("b", 1029), ("c", 5)]));
+        let verdicts: Vec<bool> = rows.iter().map(|r| r.fails(3.0)).collect();
+        assert_eq!(verdicts, vec![true, false, true]);
+        assert!((rows[1].percent().unwrap() - 2.9).abs() < 1e-9);
+        assert_eq!(rows[2].percent(), None);
+    }
+
+    #[test]
+    fn cases_cover_every_registered_kernel() {
+        let cases = cases();
+        for k in conv1x1_kernels() {
+            assert_eq!(cases.iter().filter(|c| c.starts_with(&format!("{} ", k.name()))).count(), CONV_PROBLEMS.len());
+        }
+        for k in gap_kernels() {
+            assert_eq!(cases.iter().filter(|c| c.starts_with(&format!("{} ", k.name()))).count(), GAP_PROBLEMS.len());
+        }
+    }
+}
