@@ -81,6 +81,18 @@ pub(super) fn render(r: &Report) -> String {
         );
     }
 
+    let _ = writeln!(w, "\n## Performance targets\n");
+    let _ = writeln!(w, "| target | measured in this run | met |");
+    let _ = writeln!(w, "| --- | --- | --- |");
+    for t in &r.targets {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "-",
+        };
+        let _ = writeln!(w, "| {} | {} | {met} |", t.target, t.measured);
+    }
+
     let shapes = problems(&r.conv1x1);
     for threads in [1, m.threads_all].into_iter().collect::<BTreeSet<_>>() {
         let _ = writeln!(w, "\n## Headline: 1×1 convolution, {threads} thread{}\n", if threads > 1 { "s" } else { "" });

@@ -5,6 +5,7 @@
 mod markdown;
 pub mod probe;
 mod roofline;
+pub mod targets;
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +82,8 @@ pub struct Report {
     /// NIN against fully-connected heads (as `nin-bench heads --json`); empty when `--filter`
     /// excludes them.
     pub heads: Vec<crate::model::heads::HeadStats>,
+    /// The performance targets and whether this run met them.
+    pub targets: Vec<targets::Target>,
 }
 
 /// Time a kernel spends preparing the weights of one layer, once.
@@ -152,6 +155,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         verified: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
         heads: Vec::new(),
+        targets: Vec::new(),
         machine,
     };
 
@@ -165,6 +169,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         bar.set_message("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
         report.heads = crate::model::heads::standard_heads().iter().map(|h| h.stats(budget)).collect::<Result<_>>()?;
     }
+    report.targets = targets::evaluate(&report);
     bar.finish_and_clear();
     write_report(&report, &opts.out)
 }

@@ -1,0 +1,185 @@
+//! The performance targets of the project (the performance issue), each checked against the
+//! figures of this report: the measured value and whether it is met.
+
+use serde::Serialize;
+
+use super::{Report, ReportRow};
+use crate::problem::{Conv1x1Problem, GapProblem};
+
+/// One target and how this run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// Short number and name, e.g. `1. ahead of the GEMM libraries`.
+    pub target: String,
+    /// What was measured, in words and figures.
+    pub measured: String,
+    /// Met in this run (`None`: not measurable in this run, e.g. filtered out or not built).
+    pub met: Option<bool>,
+}
+
+fn rows<'a>(rows: &'a [ReportRow], shape: &str, threads: usize) -> impl Iterator<Item = &'a ReportRow> {
+    rows.iter().filter(move |r| r.run.shape == shape && r.run.threads == threads)
+}
+
+fn best_ours<'a>(all: &'a [ReportRow], shape: &str, threads: usize) -> Option<&'a ReportRow> {
+    rows(all, shape, threads).filter(|r| r.kind == "kernel").max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
+}
+
+fn named<'a>(all: &'a [ReportRow], shape: &str, threads: usize, name: &str) -> Option<&'a ReportRow> {
+    rows(all, shape, threads).find(|r| r.run.kernel == name)
+}
+
+fn shapes(all: &[ReportRow]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in all {
+        if !out.contains(&r.run.shape) {
+            out.push(r.run.shape.clone());
+        }
+    }
+    out
+}
+
+fn verdict(misses: &[String], checked: usize, what: &str) -> (String, Option<bool>) {
+    if checked == 0 {
+        return ("not measured in this run".into(), None);
+    }
+    if misses.is_empty() {
+        (format!("{checked} of {checked} {what}"), Some(true))
+    } else {
+        let shown: Vec<&str> = misses.iter().take(4).map(String::as_str).collect();
+        let more = if misses.len() > 4 { format!("; {} more", misses.len() - 4) } else { String::new() };
+        (format!("{} of {checked} {what}; missed: {}{more}", checked - misses.len(), shown.join("; ")), Some(false))
+    }
+}
+
+/// Evaluates every target on `report`.
+pub fn evaluate(report: &Report) -> Vec<Target> {
+    let conv = &report.conv1x1;
+    let all_threads = report.machine.threads_all;
+    let mut targets = Vec::new();
+
+    // 1. Ahead of both peers at 1 and all threads; by ≥ 10% on maps of 8×8 and smaller.
+    let (mut checked, mut misses) = (0, Vec::new());
+    for shape in shapes(conv) {
+        let small = shape.parse::<Conv1x1Problem>().is_ok_and(|p| p.h <= 8 && p.w <= 8);
+        for threads in [1, all_threads] {
+            let Some(ours) = best_ours(conv, &shape, threads) else { continue };
+            for peer in ["gemm-crate", "matrixmultiply"] {
+                let Some(q) = named(conv, &shape, threads, peer) else { continue };
+                checked += 1;
+                let ratio = q.run.seconds_median / ours.run.seconds_median;
+                let needed = if small { 1.10 } else { 1.0 };
+                if ratio < needed {
+                    misses.push(format!("{shape} {threads}t vs {peer} {ratio:.2}× (need {needed:.2}×)"));
+                }
+            }
+        }
+    }
+    let (measured, met) = verdict(&misses, checked, "problem × threads × peer comparisons won");
+    targets.push(Target {
+        target: "1. ahead of both GEMM libraries (≥ 1.10× on 6×6 and 8×8 maps)".into(),
+        measured,
+        met,
+    });
+
+    // 2. Near the roofline, 1 thread.
+    let (mut checked, mut misses) = (0, Vec::new());
+    for shape in shapes(conv) {
+        let Some(ours) = best_ours(conv, &shape, 1) else { continue };
+        let Ok(p) = shape.parse::<Conv1x1Problem>() else { continue };
+        let large = p.n == 1 && ((p.cin, p.cout, p.h) == (256, 256, 27) || (p.cin, p.cout, p.h) == (512, 512, 56));
+        let median = ours.run.peak_fraction.unwrap_or(0.0);
+        let p90 = ours.run.gflops_p90 / ours.run.gflops * median;
+        checked += 1;
+        if large && (median < 0.80 || p90 < 0.90) {
+            misses.push(format!("{shape} {:.0}% median, {:.0}% p90 (need 80/90)", 100.0 * median, 100.0 * p90));
+        } else if !large && median < 0.70 {
+            misses.push(format!("{shape} {:.0}% (need 70)", 100.0 * median));
+        }
+    }
+    let (measured, met) = verdict(&misses, checked, "layers at their share of the FMA peak");
+    targets.push(Target {
+        target: "2. near the roofline, 1 thread (≥ 80% median and 90% p90 on the large layers, ≥ 70% elsewhere)".into(),
+        measured,
+        met,
+    });
+
+    // 3. rayon-tiled scaling.
+    let (mut checked, mut misses) = (0, Vec::new());
+    if all_threads > 1 {
+        for shape in shapes(conv) {
+            let (Some(one), Some(many)) =
+                (named(conv, &shape, 1, "rayon-tiled"), named(conv, &shape, all_threads, "rayon-tiled"))
+            else {
+                continue;
+            };
+            let Ok(p) = shape.parse::<Conv1x1Problem>() else { continue };
+            let speedup = one.run.seconds_median / many.run.seconds_median;
+            checked += 1;
+            if p.h >= 27 && speedup < 1.7 {
+                misses.push(format!("{shape} {speedup:.2}× (need 1.7×)"));
+            } else if speedup < 1.0 {
+                misses.push(format!("{shape} {speedup:.2}× slower than 1 thread"));
+            }
+            for peer in ["gemm-crate", "matrixmultiply"] {
+                if let Some(q) = named(conv, &shape, all_threads, peer) {
+                    checked += 1;
+                    if q.run.seconds_median < many.run.seconds_median {
+                        misses.push(format!("{shape} behind {peer} at {all_threads}t"));
+                    }
+                }
+            }
+        }
+    }
+    let (measured, met) = verdict(&misses, checked, "scaling and peer checks passed");
+    targets.push(Target {
+        target: format!(
+            "3. rayon-tiled on {all_threads} threads: ≥ 1.7× its 1-thread speed on maps ≥ 27×27, never slower on small ones, ahead of both peers"
+        ),
+        measured,
+        met,
+    });
+
+    // 4. GAP at ≥ 60% of the read bandwidth for inputs of 64 KiB or more.
+    let (mut checked, mut misses, mut tiny) = (0, Vec::new(), Vec::new());
+    for r in report.gap.iter().filter(|r| r.run.kernel == "gap-simd") {
+        let Ok(p) = r.run.shape.parse::<GapProblem>() else { continue };
+        if p.input_len() * 4 < 64 << 10 {
+            tiny.push(format!("{} {:.0} ns per call", r.run.shape, 1e9 * r.run.seconds_median));
+            continue;
+        }
+        checked += 1;
+        let f = r.run.peak_fraction.unwrap_or(0.0);
+        if f < 0.60 {
+            misses.push(format!("{} {:.0}%", r.run.shape, 100.0 * f));
+        }
+    }
+    let (mut measured, met) = verdict(&misses, checked, "GAP problems ≥ 64 KiB at ≥ 60% of the read bandwidth");
+    if !tiny.is_empty() {
+        measured.push_str(&format!(" (fixed cost: {})", tiny.join(", ")));
+    }
+    targets
+        .push(Target { target: "4. gap-simd ≥ 60% of the read bandwidth of its working set".into(), measured, met });
+
+    // 5. im2col-gemm within 15% of blocked-simd at stride 1.
+    let (mut checked, mut misses) = (0, Vec::new());
+    for shape in shapes(conv) {
+        let (Some(g), Some(b)) = (named(conv, &shape, 1, "im2col-gemm"), named(conv, &shape, 1, "blocked-simd")) else {
+            continue;
+        };
+        checked += 1;
+        let ratio = g.run.gflops / b.run.gflops;
+        if ratio < 0.85 {
+            misses.push(format!("{shape} {ratio:.2}×"));
+        }
+    }
+    let (measured, met) = verdict(&misses, checked, "layers with im2col-gemm ≥ 0.85× blocked-simd");
+    targets.push(Target { target: "5. im2col-gemm within 15% of blocked-simd".into(), measured, met });
+
+    targets.push(Target {
+        target: "6. fused mlpconv chain and fused conv + GAP head".into(),
+        measured: "not built yet".into(),
+        met: Some(false),
+    });
+    targets
+}
