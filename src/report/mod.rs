@@ -101,6 +101,27 @@ fn matches(filter: &Option<String>, problem: &str, name: &str) -> bool {
     filter.as_ref().is_none_or(|f| problem.contains(f.as_str()) || name.contains(f.as_str()))
 }
 
+/// Thread counts a kernel or peer is timed at: 1, and all cores too when it is parallel.
+fn thread_counts_for(parallel: bool) -> Vec<usize> {
+    if parallel { crate::measure::thread_counts() } else { vec![1] }
+}
+
+/// Measurements the report will make: every matching runner (name, parallel) on every problem,
+/// at each of its thread counts.
+fn planned<P: std::fmt::Display>(problems: &[P], runners: &[(&str, bool)], filter: &Option<String>) -> usize {
+    problems
+        .iter()
+        .map(|p| {
+            let shape = p.to_string();
+            runners
+                .iter()
+                .filter(|(name, _)| matches(filter, &shape, name))
+                .map(|&(_, parallel)| thread_counts_for(parallel).len())
+                .sum::<usize>()
+        })
+        .sum()
+}
+
 /// Runs the report and writes its files; returns the folder written.
 pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     let threads_all = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -115,33 +136,15 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     bar.set_message("probing the machine (FMA peak, bandwidth)");
     let machine = probe::probe(opts.quick, threads_all);
 
-    // Count the measurements for the progress bar: kernels at 1 thread, rayon kernels and peers
-    // again at all threads.
-    let extra = |threads: &str| usize::from(threads == "rayon" && threads_all > 1);
-    let conv_total: usize = conv_problems
+    // Count the measurements for the progress bar.
+    let conv_runners: Vec<(&str, bool)> = conv_kernels
         .iter()
-        .map(|p| {
-            let s = p.to_string();
-            conv_kernels
-                .iter()
-                .filter(|k| matches(&opts.filter, &s, k.name()))
-                .map(|k| 1 + extra(k.info().threads))
-                .sum::<usize>()
-                + Peer::ALL.iter().filter(|q| matches(&opts.filter, &s, q.name())).count()
-                    * (1 + usize::from(threads_all > 1))
-        })
-        .sum();
-    let gap_total: usize = gap_problems
-        .iter()
-        .map(|p| {
-            let s = p.to_string();
-            gap_kernels
-                .iter()
-                .filter(|k| matches(&opts.filter, &s, k.name()))
-                .map(|k| 1 + extra(k.info().threads))
-                .sum::<usize>()
-        })
-        .sum();
+        .map(|k| (k.name(), k.info().threads == "rayon"))
+        .chain(Peer::ALL.iter().map(|q| (q.name(), true)))
+        .collect();
+    let gap_runners: Vec<(&str, bool)> = gap_kernels.iter().map(|k| (k.name(), k.info().threads == "rayon")).collect();
+    let conv_total = planned(&conv_problems, &conv_runners, &opts.filter);
+    let gap_total = planned(&gap_problems, &gap_runners, &opts.filter);
     bar.set_length((conv_total + gap_total) as u64);
     bar.set_position(0);
 
@@ -163,7 +166,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         conv_problem(p, &conv_kernels, threads_all, budget, opts, &bar, &mut report)?;
     }
     for p in &gap_problems {
-        gap_problem(p, &gap_kernels, threads_all, budget, opts, &bar, &mut report)?;
+        gap_problem(p, &gap_kernels, budget, opts, &bar, &mut report)?;
     }
     if matches(&opts.filter, "heads", "heads") {
         bar.set_message("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
@@ -205,8 +208,7 @@ fn conv_problem(
     let mut rows = Vec::new();
 
     for kernel in kernels {
-        let thread_counts =
-            if kernel.info().threads == "rayon" && threads_all > 1 { vec![1, threads_all] } else { vec![1] };
+        let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
         let mut y = zeroed(p.output_len());
         let outcome = kernel
             .prepare(p, &w, bias)
@@ -248,7 +250,7 @@ fn conv_problem(
     }
 
     for peer in peers {
-        let thread_counts = crate::measure::thread_counts();
+        let thread_counts = thread_counts_for(true);
         if peer.unsupported_reason(p).is_some() {
             bar.inc(thread_counts.len() as u64);
             continue;
@@ -305,7 +307,6 @@ fn conv_problem(
 fn gap_problem(
     p: &GapProblem,
     kernels: &[Box<dyn crate::gap::GapKernel>],
-    threads_all: usize,
     budget: TimingBudget,
     opts: &ReportOptions,
     bar: &ProgressBar,
@@ -322,8 +323,7 @@ fn gap_problem(
     let read_gbps = crate::machine::read_bandwidth_gbps(p.input_len() * 4, if opts.quick { 0.02 } else { 0.1 });
     let mut rows = Vec::new();
     for kernel in kernels.iter().filter(|k| matches(&opts.filter, &shape, k.name())) {
-        let thread_counts =
-            if kernel.info().threads == "rayon" && threads_all > 1 { vec![1, threads_all] } else { vec![1] };
+        let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
         let mut y = zeroed(p.output_len());
         report.verified += 1;
         let outcome = kernel
