@@ -162,13 +162,29 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         machine,
     };
 
+    // Without a terminal (CI logs, pipes) the bar is hidden: say what is done, a line per problem.
+    let log = |what: &str| {
+        if !opts.progress {
+            eprintln!("[{}/{}] {what}", bar.position(), bar.length().unwrap_or(0));
+        }
+    };
+    log("machine probed");
     for p in &conv_problems {
+        let before = bar.position();
         conv_problem(p, &conv_kernels, threads_all, budget, opts, &bar, &mut report)?;
+        if bar.position() > before {
+            log(&p.to_string());
+        }
     }
     for p in &gap_problems {
+        let before = bar.position();
         gap_problem(p, &gap_kernels, budget, opts, &bar, &mut report)?;
+        if bar.position() > before {
+            log(&p.to_string());
+        }
     }
     if matches(&opts.filter, "heads", "heads") {
+        log("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
         bar.set_message("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
         report.heads = crate::model::heads::standard_heads().iter().map(|h| h.stats(budget)).collect::<Result<_>>()?;
     }
