@@ -87,6 +87,35 @@ impl RunRow {
     }
 }
 
+/// Prepares and runs `kernel` on `p` once and checks the output against `expected`: the worst
+/// `|error| / bound` on success, else why it failed (an error of the kernel, or the mismatch).
+/// What `verify` and the report run before timing anything. The output starts as NaN, so an
+/// element the kernel forgets to write cannot pass.
+pub fn check_conv(
+    kernel: &dyn Conv1x1Kernel,
+    p: &Conv1x1Problem,
+    (x, w, bias): (&[f32], &[f32], Option<&[f32]>),
+    expected: &crate::reference::Reference,
+) -> std::result::Result<f64, String> {
+    let mut y = zeroed(p.output_len());
+    kernel.prepare(p, w, bias).and_then(|prepared| kernel.run(p, x, &prepared, &mut y)).map_err(|e| e.to_string())?;
+    expected.check(&y).map_err(|m| m.to_string())?;
+    Ok(expected.worst_ratio(&y))
+}
+
+/// [`check_conv`] for a GAP kernel.
+pub fn check_gap(
+    kernel: &dyn GapKernel,
+    p: &GapProblem,
+    x: &[f32],
+    expected: &crate::reference::Reference,
+) -> std::result::Result<f64, String> {
+    let mut y = vec![f32::NAN; p.output_len()];
+    kernel.run(p, x, &mut y).map_err(|e| e.to_string())?;
+    expected.check(&y).map_err(|m| m.to_string())?;
+    Ok(expected.worst_ratio(&y))
+}
+
 /// Bytes a conv kernel must move at least: input, weights, bias, output, once each.
 pub fn conv_bytes(p: &Conv1x1Problem) -> f64 {
     4.0 * (p.input_len() + p.weights_len() + p.bias_len() + p.output_len()) as f64

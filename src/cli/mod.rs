@@ -16,12 +16,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{NinError, Result};
 use crate::machine;
-use crate::measure::{RunRow, effective_threads, time_conv, time_gap};
+use crate::measure::{RunRow, check_conv, check_gap, effective_threads, time_conv, time_gap};
 use crate::problem::{Problem, parse_shape_file};
 use crate::reference;
 use crate::registry;
 use crate::suite;
-use crate::tensor::{seeded_uniform, zeroed};
+use crate::tensor::seeded_uniform;
 use crate::timing::TimingBudget;
 
 /// Benchmarks of Network in Network's kernels: 1×1 convolution and global average pooling.
@@ -281,27 +281,14 @@ fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
                 let b = p.bias.then(|| seeded_uniform(p.cout, seed + 2));
                 let expected = reference::conv1x1(p, &x, &w, b.as_deref());
                 for kernel in registry::conv1x1_kernels().iter().filter(|k| wanted(k.name())) {
-                    let mut y = zeroed(p.output_len());
-                    let outcome = kernel
-                        .prepare(p, &w, b.as_deref())
-                        .and_then(|prepared| kernel.run(p, &x, &prepared, &mut y))
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| expected.check(&y).map_err(|m| m.to_string()))
-                        .map(|()| expected.worst_ratio(&y));
-                    report(kernel.name(), outcome);
+                    report(kernel.name(), check_conv(kernel.as_ref(), p, (&x, &w, b.as_deref()), &expected));
                 }
             }
             Problem::Gap(p) => {
                 let x = seeded_uniform(p.input_len(), seed);
                 let expected = reference::gap(p, &x);
                 for kernel in registry::gap_kernels().iter().filter(|k| wanted(k.name())) {
-                    let mut y = zeroed(p.output_len());
-                    let outcome = kernel
-                        .run(p, &x, &mut y)
-                        .map_err(|e| e.to_string())
-                        .and_then(|()| expected.check(&y).map_err(|m| m.to_string()))
-                        .map(|()| expected.worst_ratio(&y));
-                    report(kernel.name(), outcome);
+                    report(kernel.name(), check_gap(kernel.as_ref(), p, &x, &expected));
                 }
             }
         }

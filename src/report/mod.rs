@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
-use crate::measure::{RunRow, conv_bytes, time_conv, time_gap, with_threads};
+use crate::measure::{RunRow, check_conv, check_gap, conv_bytes, time_conv, time_gap, with_threads};
 use crate::peers::Peer;
 use crate::problem::{Conv1x1Problem, GapProblem};
 use crate::reference;
@@ -99,6 +99,11 @@ pub struct Preparation {
 
 fn matches(filter: &Option<String>, problem: &str, name: &str) -> bool {
     filter.as_ref().is_none_or(|f| problem.contains(f.as_str()) || name.contains(f.as_str()))
+}
+
+/// Progress message while `name` is timed on `shape`.
+fn timing_message(shape: &str, name: &str, threads: usize) -> String {
+    format!("{shape}: {name} ({threads} thread{})", if threads > 1 { "s" } else { "" })
 }
 
 /// Thread counts a kernel or peer is timed at: 1, and all cores too when it is parallel.
@@ -225,12 +230,7 @@ fn conv_problem(
 
     for kernel in kernels {
         let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
-        let mut y = zeroed(p.output_len());
-        let outcome = kernel
-            .prepare(p, &w, bias)
-            .and_then(|prepared| kernel.run(p, &x, &prepared, &mut y))
-            .map_err(|e| e.to_string())
-            .and_then(|()| full.check(&y).map_err(|m| m.to_string()));
+        let outcome = check_conv(kernel, p, (&x, &w, bias), &full);
         report.verified += 1;
         if let Err(why) = outcome {
             report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
@@ -246,11 +246,7 @@ fn conv_problem(
             seconds: prepare.median(),
         });
         for threads in thread_counts {
-            bar.set_message(format!(
-                "{shape}: {} ({threads} thread{})",
-                kernel.name(),
-                if threads > 1 { "s" } else { "" }
-            ));
+            bar.set_message(timing_message(&shape, kernel.name(), threads));
             let run = time_conv(kernel, p, threads, budget, Some(peak(threads)))?;
             rows.push(ReportRow {
                 kind: "kernel",
@@ -280,11 +276,7 @@ fn conv_problem(
             continue;
         }
         for threads in thread_counts {
-            bar.set_message(format!(
-                "{shape}: {} ({threads} thread{})",
-                peer.name(),
-                if threads > 1 { "s" } else { "" }
-            ));
+            bar.set_message(timing_message(&shape, peer.name(), threads));
             let timing = with_threads(threads, || {
                 measure(budget, || peer.run(p, std::hint::black_box(&x), &w, std::hint::black_box(&mut y), threads))
             })?;
@@ -340,23 +332,15 @@ fn gap_problem(
     let mut rows = Vec::new();
     for kernel in kernels.iter().filter(|k| matches(&opts.filter, &shape, k.name())) {
         let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
-        let mut y = zeroed(p.output_len());
         report.verified += 1;
-        let outcome = kernel
-            .run(p, &x, &mut y)
-            .map_err(|e| e.to_string())
-            .and_then(|()| expected.check(&y).map_err(|m| m.to_string()));
+        let outcome = check_gap(kernel.as_ref(), p, &x, &expected);
         if let Err(why) = outcome {
             report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
             bar.inc(thread_counts.len() as u64);
             continue;
         }
         for threads in thread_counts {
-            bar.set_message(format!(
-                "{shape}: {} ({threads} thread{})",
-                kernel.name(),
-                if threads > 1 { "s" } else { "" }
-            ));
+            bar.set_message(timing_message(&shape, kernel.name(), threads));
             // The bandwidth is a single-thread read; with more threads the fraction is against
             // that same single-core figure, so it can exceed 1.
             let run = time_gap(kernel.as_ref(), p, threads, budget, Some(read_gbps))?;
