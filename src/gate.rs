@@ -15,13 +15,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NinError, Result};
-use crate::registry::{conv1x1_kernels, gap_kernels};
+use crate::registry::{conv1x1_kernels, gap_kernels, mlpconv_kernels};
 
 /// 1×1 convolutions of the gate: small NIN layers (CIFAR-10 class maps, a 96-channel cccp
 /// layer, an NHWC layer), each well under a second under callgrind, even for `naive`.
 pub const CONV_PROBLEMS: [&str; 3] = ["1x192x8x8:10,relu", "1x96x12x12:96,relu", "1x64x8x8:64,relu,nhwc"];
 /// GAP problems of the gate: NIN-ImageNet's class maps, and a small NHWC batch.
 pub const GAP_PROBLEMS: [&str; 2] = ["1x1000x6x6", "4x64x7x7,nhwc"];
+/// Chains of the gate: a NIN micro-network on a small map, and NIN-CIFAR10's fused head.
+pub const MLPCONV_PROBLEMS: [&str; 2] = ["1x96x12x12:96:96", "1x192x8x8:10,gap"];
 /// Default threshold: an increase of more than this many percent fails.
 pub const DEFAULT_MAX_INCREASE_PCT: f64 = 3.0;
 
@@ -30,7 +32,8 @@ pub const DEFAULT_MAX_INCREASE_PCT: f64 = 3.0;
 pub fn cases() -> Vec<String> {
     let conv = conv1x1_kernels().into_iter().flat_map(|k| CONV_PROBLEMS.map(|p| format!("{} {p}", k.name())));
     let gap = gap_kernels().into_iter().flat_map(|k| GAP_PROBLEMS.map(|p| format!("{} {p}", k.name())));
-    conv.chain(gap).collect()
+    let chains = mlpconv_kernels().into_iter().flat_map(|k| MLPCONV_PROBLEMS.map(|p| format!("{} {p}", k.name())));
+    conv.chain(gap).chain(chains).collect()
 }
 
 /// Instruction counts per case, as stored in the baseline file.

@@ -9,7 +9,7 @@ use crate::tensor::Layout;
 pub struct KernelInfo {
     /// Registry name, e.g. `blocked-simd`.
     pub name: &'static str,
-    /// Operation: `conv1x1` or `gap`.
+    /// Operation: `conv1x1`, `gap`, or `mlpconv` (the fused chains).
     pub op: &'static str,
     /// Layouts it runs.
     pub layouts: Vec<Layout>,

@@ -8,6 +8,8 @@
 //! - [`problem`]: problems and their compact strings (`1x192x28x28:32,relu`, `1x1000x6x6`).
 //! - [`reference`]: the f64 reference and the error bound every kernel is checked with.
 //! - [`conv1x1`] and [`gap`]: the kernels, each behind one trait.
+//! - [`mlpconv`]: fused kernels for a chain of 1×1 convolutions (NIN's micro-network) and for
+//!   the conv + GAP head, beside the unfused chain they are measured against.
 //! - [`registry`]: the one list of kernels that tests, benches, CLI and report iterate over.
 //!
 //! ```
@@ -36,6 +38,7 @@ pub(crate) mod gemm;
 pub mod kernel;
 pub mod machine;
 pub mod measure;
+pub mod mlpconv;
 pub mod model;
 pub mod npy;
 pub mod peers;
@@ -54,6 +57,7 @@ pub use error::{NinError, Result};
 pub use gap::GapKernel;
 pub use gemm::microkernel::relu;
 pub use kernel::KernelInfo;
-pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, Problem};
+pub use mlpconv::MlpconvKernel;
+pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, MlpconvProblem, Problem};
 pub use simd::SimdPolicy;
 pub use tensor::Layout;

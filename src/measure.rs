@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
-use crate::problem::{Conv1x1Problem, GapProblem};
-use crate::tensor::{seeded_uniform, zeroed};
+use crate::mlpconv::MlpconvKernel;
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
+use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use crate::timing::{Timing, TimingBudget, measure};
 
 /// One timed kernel × problem.
@@ -172,5 +173,90 @@ pub fn time_gap(
     let mut r =
         RunRow::from_timing(kernel.name(), p.to_string(), threads, p.input_len() as f64, p.bytes() as f64, &timing);
     r.peak_fraction = read_gbps.map(|bw| r.gbps / bw);
+    Ok(r)
+}
+
+/// Seeded input, weights and biases of a chain, one matrix and one bias per layer.
+#[derive(Debug, Clone)]
+pub struct ChainData {
+    /// Input, N×C×H×W.
+    pub input: AlignedBuf,
+    /// Layer ℓ's Kℓ×Cℓ weights.
+    pub weights: Vec<AlignedBuf>,
+    /// Layer ℓ's Kℓ biases.
+    pub biases: Vec<AlignedBuf>,
+}
+
+impl ChainData {
+    /// Uniform values in [-1, 1) from seeds `seed`, `seed + 1`, ... (input, then per layer its
+    /// weights and bias).
+    pub fn seeded(p: &MlpconvProblem, seed: u64) -> Self {
+        let layers: Vec<_> = p.layers().map(|l| l.expect("validated chain")).collect();
+        let weights = layers.iter().zip(seed + 1..).map(|(l, s)| seeded_uniform(l.weights_len(), 2 * s)).collect();
+        let biases = layers.iter().zip(seed + 1..).map(|(l, s)| seeded_uniform(l.cout, 2 * s + 1)).collect();
+        Self { input: seeded_uniform(p.input_len(), seed), weights, biases }
+    }
+
+    /// The weights as slices, for [`MlpconvKernel::prepare`].
+    pub fn weight_slices(&self) -> Vec<&[f32]> {
+        self.weights.iter().map(|w| &w[..]).collect()
+    }
+
+    /// The biases as slices.
+    pub fn bias_slices(&self) -> Vec<&[f32]> {
+        self.biases.iter().map(|b| &b[..]).collect()
+    }
+
+    /// The f64 reference of the chain on this data.
+    pub fn reference(&self, p: &MlpconvProblem) -> crate::reference::Reference {
+        crate::reference::mlpconv(p, &self.input, &self.weight_slices(), &self.bias_slices())
+    }
+}
+
+/// [`check_conv`] for a chain kernel.
+pub fn check_mlpconv(
+    kernel: &dyn MlpconvKernel,
+    p: &MlpconvProblem,
+    data: &ChainData,
+    expected: &crate::reference::Reference,
+) -> std::result::Result<f64, String> {
+    let mut y = vec![f32::NAN; p.output_len()];
+    kernel
+        .prepare(p, &data.weight_slices(), &data.bias_slices())
+        .and_then(|prepared| kernel.run(p, &data.input, &prepared, &mut y))
+        .map_err(|e| e.to_string())?;
+    expected.check(&y).map_err(|m| m.to_string())?;
+    Ok(expected.worst_ratio(&y))
+}
+
+/// Seed of the data [`time_mlpconv`] times (and the report verifies).
+pub const CHAIN_SEED: u64 = 1;
+
+/// Times a chain `kernel` on `p` with `threads` threads; `fma_peak_gflops`, if given, fills
+/// `peak_fraction`.
+pub fn time_mlpconv(
+    kernel: &dyn MlpconvKernel,
+    p: &MlpconvProblem,
+    threads: usize,
+    budget: TimingBudget,
+    fma_peak_gflops: Option<f64>,
+) -> Result<RunRow> {
+    let data = ChainData::seeded(p, CHAIN_SEED);
+    let mut y = zeroed(p.output_len());
+    let threads = effective_threads(kernel.info().threads, threads);
+    let start = Instant::now();
+    let prepared = kernel.prepare(p, &data.weight_slices(), &data.bias_slices())?;
+    let prepare_seconds = start.elapsed().as_secs_f64();
+    let x = &data.input[..];
+    let timing = with_threads(threads, || {
+        // Once before timing: checks the lengths, and fills the per-thread workspaces.
+        kernel.run(p, x, &prepared, &mut y)?;
+        Ok::<_, NinError>(measure(budget, || {
+            let _ = kernel.run(p, std::hint::black_box(x), &prepared, std::hint::black_box(&mut y));
+        }))
+    })??;
+    let mut r = RunRow::from_timing(kernel.name(), p.to_string(), threads, p.flops() as f64, p.bytes() as f64, &timing);
+    r.peak_fraction = fma_peak_gflops.map(|peak| r.gflops / peak);
+    r.prepare_seconds = Some(prepare_seconds);
     Ok(r)
 }

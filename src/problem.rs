@@ -4,6 +4,9 @@
 //! - 1×1 convolution: `NxCxHxW:K` plus optional comma-separated flags `sS` (stride S), `relu`,
 //!   `nobias`, `nhwc`; for example `1x192x28x28:32,relu` or `8x256x56x56:128,s2`.
 //! - Global average pooling: `NxCxHxW`, optionally followed by `,nhwc`.
+//! - A chain of 1×1 convolutions for the fused kernels (an extension of the contract):
+//!   `NxCxHxW:K1:K2[:K3...]`, every layer with bias and ReLU, NCHW; with the flag `gap` the
+//!   chain ends in global average pooling, and may then have one layer: `1x1024x6x6:1000,gap`.
 //!
 //! A problem is validated once, when it is built: every dimension is at least 1 and every buffer
 //! length fits the address space. Kernels can then rely on it.
@@ -19,6 +22,7 @@ use crate::tensor::Layout;
 
 const CONV_FORMAT: &str = "NxCxHxW:K[,sS][,relu][,nobias][,nhwc], e.g. 1x192x28x28:32,relu";
 const GAP_FORMAT: &str = "NxCxHxW[,nhwc], e.g. 1x1000x6x6";
+const MLPCONV_FORMAT: &str = "NxCxHxW:K1:K2[:K3...][,gap] or NxCxHxW:K,gap, e.g. 1x192x32x32:160:96";
 
 /// The raw description of a 1×1 convolution, before validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -80,6 +84,16 @@ fn checked_len(dims: &[usize], what: &'static str) -> Result<usize> {
     match len {
         Some(len) if len.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize) => Ok(len),
         _ => Err(NinError::Overflow { what }),
+    }
+}
+
+/// The first `(what, expected, actual)` length that differs, as an error naming `problem`.
+fn check_lengths(problem: &dyn fmt::Display, lengths: [(&'static str, usize, usize); 2]) -> Result<()> {
+    match lengths.into_iter().find(|(_, expected, actual)| expected != actual) {
+        Some((what, expected, actual)) => {
+            Err(NinError::BufferLength { what, problem: problem.to_string(), expected, actual })
+        }
+        None => Ok(()),
     }
 }
 
@@ -350,12 +364,7 @@ impl GapProblem {
 
     /// Checks the lengths of caller buffers against this problem.
     pub fn check_buffers(&self, input: usize, output: usize) -> Result<()> {
-        for (what, expected, actual) in [("input", self.input_len, input), ("output", self.output_len(), output)] {
-            if expected != actual {
-                return Err(NinError::BufferLength { what, problem: self.to_string(), expected, actual });
-            }
-        }
-        Ok(())
+        check_lengths(self, [("input", self.input_len, input), ("output", self.output_len(), output)])
     }
 }
 
@@ -394,7 +403,215 @@ impl FromStr for GapProblem {
     }
 }
 
-/// A problem of either operation, told apart by its string: a 1×1 convolution has `:K`.
+/// Most 1×1 layers one [`MlpconvProblem`] chains (NIN's micro-networks have two after their
+/// spatial convolution; four leaves room for deeper ones while the problem stays `Copy`).
+pub const MAX_MLPCONV_LAYERS: usize = 4;
+
+/// A validated chain of 1×1 convolutions, each with bias and ReLU, optionally followed by
+/// global average pooling: NIN's micro-network ("mlpconv") and its classifier head.
+///
+/// Layer `i` maps `widths[i-1]` channels (the input's C for the first) to `widths[i]`, on the
+/// same H×W map at stride 1, NCHW. Weights of layer `i` are `widths[i]×widths[i-1]` row-major
+/// and its bias `widths[i]` values. The output is N×K×H×W (K the last width), or N×K with
+/// `gap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MlpconvProblem {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels of the first layer.
+    pub cin: usize,
+    /// Map height.
+    pub h: usize,
+    /// Map width.
+    pub w: usize,
+    /// Output channels of each layer; only the first `depth` are used.
+    widths: [usize; MAX_MLPCONV_LAYERS],
+    depth: usize,
+    /// Whether the chain ends in global average pooling (the fused head).
+    pub gap: bool,
+}
+
+impl MlpconvProblem {
+    /// Validates a chain: every dimension at least 1, 1 to [`MAX_MLPCONV_LAYERS`] layers (at
+    /// least 2 without `gap`: a single layer is a plain 1×1 convolution), every buffer
+    /// representable.
+    pub fn new(n: usize, cin: usize, h: usize, w: usize, widths: &[usize], gap: bool) -> Result<Self> {
+        check_nonzero(&[("N", n), ("C", cin), ("H", h), ("W", w)])?;
+        let min_depth = if gap { 1 } else { 2 };
+        if widths.len() < min_depth || widths.len() > MAX_MLPCONV_LAYERS {
+            return Err(NinError::Shape {
+                what: "mlpconv chain".into(),
+                reason: format!(
+                    "{} layers; a chain has {min_depth} to {MAX_MLPCONV_LAYERS}{}",
+                    widths.len(),
+                    if gap { "" } else { " (one layer without gap is a plain 1x1 convolution)" }
+                ),
+            });
+        }
+        if widths.contains(&0) {
+            return Err(NinError::ZeroDimension { name: "K" });
+        }
+        let mut padded = [0; MAX_MLPCONV_LAYERS];
+        padded[..widths.len()].copy_from_slice(widths);
+        let p = Self { n, cin, h, w, widths: padded, depth: widths.len(), gap };
+        checked_len(&[n, cin, h, w], "N·C·H·W (input)")?;
+        let mut flops = 0u64;
+        for layer in p.layers() {
+            let layer = layer?;
+            flops = flops.checked_add(layer.flops()).ok_or(NinError::Overflow { what: "FLOPs of the chain" })?;
+        }
+        Ok(p)
+    }
+
+    /// Output channels of each layer, first to last.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths[..self.depth]
+    }
+
+    /// Output channels of the last layer (the classes of a head).
+    pub fn cout(&self) -> usize {
+        self.widths[self.depth - 1]
+    }
+
+    /// Pixels per image.
+    pub fn pixels(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Each layer as the plain 1×1 convolution it is (stride 1, bias, ReLU, NCHW), in order.
+    /// The unfused chain runs exactly these.
+    pub fn layers(&self) -> impl Iterator<Item = Result<Conv1x1Problem>> + '_ {
+        let inputs = std::iter::once(self.cin).chain(self.widths().iter().copied());
+        inputs.zip(self.widths()).map(|(cin, &cout)| {
+            Conv1x1Problem::new(Conv1x1Shape { relu: true, ..Conv1x1Shape::new(self.n, cin, self.h, self.w, cout) })
+        })
+    }
+
+    /// Layer `i` (validated when the chain was).
+    pub fn layer(&self, i: usize) -> Conv1x1Problem {
+        self.layers().nth(i).expect("layer index within the chain").expect("layers validated by new")
+    }
+
+    /// The pooling that ends the chain, if it has one: N×K×H×W.
+    pub fn gap_problem(&self) -> Option<GapProblem> {
+        self.gap.then(|| GapProblem::new(self.n, self.cout(), self.h, self.w, Layout::Nchw).expect("validated"))
+    }
+
+    /// Elements of the input tensor (N×C×H×W).
+    pub fn input_len(&self) -> usize {
+        self.n * self.cin * self.pixels()
+    }
+
+    /// Elements of the output: N×K, or N×K×H×W without `gap`.
+    pub fn output_len(&self) -> usize {
+        if self.gap { self.n * self.cout() } else { self.n * self.cout() * self.pixels() }
+    }
+
+    /// Weight elements of each layer (`widths[i]×widths[i-1]`).
+    pub fn weights_lens(&self) -> Vec<usize> {
+        self.layers().map(|l| l.map_or(0, |l| l.weights_len())).collect()
+    }
+
+    /// FLOPs of the multiply-accumulates of every layer, `Σ 2·N·Kᵢ·Cᵢ·H·W`. Bias, ReLU and
+    /// the pooling adds are not counted, as for a single convolution.
+    pub fn flops(&self) -> u64 {
+        self.layers().map(|l| l.map_or(0, |l| l.flops())).sum()
+    }
+
+    /// Bytes the chain must move at least: input, every layer's weights and bias, output.
+    pub fn bytes(&self) -> u64 {
+        let params: usize = self.layers().map(|l| l.map_or(0, |l| l.weights_len() + l.bias_len())).sum();
+        4 * (self.input_len() + params + self.output_len()) as u64
+    }
+
+    /// Checks the lengths of caller buffers against this problem.
+    pub fn check_buffers(&self, input: usize, output: usize) -> Result<()> {
+        check_lengths(self, [("input", self.input_len(), input), ("output", self.output_len(), output)])
+    }
+
+    /// Checks every layer's weights and bias (one slice each, in layer order).
+    pub fn check_weights(&self, weights: &[&[f32]], biases: &[&[f32]]) -> Result<()> {
+        for (what, given) in [("weight matrices", weights.len()), ("bias vectors", biases.len())] {
+            if given != self.depth {
+                return Err(NinError::Shape {
+                    what: format!("{what} of {self}"),
+                    reason: format!("{given} given, the chain has {} layers", self.depth),
+                });
+            }
+        }
+        for ((layer, w), b) in self.layers().zip(weights).zip(biases) {
+            layer?.check_weights(w.len(), Some(b.len()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for MlpconvProblem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("MlpconvProblem", 6)?;
+        st.serialize_field("n", &self.n)?;
+        st.serialize_field("cin", &self.cin)?;
+        st.serialize_field("h", &self.h)?;
+        st.serialize_field("w", &self.w)?;
+        st.serialize_field("widths", self.widths())?;
+        st.serialize_field("gap", &self.gap)?;
+        st.end()
+    }
+}
+
+impl fmt::Display for MlpconvProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}x{}x{}", self.n, self.cin, self.h, self.w)?;
+        for k in self.widths() {
+            write!(f, ":{k}")?;
+        }
+        if self.gap {
+            f.write_str(",gap")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for MlpconvProblem {
+    type Err = NinError;
+
+    fn from_str(input: &str) -> Result<Self> {
+        let s = input.trim();
+        let mut parts = s.split(',');
+        let chain = parts.next().unwrap_or_default();
+        let mut links = chain.split(':');
+        let [n, cin, h, w] = parse_dims(input, links.next().unwrap_or_default(), MLPCONV_FORMAT)?;
+        let widths = links
+            .map(|k| {
+                let k = k.trim();
+                k.parse()
+                    .map_err(|_| parse_error(input, format!("K = '{k}' is not a non-negative integer"), MLPCONV_FORMAT))
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let mut gap = false;
+        for flag in parts.map(str::trim) {
+            match flag {
+                "gap" => gap = true,
+                "nchw" => {}
+                _ => {
+                    return Err(parse_error(
+                        input,
+                        format!("unknown flag '{flag}' (a chain takes only gap; every layer has bias and ReLU, NCHW)"),
+                        MLPCONV_FORMAT,
+                    ));
+                }
+            }
+        }
+        MlpconvProblem::new(n, cin, h, w, &widths, gap).map_err(|e| match e {
+            NinError::Shape { reason, .. } => parse_error(input, reason, MLPCONV_FORMAT),
+            other => other,
+        })
+    }
+}
+
+/// A problem of any operation, told apart by its string: a 1×1 convolution has one `:K`, a
+/// chain ([`MlpconvProblem`]) several or the flag `gap`, a GAP none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum Problem {
@@ -402,6 +619,8 @@ pub enum Problem {
     Conv1x1(Conv1x1Problem),
     /// A global average pooling.
     Gap(GapProblem),
+    /// A chain of 1×1 convolutions (and GAP), for the fused kernels.
+    Mlpconv(MlpconvProblem),
 }
 
 impl Problem {
@@ -410,6 +629,7 @@ impl Problem {
         match self {
             Problem::Conv1x1(_) => "conv1x1",
             Problem::Gap(_) => "gap",
+            Problem::Mlpconv(_) => "mlpconv",
         }
     }
 }
@@ -419,6 +639,7 @@ impl fmt::Display for Problem {
         match self {
             Problem::Conv1x1(p) => p.fmt(f),
             Problem::Gap(p) => p.fmt(f),
+            Problem::Mlpconv(p) => p.fmt(f),
         }
     }
 }
@@ -427,7 +648,14 @@ impl FromStr for Problem {
     type Err = NinError;
 
     fn from_str(s: &str) -> Result<Self> {
-        if s.contains(':') { s.parse().map(Problem::Conv1x1) } else { s.parse().map(Problem::Gap) }
+        let is_chain = s.matches(':').count() > 1 || s.split(',').skip(1).any(|flag| flag.trim() == "gap");
+        if is_chain {
+            s.parse().map(Problem::Mlpconv)
+        } else if s.contains(':') {
+            s.parse().map(Problem::Conv1x1)
+        } else {
+            s.parse().map(Problem::Gap)
+        }
     }
 }
 
@@ -516,6 +744,49 @@ mod tests {
         }
         assert!("1x10x8x8:3".parse::<GapProblem>().unwrap_err().to_string().contains("1x1 convolution"));
         assert!("1x10x8x8,relu".parse::<GapProblem>().unwrap_err().to_string().contains("unknown flag"));
+    }
+
+    #[test]
+    fn chain_strings_round_trip_and_derive_layers_flops_and_lengths() {
+        for s in ["1x192x32x32:160:96", "32x1024x6x6:1000,gap", "2x3x4x5:6:7:8:9,gap"] {
+            assert_eq!(s.parse::<MlpconvProblem>().unwrap().to_string(), s);
+        }
+        let p: MlpconvProblem = "2x192x32x32:160:96".parse().unwrap();
+        let layers: Vec<String> = p.layers().map(|l| l.unwrap().to_string()).collect();
+        assert_eq!(layers, ["2x192x32x32:160,relu", "2x160x32x32:96,relu"]);
+        assert_eq!(p.flops(), 2 * 2 * 1024 * (192 * 160 + 160 * 96));
+        assert_eq!((p.input_len(), p.output_len()), (2 * 192 * 1024, 2 * 96 * 1024));
+        let head: MlpconvProblem = "3x1024x6x6:1000,gap".parse().unwrap();
+        assert_eq!(head.output_len(), 3 * 1000);
+        assert_eq!(head.gap_problem().unwrap().to_string(), "3x1000x6x6");
+    }
+
+    #[test]
+    fn problem_strings_pick_their_operation() {
+        let op = |s: &str| s.parse::<Problem>().unwrap().op();
+        assert_eq!(op("1x192x28x28:32,relu"), "conv1x1");
+        assert_eq!(op("1x1000x6x6"), "gap");
+        assert_eq!(op("1x192x32x32:160:96"), "mlpconv");
+        assert_eq!(op("1x1024x6x6:1000,gap"), "mlpconv");
+    }
+
+    #[test]
+    fn malformed_chains_name_the_fault() {
+        let cases = [
+            ("1x192x32x32:160", "1 layers"),
+            ("1x2x3x4:5:6:7:8:9", "5 layers"),
+            ("1x2x3x4:5:x", "K = 'x'"),
+            ("1x2x3x4:5:6,relu", "unknown flag 'relu'"),
+        ];
+        for (s, needle) in cases {
+            let msg = s.parse::<MlpconvProblem>().unwrap_err().to_string();
+            assert!(msg.contains(needle), "{s}: {msg}");
+            assert!(msg.contains("expected NxCxHxW:K1:K2"), "{s}: {msg}");
+        }
+        assert_eq!("1x2x3x4:5:0".parse::<MlpconvProblem>(), Err(NinError::ZeroDimension { name: "K" }));
+        assert_eq!("1x2x0x4:5,gap".parse::<MlpconvProblem>(), Err(NinError::ZeroDimension { name: "H" }));
+        let big = format!("{0}x{0}x{0}x{0}:1:1", u32::MAX);
+        assert!(matches!(big.parse::<MlpconvProblem>(), Err(NinError::Overflow { .. })));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! itself is exact to far below these bounds. A margin of `n` times the smallest subnormal
 //! covers products that underflow.
 
-use crate::problem::{Conv1x1Problem, GapProblem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
 
 /// Unit roundoff of f32: half the distance from 1.0 to the next float.
 pub const F32_UNIT_ROUNDOFF: f64 = f32::EPSILON as f64 / 2.0;
@@ -182,10 +182,80 @@ pub fn gap(p: &GapProblem, input: &[f32]) -> Reference {
     Reference { values, bounds }
 }
 
+/// A chain of 1×1 convolutions with bias and ReLU (and GAP, if the chain has it) in f64.
+///
+/// The kernel feeds each layer its *own* f32 outputs of the layer before, so the bound carries
+/// the error of the previous layer through: if the input of layer ℓ is within `e` of the
+/// exact one, its output is within `Σ|w|·e + γ_{C+1}·(Σ|w|·(|v| + e) + |b|)` (the sum's own
+/// rounding on the inputs the kernel actually saw), and ReLU, being 1-Lipschitz, keeps it. The
+/// final pooling adds `γ_{HW+1}·mean(|v| + e)` to the mean of the carried bounds.
+///
+/// `weights[ℓ]` is layer ℓ's `Kℓ×Cℓ` matrix and `biases[ℓ]` its `Kℓ` values. Panics if lengths
+/// do not match (callers build them from `p`).
+pub fn mlpconv(p: &MlpconvProblem, input: &[f32], weights: &[&[f32]], biases: &[&[f32]]) -> Reference {
+    assert_eq!(input.len(), p.input_len());
+    let hw = p.pixels();
+    let mut channels = p.cin;
+    let mut values: Vec<f64> = input.iter().map(|&x| x as f64).collect();
+    let mut bounds = vec![0.0; input.len()];
+    for ((&cout, w), b) in p.widths().iter().zip(weights).zip(biases) {
+        assert_eq!((w.len(), b.len()), (cout * channels, cout));
+        let mut next_values = vec![0.0; p.n * cout * hw];
+        let mut next_bounds = vec![0.0; p.n * cout * hw];
+        for n in 0..p.n {
+            for co in 0..cout {
+                for px in 0..hw {
+                    let (mut sum, mut magnitude, mut carried) = (b[co] as f64, (b[co] as f64).abs(), 0.0);
+                    for ci in 0..channels {
+                        let at = (n * channels + ci) * hw + px;
+                        let wv = w[co * channels + ci] as f64;
+                        sum += wv * values[at];
+                        magnitude += wv.abs() * (values[at].abs() + bounds[at]);
+                        carried += wv.abs() * bounds[at];
+                    }
+                    let at = (n * cout + co) * hw + px;
+                    next_values[at] = if sum < 0.0 { 0.0 } else { sum };
+                    next_bounds[at] = carried + bound(channels + 1, magnitude);
+                }
+            }
+        }
+        (values, bounds, channels) = (next_values, next_bounds, cout);
+    }
+    if !p.gap {
+        return Reference { values, bounds };
+    }
+    let (mut means, mut mean_bounds) = (Vec::new(), Vec::new());
+    for (v, e) in values.chunks_exact(hw).zip(bounds.chunks_exact(hw)) {
+        let mean = v.iter().sum::<f64>() / hw as f64;
+        let magnitude = v.iter().zip(e).map(|(v, e)| v.abs() + e).sum::<f64>() / hw as f64;
+        means.push(mean);
+        mean_bounds.push(e.iter().sum::<f64>() / hw as f64 + bound(hw + 1, magnitude));
+    }
+    Reference { values: means, bounds: mean_bounds }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tensor::Layout;
+
+    #[test]
+    fn chain_reference_matches_a_hand_computed_case_and_carries_the_bound() {
+        // 1 image, 1 channel, 2 pixels; layer 1: 1→2 channels, layer 2: 2→1.
+        let p: MlpconvProblem = "1x1x1x2:2:1".parse().unwrap();
+        let x = [1.0, -2.0];
+        let (w1, b1) = ([2.0, -1.0], [0.5, 0.0]);
+        let (w2, b2) = ([1.0, 3.0], [-1.0]);
+        let r = mlpconv(&p, &x, &[&w1, &w2], &[&b1, &b2]);
+        // pixel 0: layer 1 (2.5, 0 after ReLU of -1), layer 2: 2.5 − 1 = 1.5
+        // pixel 1: layer 1 (0 after ReLU of -3.5, 2), layer 2: 6 − 1 = 5
+        assert_eq!(r.values, vec![1.5, 5.0]);
+        // The second layer's bound includes the first layer's, carried through |w2|.
+        let first = conv1x1(&"1x1x1x2:2,relu".parse().unwrap(), &x, &w1, Some(&b1));
+        assert!(r.bounds[0] > 1.0 * first.bounds[0] + 3.0 * first.bounds[2]);
+        let head: MlpconvProblem = "1x1x1x2:2:1,gap".parse().unwrap();
+        assert_eq!(mlpconv(&head, &x, &[&w1, &w2], &[&b1, &b2]).values, vec![3.25]);
+    }
 
     #[test]
     fn conv_reference_matches_a_hand_computed_case() {

@@ -16,6 +16,9 @@ use crate::gap::naive::GapNaive;
 use crate::gap::rayon::GapRayon;
 use crate::gap::simd::GapSimd;
 use crate::kernel::KernelInfo;
+use crate::mlpconv::MlpconvKernel;
+use crate::mlpconv::fused::MlpconvFused;
+use crate::mlpconv::unfused::MlpconvUnfused;
 use crate::simd::SimdPolicy;
 
 /// Every 1×1 convolution kernel, the pulp ones with the ISA `policy` selects.
@@ -32,6 +35,28 @@ pub fn conv1x1_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn Conv1x1Kernel>> {
 /// Every GAP kernel, the pulp ones with the ISA `policy` selects.
 pub fn gap_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn GapKernel>> {
     vec![Box::new(GapNaive), Box::new(GapSimd::new(policy)), Box::new(GapRayon::new(policy))]
+}
+
+/// Every kernel of the fused chain operation (`mlpconv`): the fused one and the unfused chain
+/// it is measured against.
+pub fn mlpconv_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn MlpconvKernel>> {
+    vec![Box::new(MlpconvUnfused::new(policy)), Box::new(MlpconvFused::new(policy))]
+}
+
+/// Every `mlpconv` kernel, with the ISA policy of the environment.
+pub fn mlpconv_kernels() -> Vec<Box<dyn MlpconvKernel>> {
+    mlpconv_kernels_with(SimdPolicy::from_env())
+}
+
+/// The `mlpconv` kernel called `name`, or an error listing the known names.
+pub fn mlpconv_kernel(name: &str) -> Result<Box<dyn MlpconvKernel>> {
+    let kernels = mlpconv_kernels();
+    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    kernels.into_iter().find(|k| k.name() == name).ok_or(NinError::UnknownKernel {
+        op: "mlpconv",
+        name: name.to_string(),
+        known,
+    })
 }
 
 /// Every 1×1 convolution kernel, with the ISA policy of the environment
@@ -67,6 +92,38 @@ pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
     })
 }
 
+/// A registered kernel of any operation.
+pub enum AnyKernel {
+    /// A 1×1 convolution kernel.
+    Conv1x1(Box<dyn Conv1x1Kernel>),
+    /// A GAP kernel.
+    Gap(Box<dyn GapKernel>),
+    /// A chain (`mlpconv`) kernel.
+    Mlpconv(Box<dyn MlpconvKernel>),
+}
+
+impl AnyKernel {
+    /// Its description.
+    pub fn info(&self) -> KernelInfo {
+        match self {
+            AnyKernel::Conv1x1(k) => k.info(),
+            AnyKernel::Gap(k) => k.info(),
+            AnyKernel::Mlpconv(k) => k.info(),
+        }
+    }
+}
+
+/// The kernel of any operation called `name`, or an error listing every known name.
+pub fn kernel(name: &str) -> Result<AnyKernel> {
+    if let Ok(k) = conv1x1_kernel(name) {
+        Ok(AnyKernel::Conv1x1(k))
+    } else if let Ok(k) = gap_kernel(name) {
+        Ok(AnyKernel::Gap(k))
+    } else {
+        mlpconv_kernel(name).map(AnyKernel::Mlpconv).map_err(|_| unknown_kernel(name))
+    }
+}
+
 /// The kernel `nin-bench conv1x1` uses unless told otherwise: the fastest on all cores.
 pub const DEFAULT_CONV1X1_KERNEL: &str = "rayon-tiled";
 /// The kernel `nin-bench gap` uses unless told otherwise.
@@ -75,12 +132,17 @@ pub const DEFAULT_GAP_KERNEL: &str = "gap-simd";
 /// The error for a name that no registry knows, listing every kernel of every operation.
 pub fn unknown_kernel(name: &str) -> NinError {
     let known = all_kernel_info().iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
-    NinError::UnknownKernel { op: "conv1x1 or gap", name: name.to_string(), known }
+    NinError::UnknownKernel { op: "conv1x1, gap or mlpconv", name: name.to_string(), known }
 }
 
-/// Descriptions of every registered kernel, conv first.
+/// Descriptions of every registered kernel: conv, then GAP, then the fused chains.
 pub fn all_kernel_info() -> Vec<KernelInfo> {
-    conv1x1_kernels().iter().map(|k| k.info()).chain(gap_kernels().iter().map(|k| k.info())).collect()
+    conv1x1_kernels()
+        .iter()
+        .map(|k| k.info())
+        .chain(gap_kernels().iter().map(|k| k.info()))
+        .chain(mlpconv_kernels().iter().map(|k| k.info()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -99,6 +161,9 @@ mod tests {
         }
         for k in gap_kernels() {
             assert_eq!(gap_kernel(k.name()).unwrap().name(), k.name());
+        }
+        for k in mlpconv_kernels() {
+            assert_eq!(mlpconv_kernel(k.name()).unwrap().name(), k.name());
         }
     }
 

@@ -19,10 +19,16 @@ pub(crate) enum Slot {
     PackB = 1,
     /// im2col column buffer.
     Columns = 2,
+    /// One of the two activation workspaces of an unfused chain.
+    ChainA = 3,
+    /// The other one.
+    ChainB = 4,
 }
 
 thread_local! {
-    static SCRATCH: [RefCell<AlignedBuf>; 3] = [
+    static SCRATCH: [RefCell<AlignedBuf>; 5] = [
+        RefCell::new(zeroed(0)),
+        RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),

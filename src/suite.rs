@@ -3,12 +3,20 @@
 //! `bench/models/*.txt`) and compiled in, so benches, report and CLI use the same list from
 //! any working directory.
 
-use crate::problem::{Conv1x1Problem, GapProblem, parse_shape_file};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, parse_shape_file};
 
 /// Text of `benches/suites/conv1x1.txt`.
 pub const CONV1X1_SUITE: &str = include_str!("../benches/suites/conv1x1.txt");
 /// Text of `benches/suites/gap.txt`.
 pub const GAP_SUITE: &str = include_str!("../benches/suites/gap.txt");
+
+/// Text of `benches/suites/mlpconv.txt`.
+pub const MLPCONV_SUITE: &str = include_str!("../benches/suites/mlpconv.txt");
+
+/// The standard chains for the fused kernels: NIN's micro-networks and heads, batch 1 and 32.
+pub fn mlpconv_suite() -> Vec<MlpconvProblem> {
+    parse_shape_file(MLPCONV_SUITE).expect("benches/suites/mlpconv.txt is valid (checked by tests)")
+}
 
 /// The standard 1×1 convolution problems.
 pub fn conv1x1_suite() -> Vec<Conv1x1Problem> {
@@ -33,5 +41,9 @@ mod tests {
         let gap = gap_suite();
         assert_eq!(gap.len(), 10);
         assert!(gap.iter().any(|p| p.to_string() == "1x1000x6x6"));
+        let chains = mlpconv_suite();
+        assert_eq!(chains.len(), 8);
+        assert_eq!(chains.iter().filter(|p| p.gap).count(), 4);
+        assert!(chains.iter().any(|p| p.to_string() == "32x96x54x54:96:96"));
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use nin_bench::npy::{read_f32, write_f32};
-use nin_bench::registry::{conv1x1_kernels, gap_kernels};
+use nin_bench::registry::{conv1x1_kernels, gap_kernels, mlpconv_kernels};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, GapProblem, reference};
 
@@ -38,10 +38,10 @@ fn list_json_has_every_kernel_with_name_and_op() {
     assert_eq!(code, 0);
     let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), conv1x1_kernels().len() + gap_kernels().len());
+    assert_eq!(rows.len(), conv1x1_kernels().len() + gap_kernels().len() + mlpconv_kernels().len());
     for row in rows {
         assert!(row["name"].is_string() && row["isa"].is_string());
-        assert!(["conv1x1", "gap"].contains(&row["op"].as_str().unwrap()));
+        assert!(["conv1x1", "gap", "mlpconv"].contains(&row["op"].as_str().unwrap()));
     }
 }
 
@@ -63,6 +63,25 @@ fn verify_passes_on_awkward_shapes_and_a_shape_file() {
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("3 checks, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn verify_and_run_take_chains_and_reject_them_on_other_kernels() {
+    let (code, stdout, stderr) =
+        run(&["verify", "--shape", "2x13x5x7:8:6", "--shape", "1x30x6x6:10,gap", "--kernel", "mlpconv-fused"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("2 checks, 0 failed"), "{stdout}");
+    let (code, stdout, stderr) =
+        run(&["run", "--kernel", "mlpconv-fused", "--shape", "1x8x4x4:6:5,gap", "--threads", "1", "--quick", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rows[0]["shape"], "1x8x4x4:6:5,gap");
+    assert!(rows[0]["gflops"].as_f64().unwrap() > 0.0);
+    assert_bad_input(
+        &["run", "--kernel", "mlpconv-fused", "--shape", "1x8x4x4:6", "--quick"],
+        "mlpconv-fused is a mlpconv kernel, but this is a conv1x1 problem",
+    );
+    assert_bad_input(&["verify", "--shape", "1x8x4x4:6:5,relu"], "unknown flag 'relu'");
 }
 
 #[test]

@@ -16,10 +16,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{NinError, Result};
 use crate::machine;
-use crate::measure::{RunRow, check_conv, check_gap, effective_threads, time_conv, time_gap};
+use crate::measure::{
+    ChainData, RunRow, check_conv, check_gap, check_mlpconv, effective_threads, time_conv, time_gap, time_mlpconv,
+};
 use crate::problem::{Problem, parse_shape_file};
 use crate::reference;
-use crate::registry;
+use crate::registry::{self, AnyKernel};
 use crate::suite;
 use crate::tensor::seeded_uniform;
 use crate::timing::TimingBudget;
@@ -244,33 +246,31 @@ fn list(json: bool) -> CommandResult {
         println!("{}", to_json(&kernels));
         return Ok(());
     }
-    println!("{:<13} {:<8} {:<10} {:<7} {:<56} tile", "name", "op", "layouts", "threads", "isa");
+    println!("{:<15} {:<8} {:<10} {:<7} {:<56} tile", "name", "op", "layouts", "threads", "isa");
     for k in kernels {
         let layouts = k.layouts.iter().map(|l| l.name()).collect::<Vec<_>>().join(",");
         let tile = k.tile.unwrap_or_else(|| "-".to_string());
-        println!("{:<13} {:<8} {:<10} {:<7} {:<56} {tile}", k.name, k.op, layouts, k.threads, k.isa);
+        println!("{:<15} {:<8} {:<10} {:<7} {:<56} {tile}", k.name, k.op, layouts, k.threads, k.isa);
     }
     Ok(())
 }
 
 fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
     for name in only {
-        if registry::conv1x1_kernel(name).is_err() && registry::gap_kernel(name).is_err() {
-            return Err(registry::unknown_kernel(name).into());
-        }
+        registry::kernel(name)?;
     }
     let wanted = |name: &str| only.is_empty() || only.iter().any(|k| k == name);
     let (mut checks, mut failures) = (0, 0);
-    println!("{:<6} {:<13} {:<26} worst |error| / bound", "status", "kernel", "problem");
+    println!("{:<6} {:<15} {:<26} worst |error| / bound", "status", "kernel", "problem");
     for (i, problem) in problems.iter().enumerate() {
         let seed = 1000 + i as u64;
         let mut report = |name: &str, outcome: std::result::Result<f64, String>| {
             checks += 1;
             match outcome {
-                Ok(ratio) => println!("{:<6} {:<13} {:<26} {ratio:.3}", "ok", name, problem.to_string()),
+                Ok(ratio) => println!("{:<6} {:<15} {:<26} {ratio:.3}", "ok", name, problem.to_string()),
                 Err(why) => {
                     failures += 1;
-                    println!("{:<6} {:<13} {:<26} {why}", "FAIL", name, problem.to_string());
+                    println!("{:<6} {:<15} {:<26} {why}", "FAIL", name, problem.to_string());
                 }
             }
         };
@@ -291,6 +291,13 @@ fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
                     report(kernel.name(), check_gap(kernel.as_ref(), p, &x, &expected));
                 }
             }
+            Problem::Mlpconv(p) => {
+                let data = ChainData::seeded(p, seed);
+                let expected = data.reference(p);
+                for kernel in registry::mlpconv_kernels().iter().filter(|k| wanted(k.name())) {
+                    report(kernel.name(), check_mlpconv(kernel.as_ref(), p, &data, &expected));
+                }
+            }
         }
     }
     println!("{checks} checks, {failures} failed");
@@ -298,12 +305,8 @@ fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
 }
 
 fn run_kernel(name: &str, problems: &[Problem], threads: usize, budget: TimingBudget, json: bool) -> CommandResult {
-    let conv = registry::conv1x1_kernel(name).ok();
-    let gap = match conv {
-        Some(_) => None,
-        None => Some(registry::gap_kernel(name).map_err(|_| registry::unknown_kernel(name))?),
-    };
-    let op = if conv.is_some() { "conv1x1" } else { "gap" };
+    let kernel = registry::kernel(name)?;
+    let op = kernel.info().op;
     if let Some(p) = problems.iter().find(|p| p.op() != op) {
         return Err(NinError::Shape {
             what: p.to_string(),
@@ -311,18 +314,18 @@ fn run_kernel(name: &str, problems: &[Problem], threads: usize, budget: TimingBu
         }
         .into());
     }
-    let kernel_threads =
-        conv.as_ref().map(|k| k.info().threads).or(gap.as_ref().map(|k| k.info().threads)).unwrap_or("1");
-    let threads = effective_threads(kernel_threads, threads);
-    let peak = conv.as_ref().map(|_| machine::fma_peak_gflops(threads, 10));
+    let threads = effective_threads(kernel.info().threads, threads);
+    let peak = (op != "gap").then(|| machine::fma_peak_gflops(threads, 10));
     let mut rows: Vec<RunRow> = Vec::new();
     for problem in problems {
-        let row = match problem {
-            Problem::Conv1x1(p) => time_conv(conv.as_deref().expect("conv kernel"), p, threads, budget, peak)?,
-            Problem::Gap(p) => {
+        let row = match (problem, &kernel) {
+            (Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => time_conv(k.as_ref(), p, threads, budget, peak)?,
+            (Problem::Gap(p), AnyKernel::Gap(k)) => {
                 let bandwidth = machine::read_bandwidth_gbps(p.input_len() * 4, 0.05);
-                time_gap(gap.as_deref().expect("gap kernel"), p, threads, budget, Some(bandwidth))?
+                time_gap(k.as_ref(), p, threads, budget, Some(bandwidth))?
             }
+            (Problem::Mlpconv(p), AnyKernel::Mlpconv(k)) => time_mlpconv(k.as_ref(), p, threads, budget, peak)?,
+            _ => unreachable!("operations checked above"),
         };
         if !json {
             if rows.is_empty() {
@@ -342,9 +345,9 @@ fn print_run_header(op: &str, peak: Option<f64>) {
     if let Some(peak) = peak {
         println!("FMA peak measured now: {peak:.1} GFLOP/s");
     }
-    let limit = if op == "conv1x1" { "of FMA peak" } else { "of read bw" };
+    let limit = if op == "gap" { "of read bw" } else { "of FMA peak" };
     println!(
-        "{:<13} {:<26} {:>7} {:>9} {:>9} {:>8} {:>12} {:>12}",
+        "{:<15} {:<26} {:>7} {:>9} {:>9} {:>8} {:>12} {:>12}",
         "kernel", "problem", "threads", "GFLOP/s", "p90", "GB/s", limit, "median"
     );
 }
@@ -352,7 +355,7 @@ fn print_run_header(op: &str, peak: Option<f64>) {
 fn print_run_row(r: &RunRow) {
     let fraction = r.peak_fraction.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
     println!(
-        "{:<13} {:<26} {:>7} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>12}",
+        "{:<15} {:<26} {:>7} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>12}",
         r.kernel,
         r.shape,
         r.threads,

@@ -200,6 +200,41 @@ pub(super) fn render(r: &Report) -> String {
         );
     }
 
+    let _ = writeln!(w, "\n## Fused chains: NIN's micro-network and its conv + GAP head\n");
+    let _ = writeln!(
+        w,
+        "Every layer of a chain has bias and ReLU; `,gap` ends it in global average pooling. \
+         `mlpconv-unfused` runs the chain as frameworks do (`rayon-tiled` per layer, then `gap-rayon`), \
+         writing each intermediate map in full; `mlpconv-fused` computes it pixel tile by pixel tile \
+         with the intermediate in cache. GFLOP/s counts the multiply-accumulates of every layer.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| problem | threads | unfused GFLOP/s | p90 | fused GFLOP/s | p90 | of peak | fused time | fused vs unfused |"
+    );
+    let _ = writeln!(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for shape in problems(&r.mlpconv) {
+        for threads in [1, m.threads_all].into_iter().collect::<BTreeSet<_>>() {
+            let (Some(f), Some(u)) = (
+                find(&r.mlpconv, &shape, threads, "mlpconv-fused"),
+                find(&r.mlpconv, &shape, threads, "mlpconv-unfused"),
+            ) else {
+                continue;
+            };
+            let _ = writeln!(
+                w,
+                "| `{shape}` | {threads} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} |",
+                u.run.gflops,
+                u.run.gflops_p90,
+                f.run.gflops,
+                f.run.gflops_p90,
+                pct(f.run.peak_fraction),
+                format_seconds(f.run.seconds_median),
+                times(Some(u.run.seconds_median / f.run.seconds_median))
+            );
+        }
+    }
+
     let _ = writeln!(w, "\n## NIN against fully-connected heads\n");
     if let Some(line) = crate::cli::size_comparison(&r.models) {
         let _ = writeln!(w, "**{line}.**\n");

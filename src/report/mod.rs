@@ -1,5 +1,6 @@
 //! `nin-bench report`: the main job. Probes the machine, verifies every kernel (and peer) on the
-//! standard suite, times what passed at 1 thread and all threads, and writes `report.md`,
+//! standard suites (1×1 convolution, GAP, fused chains), times what passed at 1 thread and all
+//! threads, and writes `report.md`,
 //! `report.json` and `roofline.svg` under `<out>/<machine-id>/`.
 
 mod markdown;
@@ -14,9 +15,13 @@ use serde::Serialize;
 
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
-use crate::measure::{RunRow, check_conv, check_gap, conv_bytes, time_conv, time_gap, with_threads};
+use crate::measure::{
+    CHAIN_SEED, ChainData, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, time_conv, time_gap, time_mlpconv,
+    with_threads,
+};
+use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
-use crate::problem::{Conv1x1Problem, GapProblem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
 use crate::reference;
 use crate::registry;
 use crate::suite;
@@ -58,6 +63,21 @@ pub struct ReportRow {
     pub read_gbps: Option<f64>,
 }
 
+impl ReportRow {
+    /// A row of `kind` with its intensity; the speed-ups and GAP fields left empty.
+    fn new(kind: &'static str, run: RunRow, arithmetic_intensity: f64) -> Self {
+        ReportRow {
+            kind,
+            run,
+            arithmetic_intensity,
+            speedup_vs_naive: None,
+            speedup_vs_gemm_crate: None,
+            bandwidth_level: None,
+            read_gbps: None,
+        }
+    }
+}
+
 /// The whole report, as written to `report.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -71,6 +91,8 @@ pub struct Report {
     pub conv1x1: Vec<ReportRow>,
     /// GAP rows.
     pub gap: Vec<ReportRow>,
+    /// Chain rows: the fused kernel and the unfused chain on NIN's micro-networks and heads.
+    pub mlpconv: Vec<ReportRow>,
     /// One-off weight preparation per kernel and problem.
     pub preparation: Vec<Preparation>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
@@ -135,6 +157,8 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     let gap_problems = suite::gap_suite();
     let conv_kernels = registry::conv1x1_kernels();
     let gap_kernels = registry::gap_kernels();
+    let chain_problems = suite::mlpconv_suite();
+    let chain_kernels = registry::mlpconv_kernels();
 
     let bar = if opts.progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}").expect("valid template"));
@@ -150,7 +174,10 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     let gap_runners: Vec<(&str, bool)> = gap_kernels.iter().map(|k| (k.name(), k.info().threads == "rayon")).collect();
     let conv_total = planned(&conv_problems, &conv_runners, &opts.filter);
     let gap_total = planned(&gap_problems, &gap_runners, &opts.filter);
-    bar.set_length((conv_total + gap_total) as u64);
+    let chain_runners: Vec<(&str, bool)> =
+        chain_kernels.iter().map(|k| (k.name(), k.info().threads == "rayon")).collect();
+    let chain_total = planned(&chain_problems, &chain_runners, &opts.filter);
+    bar.set_length((conv_total + gap_total + chain_total) as u64);
     bar.set_position(0);
 
     let mut report = Report {
@@ -158,6 +185,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         mode: if opts.quick { "quick" } else { "full" },
         conv1x1: Vec::new(),
         gap: Vec::new(),
+        mlpconv: Vec::new(),
         preparation: Vec::new(),
         failures: Vec::new(),
         verified: 0,
@@ -184,6 +212,13 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     for p in &gap_problems {
         let before = bar.position();
         gap_problem(p, &gap_kernels, budget, opts, &bar, &mut report)?;
+        if bar.position() > before {
+            log(&p.to_string());
+        }
+    }
+    for p in &chain_problems {
+        let before = bar.position();
+        chain_problem(p, &chain_kernels, budget, opts, &bar, &mut report)?;
         if bar.position() > before {
             log(&p.to_string());
         }
@@ -248,15 +283,7 @@ fn conv_problem(
         for threads in thread_counts {
             bar.set_message(timing_message(&shape, kernel.name(), threads));
             let run = time_conv(kernel, p, threads, budget, Some(peak(threads)))?;
-            rows.push(ReportRow {
-                kind: "kernel",
-                run,
-                arithmetic_intensity: ai,
-                speedup_vs_naive: None,
-                speedup_vs_gemm_crate: None,
-                bandwidth_level: None,
-                read_gbps: None,
-            });
+            rows.push(ReportRow::new("kernel", run, ai));
             bar.inc(1);
         }
     }
@@ -283,15 +310,7 @@ fn conv_problem(
             let flops = p.flops() as f64;
             let mut run = RunRow::from_timing(peer.name(), shape.clone(), threads, flops, conv_bytes(p), &timing);
             run.peak_fraction = Some(run.gflops / peak(threads));
-            rows.push(ReportRow {
-                kind: "peer",
-                run,
-                arithmetic_intensity: ai,
-                speedup_vs_naive: None,
-                speedup_vs_gemm_crate: None,
-                bandwidth_level: None,
-                read_gbps: None,
-            });
+            rows.push(ReportRow::new("peer", run, ai));
             bar.inc(1);
         }
     }
@@ -345,13 +364,9 @@ fn gap_problem(
             // that same single-core figure, so it can exceed 1.
             let run = time_gap(kernel.as_ref(), p, threads, budget, Some(read_gbps))?;
             rows.push(ReportRow {
-                kind: "kernel",
-                run,
-                arithmetic_intensity: p.input_len() as f64 / p.bytes() as f64,
-                speedup_vs_naive: None,
-                speedup_vs_gemm_crate: None,
                 bandwidth_level: Some(level),
                 read_gbps: Some(read_gbps),
+                ..ReportRow::new("kernel", run, p.input_len() as f64 / p.bytes() as f64)
             });
             bar.inc(1);
         }
@@ -361,6 +376,47 @@ fn gap_problem(
         r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
     }
     report.gap.extend(rows);
+    Ok(())
+}
+
+fn chain_problem(
+    p: &MlpconvProblem,
+    kernels: &[Box<dyn MlpconvKernel>],
+    budget: TimingBudget,
+    opts: &ReportOptions,
+    bar: &ProgressBar,
+    report: &mut Report,
+) -> Result<()> {
+    let shape = p.to_string();
+    let kernels: Vec<&dyn MlpconvKernel> =
+        kernels.iter().map(|k| k.as_ref()).filter(|k| matches(&opts.filter, &shape, k.name())).collect();
+    if kernels.is_empty() {
+        return Ok(());
+    }
+    bar.set_message(format!("{shape}: reference"));
+    // The data `time_mlpconv` times, so what is verified is what is timed.
+    let data = ChainData::seeded(p, CHAIN_SEED);
+    let expected = data.reference(p);
+    let peak = |threads: usize| {
+        if threads == 1 { report.machine.fma_peak_gflops } else { report.machine.fma_peak_gflops_all_threads }
+    };
+    let mut rows = Vec::new();
+    for kernel in kernels {
+        let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
+        report.verified += 1;
+        if let Err(why) = check_mlpconv(kernel, p, &data, &expected) {
+            report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
+            bar.inc(thread_counts.len() as u64);
+            continue;
+        }
+        for threads in thread_counts {
+            bar.set_message(timing_message(&shape, kernel.name(), threads));
+            let run = time_mlpconv(kernel, p, threads, budget, Some(peak(threads)))?;
+            rows.push(ReportRow::new("kernel", run, p.flops() as f64 / p.bytes() as f64));
+            bar.inc(1);
+        }
+    }
+    report.mlpconv.extend(rows);
     Ok(())
 }
 

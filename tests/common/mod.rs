@@ -104,3 +104,38 @@ pub fn check_all_gap_kernels(problems: &[GapProblem], seed: u64) {
 pub fn problems<P: std::str::FromStr<Err = nin_bench::NinError>>(strings: &[&str]) -> Vec<P> {
     strings.iter().map(|s| s.parse().unwrap_or_else(|e| panic!("bad test problem {s}: {e}"))).collect()
 }
+
+/// Runs a chain `kernel` on `p` with `data`; returns its output (NaN-filled before the run).
+pub fn run_mlpconv(
+    kernel: &dyn nin_bench::MlpconvKernel,
+    p: &nin_bench::MlpconvProblem,
+    data: &nin_bench::measure::ChainData,
+) -> Vec<f32> {
+    let prepared = kernel
+        .prepare(p, &data.weight_slices(), &data.bias_slices())
+        .unwrap_or_else(|e| panic!("{} failed to prepare {p}: {e}", kernel.name()));
+    let mut out = vec![f32::NAN; p.output_len()];
+    kernel.run(p, &data.input, &prepared, &mut out).unwrap_or_else(|e| panic!("{} failed on {p}: {e}", kernel.name()));
+    out
+}
+
+/// Every registered chain kernel, under both ISA policies, on every problem, against the
+/// chain reference (whose bound carries each layer's error into the next).
+pub fn check_all_mlpconv_kernels(problems: &[nin_bench::MlpconvProblem], seed: u64) {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (i, p) in problems.iter().enumerate() {
+        let data = nin_bench::measure::ChainData::seeded(p, seed + 10 * i as u64);
+        let expected = data.reference(p);
+        for policy in POLICIES {
+            for kernel in nin_bench::registry::mlpconv_kernels_with(policy) {
+                checked += 1;
+                let got = run_mlpconv(kernel.as_ref(), p, &data);
+                if let Err(m) = expected.check(&got) {
+                    failures.push(format!("{} [{}] on {p}: {m}", kernel.name(), kernel.isa()));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+}

@@ -1,0 +1,307 @@
+//! `mlpconv-fused`: the whole chain, pixel tile by pixel tile, with the intermediate kept in
+//! cache.
+//!
+//! For each tile of [`SUBTILES_PER_TILE`]·NR pixels of one image:
+//! 1. the tile of the input is packed into NR-pixel panels (`[subtile][channel][NR]`), so the
+//!    microkernel reads each panel contiguously (reading rows H·W apart in place would map
+//!    every row of a 32×32 map to the same L1 set);
+//! 2. each layer runs the MR×NR microkernel over (subtile, channel panel), bias and ReLU in its
+//!    epilogue, writing its output *in the packed panel layout the next layer reads*: the
+//!    intermediate is never stored as a map, never leaves L2 (160 channels × 128 pixels is
+//!    80 KiB), and needs no repacking;
+//! 3. the last layer writes a packed tile too, copied out to the output map row by row; or, for
+//!    a head, summed into per-lane channel accumulators, so the class maps are never written
+//!    at all. (Storing the microkernel's tiles straight into output rows H·W apart, while the
+//!    FMAs run, measured 2.6 ms per call on 1x96x54x54:96:96 here; the copy-out 1.5–1.7 ms.)
+//!
+//! Every output value is one full-Cin microkernel reduction per layer, in the same order as
+//! the direct single-layer kernels, so without GAP the result is bit-identical to the unfused
+//! chain. Tiles are independent: rayon runs (image, tile) tasks; a head runs per image, and a
+//! one-layer head also per block of classes.
+
+use std::ops::Range;
+
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
+
+use super::{KernelInfo, MlpconvArgs, MlpconvKernel, PreparedChain};
+use crate::conv1x1::PreparedWeights;
+use crate::conv1x1::blocked_simd::tile_name;
+use crate::conv1x1::direct::{self, OutPtr};
+use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, load, store};
+use crate::gemm::pack::panels;
+use crate::problem::MlpconvProblem;
+use crate::scratch::{Slot, with_scratch};
+use crate::simd::SimdPolicy;
+use crate::tensor::Layout;
+
+/// NR-pixel subtiles per tile: 128 pixels at NR = 16. The widest intermediate of NIN's chains
+/// (160 channels) is then 80 KiB, in L2 (512 KiB on Zen 3) with both layers' weights, while a
+/// subtile's panel (160 × 16 floats, 10 KiB) sits in L1 as the weight panels stream past it.
+pub const SUBTILES_PER_TILE: usize = 8;
+
+/// The input tile is packed when the first layer has at least this many channel panels. Packing
+/// copies Cin·NR values per subtile, repaid only when enough panels reuse them; below, full
+/// subtiles are read in place (rows H·W apart), as the direct kernels do. Measured on
+/// 1x192x8x8:10,gap (2 panels): packed 5.6 µs, unfused 4.2 µs per call (criterion).
+const PACK_INPUT_MIN_PANELS: usize = 4;
+
+/// Bytes of weight panels a layer keeps in L1 while every subtile of the tile passes them.
+const PANEL_BLOCK_BYTES: usize = 16 << 10;
+
+/// The fused chain (and fused conv + GAP head) on pulp, runtime ISA, parallel over tiles.
+#[derive(Debug, Clone)]
+pub struct MlpconvFused {
+    policy: SimdPolicy,
+    isa: String,
+}
+
+impl MlpconvFused {
+    /// The kernel with the instruction set `policy` selects.
+    pub fn new(policy: SimdPolicy) -> Self {
+        Self { policy, isa: policy.isa_name() }
+    }
+}
+
+/// One independent piece of work: pixels of image `n` (the whole map for a head, whose
+/// per-image sums must not be split), and the channel panels of the last layer it computes.
+#[derive(Debug, Clone)]
+struct Task {
+    n: usize,
+    pixels: Range<usize>,
+    last_panels: Range<usize>,
+}
+
+/// Channel panels of the last layer per task of a one-layer head: 16 panels (96 classes), so
+/// NIN-ImageNet's 1000 classes give 11 tasks per image and a batch of 1 still spreads over
+/// threads. Every class is computed and summed whole by one task, so the split changes no
+/// value. (Deeper heads are not split: each task would recompute the earlier layers.)
+const HEAD_PANELS_PER_TASK: usize = 16;
+
+/// Pixels per tile: [`SUBTILES_PER_TILE`] subtiles, or the whole map (rounded up to a subtile)
+/// when it is smaller.
+fn tile_pixels(p: &MlpconvProblem, nr: usize) -> usize {
+    (SUBTILES_PER_TILE * nr).min(p.pixels().next_multiple_of(nr))
+}
+
+fn tasks(p: &MlpconvProblem, tile_pixels: usize) -> Vec<Task> {
+    let hw = p.pixels();
+    let step = if p.gap { hw } else { tile_pixels };
+    let last_panels = panels(p.cout(), MR);
+    let panel_step = if p.gap && p.widths().len() == 1 { HEAD_PANELS_PER_TASK } else { last_panels };
+    let mut out = Vec::new();
+    for n in 0..p.n {
+        for t0 in (0..hw).step_by(step) {
+            for first in (0..last_panels).step_by(panel_step) {
+                out.push(Task {
+                    n,
+                    pixels: t0..(t0 + step).min(hw),
+                    last_panels: first..(first + panel_step).min(last_panels),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Scratch of one task: the packed input tile, two intermediate tiles, the head's sums.
+fn scratch_len(p: &MlpconvProblem, nr: usize) -> usize {
+    let tile = tile_pixels(p, nr);
+    let widest = p.widths().iter().copied().max().unwrap_or(0);
+    (p.cin + 2 * widest) * tile + p.cout() * nr
+}
+
+/// Runs one task inside pulp's dispatch. `#[inline(always)]` and closure-free below
+/// `with_simd`, so the microkernel is compiled with the selected target features.
+struct FusedTask<'a> {
+    problem: &'a MlpconvProblem,
+    input: &'a [f32],
+    layers: &'a [PreparedWeights],
+    out: OutPtr,
+    task: &'a Task,
+    /// At least [`scratch_len`] values.
+    scratch: &'a mut [f32],
+}
+
+impl WithSimd for FusedTask<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let FusedTask { problem: p, input, layers, out, task, scratch } = self;
+        let mk = PulpMicrokernel(simd);
+        let nr = mk.nr();
+        let tile_pixels = tile_pixels(p, nr);
+        let (hw, cin, cout, n) = (p.pixels(), p.cin, p.cout(), task.n);
+        let widest = p.widths().iter().copied().max().unwrap_or(0);
+        let (packed_input, rest) = scratch.split_at_mut(cin * tile_pixels);
+        let (first, rest) = rest.split_at_mut(widest * tile_pixels);
+        let (second, sums) = rest.split_at_mut(widest * tile_pixels);
+        // Channels of the last layer this task computes (all of them, except in a split head).
+        let channels = task.last_panels.start * MR..(task.last_panels.end * MR).min(cout);
+        let sums = &mut sums[..channels.len() * nr];
+        sums.fill(0.0);
+        let x_n = &input[n * cin * hw..][..cin * hw];
+        let end = task.pixels.end;
+        let in_place = panels(p.widths()[0], MR) < PACK_INPUT_MIN_PANELS;
+
+        for t0 in task.pixels.clone().step_by(tile_pixels) {
+            let subtiles = (end - t0).min(tile_pixels).div_ceil(nr);
+            // 1. Pack the input tile: subtile s, channel c at packed_input[(s·cin + c)·nr ..];
+            //    full subtiles stay in place when the first layer is too narrow to repay it.
+            //    Channel by channel, so each input row is read as one run of the tile's pixels.
+            let full_subtiles = (end - t0).min(tile_pixels) / nr;
+            let packed = if in_place { full_subtiles..subtiles } else { 0..subtiles };
+            if !packed.is_empty() {
+                for c in 0..cin {
+                    let row = &x_n[c * hw..][..hw];
+                    for s in packed.clone() {
+                        let (c0, cols) = (t0 + s * nr, nr.min(end - t0 - s * nr));
+                        copy_padded(simd, &row[c0..][..cols], &mut packed_input[(s * cin + c) * nr..][..nr]);
+                    }
+                }
+            }
+            // 2. The layers; `buffers.0` holds the last layer's packed tile.
+            let mut buffers: (&mut [f32], &mut [f32]) = (&mut *first, &mut *second);
+            for (l, prepared) in layers.iter().enumerate() {
+                let (c_in, c_out) = (if l == 0 { cin } else { p.widths()[l - 1] }, p.widths()[l]);
+                let src: &[f32] = if l == 0 { &*packed_input } else { &*buffers.0 };
+                let first_layer_in_place = l == 0 && in_place;
+                let dst = buffers.1.as_mut_ptr();
+                let layer_panels = if l + 1 == layers.len() { task.last_panels.clone() } else { 0..panels(c_out, MR) };
+                let block = (PANEL_BLOCK_BYTES / (4 * c_in * MR)).max(1);
+                for first_panel in layer_panels.clone().step_by(block) {
+                    for s in 0..subtiles {
+                        let c0 = t0 + s * nr;
+                        let (b, ldb) = if first_layer_in_place && c0 + nr <= end {
+                            (&x_n[c0..(c_in - 1) * hw + c0 + nr], hw)
+                        } else {
+                            (&src[s * c_in * nr..][..c_in * nr], nr)
+                        };
+                        for panel in first_panel..(first_panel + block).min(layer_panels.end) {
+                            let co = panel * MR;
+                            let a = &prepared.weights()[panel * c_in * MR..][..c_in * MR];
+                            let bias = BiasAlong::Rows(prepared.bias()[co..][..MR].as_ptr());
+                            let rows = MR.min(c_out - co);
+                            // SAFETY: `a` holds c_in·MR values and `b` c_in rows of nr values
+                            // ldb apart (sliced above); the bias is padded to whole panels; subtile s, channels
+                            // co..co+rows, nr values each, lie inside `buffers.1`
+                            // (widest·tile_pixels values), which nothing else borrows meanwhile.
+                            unsafe {
+                                let c = dst.add((s * c_out + co) * nr);
+                                mk.tile(
+                                    c_in,
+                                    a.as_ptr(),
+                                    b.as_ptr(),
+                                    ldb,
+                                    c,
+                                    nr,
+                                    rows,
+                                    nr,
+                                    Epilogue::store(bias, true),
+                                );
+                            }
+                        }
+                    }
+                }
+                std::mem::swap(&mut buffers.0, &mut buffers.1);
+            }
+            // 3. A head sums the tile per channel and lane; padding columns are left out.
+            if p.gap {
+                for s in 0..subtiles {
+                    let cols = nr.min(end - t0 - s * nr);
+                    let tile = &buffers.0[(s * cout + channels.start) * nr..][..channels.len() * nr];
+                    for (acc, row) in sums.chunks_exact_mut(nr).zip(tile.chunks_exact(nr)) {
+                        for (a, &v) in acc[..cols].iter_mut().zip(&row[..cols]) {
+                            *a += v;
+                        }
+                    }
+                }
+            } else {
+                // SAFETY: image n's output starts inside the buffer (n < N).
+                let y_n = unsafe { out.0.add(n * cout * hw) };
+                for s in 0..subtiles {
+                    let (c0, cols) = (t0 + s * nr, nr.min(end - t0 - s * nr));
+                    let tile = &buffers.0[s * cout * nr..][..cout * nr];
+                    for (c, row) in tile.chunks_exact(nr).enumerate() {
+                        // SAFETY: channel c < K, pixels c0..c0+cols < H·W of image n: inside
+                        // the output, in this task's pixels only.
+                        let dst = unsafe { core::slice::from_raw_parts_mut(y_n.add(c * hw + c0), cols) };
+                        copy_padded(simd, &row[..cols], dst);
+                    }
+                }
+            }
+        }
+        if p.gap {
+            let inv = 1.0 / hw as f32;
+            for (c, acc) in channels.zip(sums.chunks_exact(nr)) {
+                let mean = acc.iter().sum::<f32>() * inv;
+                // SAFETY: the head's output is N×K and n < N, c < K; class c of image n
+                // belongs to this task only.
+                unsafe { out.0.add(n * cout + c).write(mean) };
+            }
+        }
+    }
+}
+
+/// Copies `src` into the start of `dst` and zeroes the rest, a vector at a time (a
+/// `copy_from_slice` of a run-time length is a `memcpy` call, which costs more than the 64
+/// bytes it copies).
+#[inline(always)]
+fn copy_padded<S: Simd>(simd: S, src: &[f32], dst: &mut [f32]) {
+    let lanes = S::F32_LANES;
+    for (start, chunk) in (0..dst.len()).step_by(lanes).zip(dst.chunks_mut(lanes)) {
+        let from = &src[start.min(src.len())..(start + chunk.len()).min(src.len())];
+        store(simd, chunk, load(simd, from));
+    }
+}
+
+impl MlpconvKernel for MlpconvFused {
+    fn name(&self) -> &'static str {
+        "mlpconv-fused"
+    }
+
+    fn isa(&self) -> &str {
+        &self.isa
+    }
+
+    fn info(&self) -> KernelInfo {
+        KernelInfo {
+            name: self.name(),
+            op: "mlpconv",
+            layouts: vec![Layout::Nchw],
+            isa: self.isa.clone(),
+            tile: Some(format!("{} ({SUBTILES_PER_TILE} per pixel tile)", tile_name(self.policy))),
+            threads: "rayon",
+            description: "fused chain (and conv + GAP head), pixel tile by tile, intermediates packed in cache",
+        }
+    }
+
+    fn pack(&self, problem: &MlpconvProblem, weights: &[&[f32]], biases: &[&[f32]]) -> PreparedChain {
+        let nr = NV * self.policy.f32_lanes();
+        let layers = problem
+            .layers()
+            .zip(weights.iter().zip(biases))
+            .map(|(layer, (w, b))| {
+                let layer = layer.expect("validated chain");
+                let (w, b) = direct::pack_weights(&layer, w, Some(b), nr);
+                PreparedWeights::new(self.name(), self.isa.clone(), layer, w, b)
+            })
+            .collect();
+        PreparedChain::new(self.name(), self.isa.clone(), *problem, layers)
+    }
+
+    fn execute(&self, args: MlpconvArgs<'_>) {
+        let nr = NV * self.policy.f32_lanes();
+        let (problem, input, policy) = (args.problem, args.input, self.policy);
+        let layers = args.prepared.layers();
+        let out = OutPtr(args.output.as_mut_ptr());
+        let len = scratch_len(problem, nr);
+        tasks(problem, tile_pixels(problem, nr)).par_iter().for_each(|task| {
+            // Scratch is taken before the dispatch (see `blocked_simd`).
+            with_scratch(Slot::PackA, len, |scratch| {
+                policy.dispatch(FusedTask { problem, input, layers, out, task, scratch })
+            });
+        });
+    }
+}
