@@ -17,8 +17,8 @@ pub(crate) const ACCUMULATORS: usize = 4;
 
 /// Global average pooling with explicit SIMD, runtime-dispatched.
 ///
-/// - NCHW: each channel's H·W values are contiguous: 4 vector accumulators over the row, a
-///   masked load for its tail, one horizontal sum, times 1/(H·W).
+/// - NCHW: each channel's H·W values are contiguous: 4 vector accumulators over the row, its
+///   tail masked, one horizontal sum, times 1/(H·W).
 /// - NHWC: channels are contiguous: 4 vectors of channels accumulate pixel after pixel, so
 ///   there is no horizontal sum at all.
 #[derive(Debug, Clone)]
@@ -57,24 +57,27 @@ impl WithSimd for GapBlock<'_> {
         let lanes = S::F32_LANES;
         match p.layout {
             Layout::Nchw => {
-                for (c, y) in channels.zip(out.iter_mut()) {
-                    let row = &image[c * hw..][..hw];
-                    let (vectors, tail) = S::as_simd_f32s(row);
-                    let mut acc = [zero; ACCUMULATORS];
-                    let mut chunks = vectors.chunks_exact(ACCUMULATORS);
-                    for chunk in &mut chunks {
-                        for (a, &v) in acc.iter_mut().zip(chunk) {
-                            *a = simd.add_f32s(*a, v);
-                        }
-                    }
-                    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-                        *a = simd.add_f32s(*a, v);
-                    }
-                    if !tail.is_empty() {
-                        acc[ACCUMULATORS - 1] = simd.add_f32s(acc[ACCUMULATORS - 1], simd.partial_load_f32s(tail));
-                    }
-                    let sum = simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]));
-                    *y = simd.reduce_sum_f32s(sum) * inv;
+                // A row of H·W values is `full` whole vectors and a tail of `tail` values. The
+                // tail is read as a whole vector with the lanes past the row masked to zero
+                // (they belong to the next channel), except at the very end of the input,
+                // where a partial load keeps the read inside it.
+                let (full, tail) = (hw / lanes, hw % lanes);
+                let tail_mask = simd.less_than_f32s(lane_indices(simd), simd.splat_f32s(tail as f32));
+                let rows = NchwRows { image, hw, full, tail, tail_mask, inv };
+                // Short rows (NIN's 6×6 to 8×8 maps are 4 to 8 vectors) get a loop unrolled for
+                // their exact vector count, so a channel costs its loads and adds, one masked
+                // tail and one horizontal sum, with no loop control or bounds checks between.
+                match full {
+                    0 => rows.sum::<0>(simd, channels, out),
+                    1 => rows.sum::<1>(simd, channels, out),
+                    2 => rows.sum::<2>(simd, channels, out),
+                    3 => rows.sum::<3>(simd, channels, out),
+                    4 => rows.sum::<4>(simd, channels, out),
+                    5 => rows.sum::<5>(simd, channels, out),
+                    6 => rows.sum::<6>(simd, channels, out),
+                    7 => rows.sum::<7>(simd, channels, out),
+                    8 => rows.sum::<8>(simd, channels, out),
+                    _ => rows.sum_long(simd, channels, out),
                 }
             }
             Layout::Nhwc => {
@@ -96,6 +99,114 @@ impl WithSimd for GapBlock<'_> {
             }
         }
     }
+}
+
+/// The NCHW rows of one image and how each splits into whole vectors and a tail.
+struct NchwRows<'a, S: Simd> {
+    image: &'a [f32],
+    hw: usize,
+    full: usize,
+    tail: usize,
+    /// Lanes below `tail` set.
+    tail_mask: S::m32s,
+    inv: f32,
+}
+
+impl<S: Simd> NchwRows<'_, S> {
+    /// The tail of channel `c`'s row, lanes past it zero: a whole vector read with the lanes of
+    /// the next channel masked off, or a partial read at the very end of the image.
+    #[inline(always)]
+    fn tail(&self, simd: S, c: usize) -> S::f32s {
+        let rest = &self.image[c * self.hw + self.full * S::F32_LANES..];
+        if rest.len() >= S::F32_LANES {
+            simd.select_f32s(self.tail_mask, load(simd, &rest[..S::F32_LANES]), simd.splat_f32s(0.0))
+        } else {
+            simd.partial_load_f32s(&rest[..self.tail])
+        }
+    }
+
+    /// The first channel whose tail cannot be read as a whole vector inside the image (the
+    /// channels before it take the unchecked path of [`sum`](Self::sum)).
+    fn first_partial_tail(&self, lanes: usize) -> usize {
+        let needed = self.full * lanes + lanes; // a row's whole vectors plus one vector of tail
+        (self.image.len() + self.hw).saturating_sub(needed) / self.hw
+    }
+
+    /// Means of `channels` for rows of exactly `FULL` whole vectors (and the tail).
+    #[inline(always)]
+    fn sum<const FULL: usize>(&self, simd: S, channels: Range<usize>, out: &mut [f32]) {
+        let lanes = S::F32_LANES;
+        let zero = simd.splat_f32s(0.0);
+        let split = self.first_partial_tail(lanes).clamp(channels.start, channels.end);
+        let (fast_out, slow_out) = out.split_at_mut(split - channels.start);
+        let fast = &self.image[channels.start * self.hw..split * self.hw];
+        for (row, y) in fast.chunks_exact(self.hw).zip(fast_out) {
+            // Two chains: with adds of latency 3, enough for rows this short.
+            let mut acc = [zero; 2];
+            for k in 0..FULL {
+                // SAFETY: FULL = hw / lanes, so (k + 1)·lanes ≤ hw = row.len(): a whole vector
+                // inside the row; unaligned reads need no alignment.
+                let v = unsafe { (row.as_ptr().add(k * lanes) as *const S::f32s).read_unaligned() };
+                acc[k % 2] = simd.add_f32s(acc[k % 2], v);
+            }
+            if self.tail > 0 {
+                // SAFETY: channels before `first_partial_tail` have FULL·lanes + lanes values
+                // inside the image from their start; the lanes past the row are masked off.
+                let v = unsafe { (row.as_ptr().add(FULL * lanes) as *const S::f32s).read_unaligned() };
+                acc[1] = simd.add_f32s(acc[1], simd.select_f32s(self.tail_mask, v, zero));
+            }
+            *y = simd.reduce_sum_f32s(simd.add_f32s(acc[0], acc[1])) * self.inv;
+        }
+        // The last channels, whose tail ends the image: checked reads.
+        for (c, y) in (split..channels.end).zip(slow_out) {
+            let row = &self.image[c * self.hw..][..self.hw];
+            let (vectors, _) = S::as_simd_f32s(row);
+            let mut sum = self.tail(simd, c);
+            for &v in vectors {
+                sum = simd.add_f32s(sum, v);
+            }
+            *y = simd.reduce_sum_f32s(sum) * self.inv;
+        }
+    }
+
+    /// Means of `channels` for longer rows: four accumulators in a loop.
+    #[inline(always)]
+    fn sum_long(&self, simd: S, channels: Range<usize>, out: &mut [f32]) {
+        let zero = simd.splat_f32s(0.0);
+        for (c, y) in channels.zip(out.iter_mut()) {
+            let (vectors, _) = S::as_simd_f32s(&self.image[c * self.hw..][..self.hw]);
+            let mut acc = [zero; ACCUMULATORS];
+            let mut chunks = vectors.chunks_exact(ACCUMULATORS);
+            for chunk in &mut chunks {
+                for (a, &v) in acc.iter_mut().zip(chunk) {
+                    *a = simd.add_f32s(*a, v);
+                }
+            }
+            for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+                *a = simd.add_f32s(*a, v);
+            }
+            if self.tail > 0 {
+                acc[ACCUMULATORS - 1] = simd.add_f32s(acc[ACCUMULATORS - 1], self.tail(simd, c));
+            }
+            let sum = simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]));
+            *y = simd.reduce_sum_f32s(sum) * self.inv;
+        }
+    }
+}
+
+/// The vector `[0, 1, 2, ...]`, one lane index per lane.
+#[inline(always)]
+fn lane_indices<S: Simd>(simd: S) -> S::f32s {
+    const INDICES: [f32; 64] = {
+        let mut out = [0.0; 64];
+        let mut i = 0;
+        while i < 64 {
+            out[i] = i as f32;
+            i += 1;
+        }
+        out
+    };
+    simd.partial_load_f32s(&INDICES[..S::F32_LANES.min(64)])
 }
 
 impl GapKernel for GapSimd {

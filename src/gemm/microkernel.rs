@@ -191,3 +191,15 @@ pub(crate) fn store<S: Simd>(simd: S, dst: &mut [f32], x: S::f32s) {
         simd.partial_store_f32s(dst, x);
     }
 }
+
+/// Copies `src` into the start of `dst` and zeroes the rest, a vector at a time (a
+/// `copy_from_slice` of a run-time length is a `memcpy` call, which costs more than the 64
+/// bytes a tile row holds).
+#[inline(always)]
+pub(crate) fn copy_padded<S: Simd>(simd: S, src: &[f32], dst: &mut [f32]) {
+    let lanes = S::F32_LANES;
+    for (start, chunk) in (0..dst.len()).step_by(lanes).zip(dst.chunks_mut(lanes)) {
+        let from = &src[start.min(src.len())..(start + chunk.len()).min(src.len())];
+        store(simd, chunk, load(simd, from));
+    }
+}

@@ -28,7 +28,7 @@ use super::{KernelInfo, MlpconvArgs, MlpconvKernel, PreparedChain};
 use crate::conv1x1::PreparedWeights;
 use crate::conv1x1::blocked_simd::tile_name;
 use crate::conv1x1::direct::{self, OutPtr};
-use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, load, store};
+use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
 use crate::gemm::pack::panels;
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
@@ -241,18 +241,6 @@ impl WithSimd for FusedTask<'_> {
                 unsafe { out.0.add(n * cout + c).write(mean) };
             }
         }
-    }
-}
-
-/// Copies `src` into the start of `dst` and zeroes the rest, a vector at a time (a
-/// `copy_from_slice` of a run-time length is a `memcpy` call, which costs more than the 64
-/// bytes it copies).
-#[inline(always)]
-fn copy_padded<S: Simd>(simd: S, src: &[f32], dst: &mut [f32]) {
-    let lanes = S::F32_LANES;
-    for (start, chunk) in (0..dst.len()).step_by(lanes).zip(dst.chunks_mut(lanes)) {
-        let from = &src[start.min(src.len())..(start + chunk.len()).min(src.len())];
-        store(simd, chunk, load(simd, from));
     }
 }
 
