@@ -66,6 +66,7 @@ pub(super) fn render(r: &Report) -> String {
         m.pulp_path,
         m.wide_isa
     );
+    let _ = writeln!(w, "The FMA peaks are the higher of a probe before and one after the timings.\n");
     let _ = writeln!(w, "| measured limit | value |");
     let _ = writeln!(w, "| --- | --- |");
     let _ = writeln!(w, "| FMA peak, 1 thread | {:.1} GFLOP/s |", m.fma_peak_gflops);

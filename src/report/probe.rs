@@ -41,11 +41,12 @@ pub struct MachineInfo {
     pub git_commit: String,
     /// UTC time the report was made.
     pub date_utc: String,
-    /// FMA peak, 1 thread, GFLOP/s.
+    /// FMA peak, 1 thread, GFLOP/s (in a report: the higher of a probe before and one after the
+    /// timings).
     pub fma_peak_gflops: f64,
     /// Threads used for the "all threads" figures.
     pub threads_all: usize,
-    /// FMA peak with all threads, GFLOP/s.
+    /// FMA peak with all threads, GFLOP/s (in a report, as above).
     pub fma_peak_gflops_all_threads: f64,
     /// Read bandwidth per level.
     pub bandwidth: Vec<Bandwidth>,
