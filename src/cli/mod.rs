@@ -29,7 +29,9 @@ use crate::timing::TimingBudget;
 /// Benchmarks of Network in Network's kernels: 1×1 convolution and global average pooling.
 ///
 /// Problems are strings: `NxCxHxW:K[,sS][,relu][,nobias][,nhwc]` for a 1×1 convolution
-/// (e.g. `1x192x28x28:32,relu`), `NxCxHxW[,nhwc]` for global average pooling (e.g. `1x1000x6x6`).
+/// (e.g. `1x192x28x28:32,relu`), `NxCxHxW[,nhwc]` for global average pooling (e.g. `1x1000x6x6`),
+/// `NxCxHxW:K1:K2[...][,gap]` for a chain of 1×1 layers with bias and ReLU, optionally ending in
+/// GAP, for the fused kernels (e.g. `1x192x32x32:160:96`, `1x1024x6x6:1000,gap`).
 #[derive(Debug, Parser)]
 #[command(name = "nin-bench", version, about, long_about)]
 pub struct Cli {
@@ -165,12 +167,13 @@ impl ProblemArgs {
     }
 }
 
-/// The standard suite, conv then GAP.
+/// The standard suites: conv, then GAP, then the chains.
 fn standard_suite() -> Vec<Problem> {
     suite::conv1x1_suite()
         .into_iter()
         .map(Problem::Conv1x1)
         .chain(suite::gap_suite().into_iter().map(Problem::Gap))
+        .chain(suite::mlpconv_suite().into_iter().map(Problem::Mlpconv))
         .collect()
 }
 
