@@ -11,10 +11,10 @@ use serde::Serialize;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
-use crate::mlpconv::MlpconvKernel;
+use crate::mlpconv::{MlpconvKernel, PreparedChain};
 use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
-use crate::timing::{Timing, TimingBudget, measure};
+use crate::timing::{Timing, TimingBudget, measure, measure_paired};
 
 /// One timed kernel × problem.
 #[derive(Debug, Clone, Serialize)]
@@ -259,4 +259,50 @@ pub fn time_mlpconv(
     r.peak_fraction = fma_peak_gflops.map(|peak| r.gflops / peak);
     r.prepare_seconds = Some(prepare_seconds);
     Ok(r)
+}
+
+/// Times two chain kernels on `p` against each other ([`measure_paired`]: samples in turn), so
+/// their ratio is not at the mercy of the machine's drift between two separate measurements.
+/// Returns both rows and the median, over rounds, of `second`'s time over `first`'s (the
+/// speed-up of `first`).
+pub fn time_mlpconv_paired(
+    [first, second]: [&dyn MlpconvKernel; 2],
+    p: &MlpconvProblem,
+    threads: usize,
+    budget: TimingBudget,
+    fma_peak_gflops: Option<f64>,
+) -> Result<([RunRow; 2], f64)> {
+    let data = ChainData::seeded(p, CHAIN_SEED);
+    let (mut y1, mut y2) = (zeroed(p.output_len()), zeroed(p.output_len()));
+    let threads =
+        effective_threads(first.info().threads, threads).max(effective_threads(second.info().threads, threads));
+    let prepare = |k: &dyn MlpconvKernel| -> Result<(PreparedChain, f64)> {
+        let start = Instant::now();
+        let prepared = k.prepare(p, &data.weight_slices(), &data.bias_slices())?;
+        Ok((prepared, start.elapsed().as_secs_f64()))
+    };
+    let ((w1, prep1), (w2, prep2)) = (prepare(first)?, prepare(second)?);
+    let x = &data.input[..];
+    let (t1, t2, ratios) = with_threads(threads, || {
+        // Once before timing: checks the lengths, and fills the per-thread workspaces.
+        first.run(p, x, &w1, &mut y1)?;
+        second.run(p, x, &w2, &mut y2)?;
+        Ok::<_, NinError>(measure_paired(
+            budget,
+            || {
+                let _ = first.run(p, std::hint::black_box(x), &w1, std::hint::black_box(&mut y1));
+            },
+            || {
+                let _ = second.run(p, std::hint::black_box(x), &w2, std::hint::black_box(&mut y2));
+            },
+        ))
+    })??;
+    let row = |k: &dyn MlpconvKernel, t: &Timing, prep: f64| {
+        let mut r = RunRow::from_timing(k.name(), p.to_string(), threads, p.flops() as f64, p.bytes() as f64, t);
+        r.peak_fraction = fma_peak_gflops.map(|peak| r.gflops / peak);
+        r.prepare_seconds = Some(prep);
+        r
+    };
+    let median = Timing { samples: ratios, batch: 1 }.median();
+    Ok(([row(first, &t1, prep1), row(second, &t2, prep2)], median))
 }

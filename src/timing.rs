@@ -113,6 +113,47 @@ pub fn measure(budget: TimingBudget, mut f: impl FnMut()) -> Timing {
     Timing { samples, batch }
 }
 
+/// Times `f` and `g` against each other: warm-up of both, then samples taken in turn (one of
+/// `f`, one of `g`, ...), so both see the same moments of a shared machine. Returns their
+/// timings and, per round, `g`'s time over `f`'s, sorted: its median is the speed-up of `f`
+/// over `g` with the machine's drift from one second to the next cancelled out.
+pub fn measure_paired(budget: TimingBudget, mut f: impl FnMut(), mut g: impl FnMut()) -> (Timing, Timing, Vec<f64>) {
+    let half = TimingBudget { measure: budget.measure / 2, warm_up: budget.warm_up / 2, ..budget };
+    let batch_of = |h: &mut dyn FnMut()| {
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while calls == 0 || start.elapsed() < half.warm_up {
+            h();
+            calls += 1;
+        }
+        let per_call = start.elapsed().as_secs_f64() / calls as f64;
+        (((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20), per_call)
+    };
+    let (batch_f, per_f) = batch_of(&mut f);
+    let (batch_g, per_g) = batch_of(&mut g);
+    let min_samples =
+        if per_f + per_g > budget.measure.as_secs_f64() { budget.min_samples.min(3) } else { budget.min_samples };
+    let sample = |h: &mut dyn FnMut(), batch: usize| {
+        let t = Instant::now();
+        for _ in 0..batch {
+            h();
+        }
+        t.elapsed().as_secs_f64() / batch as f64
+    };
+    let (mut tf, mut tg, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let measuring = Instant::now();
+    while tf.len() < min_samples || (tf.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
+        let (a, b) = (sample(&mut f, batch_f), sample(&mut g, batch_g));
+        tf.push(a);
+        tg.push(b);
+        ratios.push(b / a);
+    }
+    for v in [&mut tf, &mut tg, &mut ratios] {
+        v.sort_by(f64::total_cmp);
+    }
+    (Timing { samples: tf, batch: batch_f }, Timing { samples: tg, batch: batch_g }, ratios)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +165,16 @@ mod tests {
         assert_eq!(t.quantile(0.25), 2.0);
         assert!((t.p10() - 1.4).abs() < 1e-12);
         assert_eq!((t.min(), t.max()), (1.0, 5.0));
+    }
+
+    #[test]
+    fn paired_measurement_alternates_and_reports_one_ratio_per_round() {
+        let (mut a, mut b) = (0, 0);
+        let (tf, tg, ratios) =
+            measure_paired(TimingBudget { min_samples: 6, ..TimingBudget::QUICK }, || a += 1, || b += 1);
+        assert!(tf.samples.len() >= 6 && tf.samples.len() == tg.samples.len() && ratios.len() == tf.samples.len());
+        assert!(ratios.windows(2).all(|w| w[0] <= w[1]) && ratios.iter().all(|r| *r > 0.0));
+        assert!(a >= 6 && b >= 6);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
     CHAIN_SEED, ChainData, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, time_conv, time_gap, time_mlpconv,
-    with_threads,
+    time_mlpconv_paired, with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -56,6 +56,9 @@ pub struct ReportRow {
     pub speedup_vs_naive: Option<f64>,
     /// Median speed-up over the `gemm` crate at the same thread count.
     pub speedup_vs_gemm_crate: Option<f64>,
+    /// For the fused chain: the median over paired rounds of the unfused chain's time over the
+    /// fused one's (both timed in turn, see [`crate::timing::measure_paired`]).
+    pub speedup_vs_unfused: Option<f64>,
     /// For GAP: the cache level the input fits in.
     pub bandwidth_level: Option<&'static str>,
     /// For GAP: single-thread read bandwidth measured over a working set of the input's size,
@@ -72,11 +75,16 @@ impl ReportRow {
             arithmetic_intensity,
             speedup_vs_naive: None,
             speedup_vs_gemm_crate: None,
+            speedup_vs_unfused: None,
             bandwidth_level: None,
             read_gbps: None,
         }
     }
 }
+
+/// Names of the fused chain kernel and of its baseline, timed as a pair.
+const FUSED: &str = "mlpconv-fused";
+const UNFUSED: &str = "mlpconv-unfused";
 
 /// The whole report, as written to `report.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -420,19 +428,39 @@ fn chain_problem(
     let peak = |threads: usize| {
         if threads == 1 { report.machine.fma_peak_gflops } else { report.machine.fma_peak_gflops_all_threads }
     };
-    let mut rows = Vec::new();
+    let ai = p.flops() as f64 / p.bytes() as f64;
+    let mut passed = Vec::new();
     for kernel in kernels {
-        let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
         report.verified += 1;
-        if let Err(why) = check_mlpconv(kernel, p, &data, &expected) {
-            report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
-            bar.inc(thread_counts.len() as u64);
-            continue;
+        match check_mlpconv(kernel, p, &data, &expected) {
+            Ok(_) => passed.push(kernel),
+            Err(why) => {
+                report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
+                bar.inc(thread_counts_for(kernel.info().threads == "rayon").len() as u64);
+            }
         }
-        for threads in thread_counts {
+    }
+    let mut rows = Vec::new();
+    let pair = (passed.iter().find(|k| k.name() == FUSED), passed.iter().find(|k| k.name() == UNFUSED));
+    if let (Some(&fused), Some(&unfused)) = pair {
+        // The fused kernel and its baseline are timed against each other, samples in turn, so
+        // their ratio does not depend on which second of a noisy machine each got.
+        passed.retain(|k| k.name() != FUSED && k.name() != UNFUSED);
+        let paired_budget = TimingBudget { measure: budget.measure * 2, ..budget };
+        for threads in thread_counts_for(true) {
+            bar.set_message(timing_message(&shape, "mlpconv-fused against mlpconv-unfused", threads));
+            let ([f, u], speedup) =
+                time_mlpconv_paired([fused, unfused], p, threads, paired_budget, Some(peak(threads)))?;
+            rows.push(ReportRow { speedup_vs_unfused: Some(speedup), ..ReportRow::new("kernel", f, ai) });
+            rows.push(ReportRow::new("kernel", u, ai));
+            bar.inc(2);
+        }
+    }
+    for kernel in passed {
+        for threads in thread_counts_for(kernel.info().threads == "rayon") {
             bar.set_message(timing_message(&shape, kernel.name(), threads));
             let run = time_mlpconv(kernel, p, threads, budget, Some(peak(threads)))?;
-            rows.push(ReportRow::new("kernel", run, p.flops() as f64 / p.bytes() as f64));
+            rows.push(ReportRow::new("kernel", run, ai));
             bar.inc(1);
         }
     }
