@@ -12,7 +12,8 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
 use crate::mlpconv::{MlpconvKernel, PreparedChain};
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
+use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use crate::timing::{Timing, TimingBudget, measure, measure_paired};
 
@@ -45,6 +46,10 @@ pub struct RunRow {
     pub peak_fraction: Option<f64>,
     /// One-off weight preparation, seconds (conv only).
     pub prepare_seconds: Option<f64>,
+    /// When timed against another kernel (`run --against`): the median, over rounds of one
+    /// sample each taken in turn, of the other kernel's time over this one's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired_speedup: Option<f64>,
 }
 
 /// Runs `f` on a rayon pool of `threads` threads.
@@ -84,6 +89,7 @@ impl RunRow {
             seconds_max: t.max(),
             peak_fraction: None,
             prepare_seconds: None,
+            paired_speedup: None,
         }
     }
 }
@@ -305,4 +311,84 @@ pub fn time_mlpconv_paired(
     };
     let median = Timing { samples: ratios, batch: 1 }.median();
     Ok(([row(first, &t1, prep1), row(second, &t2, prep2)], median))
+}
+
+/// Times two kernels of the same operation on `p` against each other, samples in turn
+/// ([`measure_paired`]): `run --against`. Returns both rows, the first with its
+/// `paired_speedup` over the second. `peak` is the FMA peak (conv, chains) or the read
+/// bandwidth (GAP) for the row's `peak_fraction`.
+pub fn time_pair(
+    first: &AnyKernel,
+    second: &AnyKernel,
+    p: &Problem,
+    threads: usize,
+    budget: TimingBudget,
+    peak: Option<f64>,
+) -> Result<[RunRow; 2]> {
+    let threads =
+        effective_threads(first.info().threads, threads).max(effective_threads(second.info().threads, threads));
+    let shape = p.to_string();
+    let (timings, flops, bytes) = match (p, first, second) {
+        (Problem::Conv1x1(p), AnyKernel::Conv1x1(a), AnyKernel::Conv1x1(b)) => {
+            let x = seeded_uniform(p.input_len(), 1);
+            let w = seeded_uniform(p.weights_len(), 2);
+            let bias = seeded_uniform(p.bias_len(), 3);
+            let bias = p.bias.then_some(&bias[..]);
+            let (wa, wb) = (a.prepare(p, &w, bias)?, b.prepare(p, &w, bias)?);
+            let (mut ya, mut yb) = (zeroed(p.output_len()), zeroed(p.output_len()));
+            let t = with_threads(threads, || {
+                a.run(p, &x, &wa, &mut ya)?;
+                b.run(p, &x, &wb, &mut yb)?;
+                Ok::<_, NinError>(measure_paired(
+                    budget,
+                    || drop(a.run(p, std::hint::black_box(&x), &wa, std::hint::black_box(&mut ya))),
+                    || drop(b.run(p, std::hint::black_box(&x), &wb, std::hint::black_box(&mut yb))),
+                ))
+            })??;
+            (t, p.flops() as f64, conv_bytes(p))
+        }
+        (Problem::Gap(p), AnyKernel::Gap(a), AnyKernel::Gap(b)) => {
+            let x = seeded_uniform(p.input_len(), 1);
+            let (mut ya, mut yb) = (zeroed(p.output_len()), zeroed(p.output_len()));
+            let t = with_threads(threads, || {
+                a.run(p, &x, &mut ya)?;
+                b.run(p, &x, &mut yb)?;
+                Ok::<_, NinError>(measure_paired(
+                    budget,
+                    || drop(a.run(p, std::hint::black_box(&x), std::hint::black_box(&mut ya))),
+                    || drop(b.run(p, std::hint::black_box(&x), std::hint::black_box(&mut yb))),
+                ))
+            })??;
+            (t, p.input_len() as f64, p.bytes() as f64)
+        }
+        (Problem::Mlpconv(p), AnyKernel::Mlpconv(a), AnyKernel::Mlpconv(b)) => {
+            let ([mut ra, rb], speedup) = time_mlpconv_paired([a.as_ref(), b.as_ref()], p, threads, budget, None)?;
+            let fraction = |r: &RunRow| peak.map(|peak| r.gflops / peak);
+            ra.peak_fraction = fraction(&ra);
+            ra.paired_speedup = Some(speedup);
+            let rb = RunRow { peak_fraction: fraction(&rb), ..rb };
+            return Ok([ra, rb]);
+        }
+        _ => {
+            return Err(NinError::Shape {
+                what: shape,
+                reason: format!(
+                    "{} and {} must both be kernels of this problem's operation ({})",
+                    first.info().name,
+                    second.info().name,
+                    p.op()
+                ),
+            });
+        }
+    };
+    let (ta, tb, ratios) = timings;
+    let gap = matches!(p, Problem::Gap(_));
+    let row = |k: &AnyKernel, t: &Timing| {
+        let mut r = RunRow::from_timing(k.info().name, shape.clone(), threads, flops, bytes, t);
+        r.peak_fraction = peak.map(|peak| if gap { r.gbps / peak } else { r.gflops / peak });
+        r
+    };
+    let mut first_row = row(first, &ta);
+    first_row.paired_speedup = Some(Timing { samples: ratios, batch: 1 }.median());
+    Ok([first_row, row(second, &tb)])
 }

@@ -85,6 +85,21 @@ fn verify_and_run_take_chains_and_reject_them_on_other_kernels() {
 }
 
 #[test]
+fn run_against_times_two_kernels_in_turn_and_rejects_another_operation() {
+    let (code, stdout, stderr) =
+        run(&["run", "--kernel", "gap-simd", "--against", "gap-naive", "--shape", "1x10x8x8", "--quick", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((rows[0]["kernel"].as_str(), rows[1]["kernel"].as_str()), (Some("gap-simd"), Some("gap-naive")));
+    assert!(rows[0]["paired_speedup"].as_f64().unwrap() > 0.0);
+    assert!(rows[1].get("paired_speedup").is_none());
+    assert_bad_input(
+        &["run", "--kernel", "gap-simd", "--against", "naive", "--shape", "1x10x8x8", "--quick"],
+        "gap-simd is a gap kernel, naive a conv1x1 kernel",
+    );
+}
+
+#[test]
 fn run_json_rows_have_the_contract_keys() {
     let (code, stdout, stderr) =
         run(&["run", "--kernel", "blocked-simd", "--shape", "1x16x8x8:16,relu", "--quick", "--json"]);

@@ -79,7 +79,7 @@ enum Command {
     },
     /// Time one kernel on one or more problems.
     #[command(
-        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
+        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel mlpconv-fused --against mlpconv-unfused --threads 1 --shape 32x192x32x32:160:96\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
     )]
     Run {
         /// Kernel name (see `nin-bench list`).
@@ -90,6 +90,10 @@ enum Command {
         /// Threads for rayon kernels (default: all cores). Single-threaded kernels use 1.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Time the kernel against this one, a sample of each in turn, and print the median
+        /// speed-up over those rounds (robust to a shared machine's drift).
+        #[arg(long, value_name = "K2")]
+        against: Option<String>,
         /// About 0.1 s per problem instead of 1 s.
         #[arg(long)]
         quick: bool,
@@ -202,14 +206,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(())
         }
         Command::Verify { problems, kernels } => verify(problems.problems()?.unwrap_or_else(standard_suite), &kernels),
-        Command::Run { kernel, problems, threads, quick, json } => {
+        Command::Run { kernel, problems, threads, against, quick, json } => {
             let problems = problems.problems()?.ok_or_else(|| NinError::Shape {
                 what: "run".to_string(),
                 reason: "no problem given: use --shape S or --shapes FILE".to_string(),
             })?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let budget = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
-            run_kernel(&kernel, &problems, threads, budget, json)
+            run_kernel(&kernel, against.as_deref(), &problems, threads, budget, json)
         }
         Command::Compare(args) => compare::compare(args),
         Command::Gate(args) => gate::gate(args),
@@ -307,9 +311,26 @@ fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
     if failures > 0 { Err(Failure::Mismatch) } else { Ok(()) }
 }
 
-fn run_kernel(name: &str, problems: &[Problem], threads: usize, budget: TimingBudget, json: bool) -> CommandResult {
+fn run_kernel(
+    name: &str,
+    against: Option<&str>,
+    problems: &[Problem],
+    threads: usize,
+    budget: TimingBudget,
+    json: bool,
+) -> CommandResult {
     let kernel = registry::kernel(name)?;
     let op = kernel.info().op;
+    let other = against.map(registry::kernel).transpose()?;
+    if let Some(other) = &other
+        && other.info().op != op
+    {
+        return Err(NinError::Shape {
+            what: format!("--against {}", other.info().name),
+            reason: format!("{name} is a {op} kernel, {} a {} kernel", other.info().name, other.info().op),
+        }
+        .into());
+    }
     if let Some(p) = problems.iter().find(|p| p.op() != op) {
         return Err(NinError::Shape {
             what: p.to_string(),
@@ -317,10 +338,28 @@ fn run_kernel(name: &str, problems: &[Problem], threads: usize, budget: TimingBu
         }
         .into());
     }
-    let threads = effective_threads(kernel.info().threads, threads);
+    let threads_of = |k: &AnyKernel| effective_threads(k.info().threads, threads);
+    let threads = threads_of(&kernel).max(other.as_ref().map_or(1, threads_of));
     let peak = (op != "gap").then(|| machine::fma_peak_gflops(threads, 10));
     let mut rows: Vec<RunRow> = Vec::new();
     for problem in problems {
+        if let Some(other) = &other {
+            let limit = match problem {
+                Problem::Gap(p) => Some(machine::read_bandwidth_gbps(p.input_len() * 4, 0.05)),
+                _ => peak,
+            };
+            let pair = crate::measure::time_pair(&kernel, other, problem, threads, budget, limit)?;
+            if !json {
+                if rows.is_empty() {
+                    print_run_header(op, peak);
+                }
+                pair.iter().for_each(print_run_row);
+                let speedup = pair[0].paired_speedup.unwrap_or(f64::NAN);
+                println!("  {name} vs {}: {speedup:.2}× (median over paired rounds)", other.info().name);
+            }
+            rows.extend(pair);
+            continue;
+        }
         let row = match (problem, &kernel) {
             (Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => time_conv(k.as_ref(), p, threads, budget, peak)?,
             (Problem::Gap(p), AnyKernel::Gap(k)) => {
