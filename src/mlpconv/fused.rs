@@ -11,8 +11,11 @@
 //!    80 KiB), and needs no repacking;
 //! 3. the last layer writes a packed tile too, copied out to the output map row by row; or, for
 //!    a head, summed into per-lane channel accumulators, so the class maps are never written
-//!    at all. (Storing the microkernel's tiles straight into output rows H·W apart, while the
-//!    FMAs run, measured 2.6 ms per call on 1x96x54x54:96:96 here; the copy-out 1.5–1.7 ms.)
+//!    at all. (Storing the microkernel's tiles straight into output rows H·W apart measured
+//!    2.6 ms per call on 1x96x54x54:96:96 here, the copy-out 1.5–1.7 ms. The same copy-out in
+//!    the direct kernel, timed against it in turn, changed nothing (0.98–1.07×), so the cause
+//!    is likely the code generated for that variant, not the memory traffic: a GEMM variant
+//!    that read B in place was seen keeping its accumulators on the stack inside the k loop.)
 //!
 //! Every output value is one full-Cin microkernel reduction per layer, in the same order as
 //! the direct single-layer kernels, so without GAP the result is bit-identical to the unfused
