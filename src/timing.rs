@@ -90,27 +90,42 @@ impl Timing {
 /// that takes longer than the whole measuring budget (the naive kernel on a large layer) gets
 /// 3 samples instead of `min_samples`: enough for a median, and the run stays bounded.
 pub fn measure(budget: TimingBudget, mut f: impl FnMut()) -> Timing {
+    let (batch, per_call) = warm_up(budget.warm_up, &mut f);
+    let min_samples = min_samples(budget, per_call);
+    let mut samples = Vec::new();
+    let measuring = Instant::now();
+    while samples.len() < min_samples || (samples.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
+        samples.push(sample(&mut f, batch));
+    }
+    samples.sort_by(f64::total_cmp);
+    Timing { samples, batch }
+}
+
+/// Calls `f` for `time` (at least once); returns the calls per sample that make a sample last
+/// about 1 ms, and the seconds per call seen.
+fn warm_up(time: Duration, f: &mut dyn FnMut()) -> (usize, f64) {
     let start = Instant::now();
     let mut calls = 0u64;
-    while calls == 0 || start.elapsed() < budget.warm_up {
+    while calls == 0 || start.elapsed() < time {
         f();
         calls += 1;
     }
     let per_call = start.elapsed().as_secs_f64() / calls as f64;
-    let batch = ((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20);
-    let min_samples =
-        if per_call > budget.measure.as_secs_f64() { budget.min_samples.min(3) } else { budget.min_samples };
-    let mut samples = Vec::new();
-    let measuring = Instant::now();
-    while samples.len() < min_samples || (samples.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
-        let t = Instant::now();
-        for _ in 0..batch {
-            f();
-        }
-        samples.push(t.elapsed().as_secs_f64() / batch as f64);
+    (((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20), per_call)
+}
+
+/// Samples to take at least: 3 when one call outlasts the whole measuring budget.
+fn min_samples(budget: TimingBudget, per_call: f64) -> usize {
+    if per_call > budget.measure.as_secs_f64() { budget.min_samples.min(3) } else { budget.min_samples }
+}
+
+/// Seconds per call of one sample of `batch` calls.
+fn sample(f: &mut dyn FnMut(), batch: usize) -> f64 {
+    let t = Instant::now();
+    for _ in 0..batch {
+        f();
     }
-    samples.sort_by(f64::total_cmp);
-    Timing { samples, batch }
+    t.elapsed().as_secs_f64() / batch as f64
 }
 
 /// Times `f` and `g` against each other: warm-up of both, then samples taken in turn (one of
@@ -118,28 +133,9 @@ pub fn measure(budget: TimingBudget, mut f: impl FnMut()) -> Timing {
 /// timings and, per round, `g`'s time over `f`'s, sorted: its median is the speed-up of `f`
 /// over `g` with the machine's drift from one second to the next cancelled out.
 pub fn measure_paired(budget: TimingBudget, mut f: impl FnMut(), mut g: impl FnMut()) -> (Timing, Timing, Vec<f64>) {
-    let half = TimingBudget { measure: budget.measure / 2, warm_up: budget.warm_up / 2, ..budget };
-    let batch_of = |h: &mut dyn FnMut()| {
-        let start = Instant::now();
-        let mut calls = 0u64;
-        while calls == 0 || start.elapsed() < half.warm_up {
-            h();
-            calls += 1;
-        }
-        let per_call = start.elapsed().as_secs_f64() / calls as f64;
-        (((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20), per_call)
-    };
-    let (batch_f, per_f) = batch_of(&mut f);
-    let (batch_g, per_g) = batch_of(&mut g);
-    let min_samples =
-        if per_f + per_g > budget.measure.as_secs_f64() { budget.min_samples.min(3) } else { budget.min_samples };
-    let sample = |h: &mut dyn FnMut(), batch: usize| {
-        let t = Instant::now();
-        for _ in 0..batch {
-            h();
-        }
-        t.elapsed().as_secs_f64() / batch as f64
-    };
+    let (batch_f, per_f) = warm_up(budget.warm_up / 2, &mut f);
+    let (batch_g, per_g) = warm_up(budget.warm_up / 2, &mut g);
+    let min_samples = min_samples(budget, per_f + per_g);
     let (mut tf, mut tg, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let measuring = Instant::now();
     while tf.len() < min_samples || (tf.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
