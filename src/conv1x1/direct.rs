@@ -20,15 +20,28 @@ use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::{AlignedBuf, Layout, zeroed};
 
-/// Output-channel panels per region: NCHW panels are MR = 6 channels (48 per region), NHWC
-/// panels are NR channels (64 per region at NR = 16). The weights of one region (48·Cin
-/// floats, 36 KiB at Cin = 192) stay in L2 while the region's pixels stream past them.
-const NCHW_PANELS_PER_REGION: usize = 8;
+/// Output-channel panels per region: NCHW panels are MR = 6 channels (192 per region), NHWC
+/// panels are NR channels (64 per region at NR = 16). A region's weights (192·Cin floats,
+/// 144 KiB at Cin = 192) stay in L2 while its pixels stream past them, and each pixel tile of
+/// the input is reused by all its panels: on small maps, whose last tile is gathered into a
+/// panel once per region, that matters most. Timed against the former 48-channel × 128-pixel
+/// regions (`nin-bench run --against`, a sample of each in turn), 1 thread: 1x1024x6x6:1000
+/// 1.23–1.29×, 8x1024x6x6:1000 1.24–1.34×, 1x384x13x13:384 1.07×, 1x96x54x54:96 1.04–1.10×,
+/// others 0.98–1.04×; with `rayon-tiled` on 2 threads 1.06–1.27× on the same layers but
+/// 0.90–0.93× on 1x512x56x56:512.
+const NCHW_PANELS_PER_REGION: usize = 32;
 const NHWC_PANELS_PER_REGION: usize = 4;
-/// Pixel tiles per region (128 pixels at NR = 16 for NCHW; 96 pixels for NHWC): enough
-/// regions to spread over threads even for 27×27 maps, big enough to amortise the task.
-const NCHW_PIXEL_TILES_PER_REGION: usize = 8;
+/// Pixel tiles per region (64 pixels at NR = 16 for NCHW; 96 pixels for NHWC).
+const NCHW_PIXEL_TILES_PER_REGION: usize = 4;
 const NHWC_PIXEL_TILES_PER_REGION: usize = 16;
+/// Regions an NCHW problem is cut into at least, where it is large enough (see
+/// [`MIN_REGION_FLOPS`]): with one 64-pixel block (an 8×8 map) and 192 channels, one region
+/// would leave the second core idle (`rayon-tiled` measured 0.61× on 1x192x8x8:192 before
+/// channels were split).
+const MIN_REGIONS: usize = 4;
+/// Fewest FLOPs a region is split down to: about 15 µs of work, well above a task's cost
+/// (splitting 1x192x8x8:10, 0.25 MFLOP, measured 0.88× on 2 threads).
+const MIN_REGION_FLOPS: u64 = 1_000_000;
 
 /// Packs weights (Cout×Cin row-major) and bias for the direct algorithm with tile width `nr`.
 /// Returns (packed weights, bias padded to whole panels with zeros).
@@ -69,10 +82,18 @@ pub(crate) struct Region {
 /// The regions of the whole output, in the order a single thread walks them: per image, per
 /// channel block, per pixel block (so one block of weights is reused across the whole map).
 pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
-    let (panel_width, panels_per, pixels_per) = match p.layout {
+    let (panel_width, mut panels_per, pixels_per) = match p.layout {
         Layout::Nchw => (MR, NCHW_PANELS_PER_REGION, NCHW_PIXEL_TILES_PER_REGION * nr),
         Layout::Nhwc => (nr, NHWC_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * MR),
     };
+    if p.layout == Layout::Nchw {
+        // Small maps give few pixel blocks: split the channels instead, into enough regions
+        // for the threads, but not into pieces too small to be worth a task.
+        let pixel_blocks = p.n * p.pixels_out().div_ceil(pixels_per);
+        let worth = usize::try_from(p.flops() / MIN_REGION_FLOPS).unwrap_or(usize::MAX);
+        let splits = MIN_REGIONS.div_ceil(pixel_blocks).min(worth).max(1);
+        panels_per = panels_per.min(panels(p.cout, panel_width).div_ceil(splits));
+    }
     let total_panels = panels(p.cout, panel_width);
     let pixels = p.pixels_out();
     let mut out = Vec::new();
