@@ -123,6 +123,12 @@ pub fn check_gap(
     Ok(expected.worst_ratio(&y))
 }
 
+/// The seeded input, weights (Cout×Cin) and bias (empty without bias) every conv timing uses,
+/// so what the report verifies is what it times.
+pub fn conv_data(p: &Conv1x1Problem) -> (AlignedBuf, AlignedBuf, AlignedBuf) {
+    (seeded_uniform(p.input_len(), 1), seeded_uniform(p.weights_len(), 2), seeded_uniform(p.bias_len(), 3))
+}
+
 /// Bytes a conv kernel must move at least: input, weights, bias, output, once each.
 pub fn conv_bytes(p: &Conv1x1Problem) -> f64 {
     4.0 * (p.input_len() + p.weights_len() + p.bias_len() + p.output_len()) as f64
@@ -137,9 +143,7 @@ pub fn time_conv(
     budget: TimingBudget,
     fma_peak_gflops: Option<f64>,
 ) -> Result<RunRow> {
-    let x = seeded_uniform(p.input_len(), 1);
-    let w = seeded_uniform(p.weights_len(), 2);
-    let b = seeded_uniform(p.bias_len(), 3);
+    let (x, w, b) = conv_data(p);
     let bias = p.bias.then_some(&b[..]);
     let mut y = zeroed(p.output_len());
     let threads = effective_threads(kernel.info().threads, threads);
@@ -330,9 +334,7 @@ pub fn time_pair(
     let shape = p.to_string();
     let (timings, flops, bytes) = match (p, first, second) {
         (Problem::Conv1x1(p), AnyKernel::Conv1x1(a), AnyKernel::Conv1x1(b)) => {
-            let x = seeded_uniform(p.input_len(), 1);
-            let w = seeded_uniform(p.weights_len(), 2);
-            let bias = seeded_uniform(p.bias_len(), 3);
+            let (x, w, bias) = conv_data(p);
             let bias = p.bias.then_some(&bias[..]);
             let (wa, wb) = (a.prepare(p, &w, bias)?, b.prepare(p, &w, bias)?);
             let (mut ya, mut yb) = (zeroed(p.output_len()), zeroed(p.output_len()));

@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
-    CHAIN_SEED, ChainData, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, time_conv, time_gap, time_mlpconv,
-    time_mlpconv_paired, with_threads,
+    CHAIN_SEED, ChainData, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data, time_conv, time_gap,
+    time_mlpconv, time_mlpconv_paired, with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -254,10 +254,8 @@ fn reprobe_peaks(report: &mut Report, quick: bool) {
     m.fma_peak_gflops_all_threads =
         m.fma_peak_gflops_all_threads.max(crate::machine::fma_peak_gflops(m.threads_all, repeats));
     report.fma_peak_gflops = m.fma_peak_gflops;
-    let (one, all) = (m.fma_peak_gflops, m.fma_peak_gflops_all_threads);
     for row in report.conv1x1.iter_mut().chain(report.mlpconv.iter_mut()) {
-        let peak = if row.run.threads == 1 { one } else { all };
-        row.run.peak_fraction = Some(row.run.gflops / peak);
+        row.run.peak_fraction = Some(row.run.gflops / report.machine.fma_peak_for(row.run.threads));
     }
 }
 
@@ -278,16 +276,12 @@ fn conv_problem(
         return Ok(());
     }
     bar.set_message(format!("{shape}: reference"));
-    // The seeds `time_conv` uses, so what is verified is what is timed.
-    let x = seeded_uniform(p.input_len(), 1);
-    let w = seeded_uniform(p.weights_len(), 2);
-    let b = seeded_uniform(p.bias_len(), 3);
+    // The data `time_conv` times, so what is verified is what is timed.
+    let (x, w, b) = conv_data(p);
     let bias = p.bias.then_some(&b[..]);
     let bare = reference::conv1x1(&Peer::computed_problem(p), &x, &w, None);
     let full = reference::conv1x1_with_epilogue(p, &bare, bias);
-    let peak = |threads: usize| {
-        if threads == 1 { report.machine.fma_peak_gflops } else { report.machine.fma_peak_gflops_all_threads }
-    };
+    let peak = |threads: usize| report.machine.fma_peak_for(threads);
     let ai = p.flops() as f64 / conv_bytes(p);
     let mut rows = Vec::new();
 
@@ -425,9 +419,7 @@ fn chain_problem(
     // The data `time_mlpconv` times, so what is verified is what is timed.
     let data = ChainData::seeded(p, CHAIN_SEED);
     let expected = data.reference(p);
-    let peak = |threads: usize| {
-        if threads == 1 { report.machine.fma_peak_gflops } else { report.machine.fma_peak_gflops_all_threads }
-    };
+    let peak = |threads: usize| report.machine.fma_peak_for(threads);
     let ai = p.flops() as f64 / p.bytes() as f64;
     let mut passed = Vec::new();
     for kernel in kernels {

@@ -53,6 +53,11 @@ pub struct MachineInfo {
 }
 
 impl MachineInfo {
+    /// The FMA peak for `threads` threads: the 1-thread figure, or the all-threads one.
+    pub fn fma_peak_for(&self, threads: usize) -> f64 {
+        if threads == 1 { self.fma_peak_gflops } else { self.fma_peak_gflops_all_threads }
+    }
+
     /// The bandwidth of the smallest level whose capacity holds `bytes`.
     pub fn bandwidth_for(&self, bytes: usize) -> &Bandwidth {
         self.bandwidth
