@@ -1,7 +1,8 @@
 //! Every registered 1×1 convolution kernel against the f64 reference, on shapes chosen from
 //! the kernels' tiles: the register tile is MR = 6 rows × NR = 16 columns with AVX2 (2 with
-//! the scalar fallback), the GEMM blocks K by 256, M by 96 and N by 2048, and the direct
-//! kernels cut the output into regions of 48 channels (NCHW) or 64 (NHWC) by 128 or 96 pixels.
+//! the scalar fallback), the GEMM and the direct kernels block K by 256, the GEMM blocks M by 96
+//! and N by 2048, and the direct kernels cut the output into regions of 192 channels × 64
+//! pixels (NCHW), 256 channels × 96 pixels (NCHW tiled by pixel rows) or 64 × 96 (NHWC).
 
 mod common;
 
@@ -95,8 +96,34 @@ fn every_kernel_matches_reference_on_nin_layers() {
 }
 
 #[test]
+fn every_kernel_matches_reference_on_small_nchw_maps_tiled_by_pixel_rows() {
+    // Where 6-pixel rows fill the register tiles better than 16-pixel columns (a 6×6 map is 6
+    // tiles exactly), the direct kernels tile NCHW as pixels × channels and store the tiles
+    // transposed: full and partial pixel tiles, strided, Cin across K blocks of 256, more
+    // than one region of 16 panels, no bias.
+    let ps = problems(&[
+        "1x300x6x6:40,relu",
+        "2x513x6x6:257",
+        "1x20x12x12:16,s2,relu",
+        "1x7x5x7:13,nobias",
+        "1x9x6x6:300",
+        "3x1x7x7:1000,relu",
+    ]);
+    check_all_conv_kernels(&ps, 700);
+}
+
+#[test]
+fn every_kernel_matches_reference_when_channel_tiles_are_copied_from_distant_rows() {
+    // Rows of 256 pixels or more and regions of 8 panels or more: the direct kernels copy each
+    // 16-pixel tile into a panel before the region's panels read it; 17×17 leaves a partial
+    // last tile, and Cin 300 two K blocks.
+    let ps = problems(&["1x40x16x16:60", "1x300x17x17:50,relu", "2x3x32x32:48,nobias"]);
+    check_all_conv_kernels(&ps, 800);
+}
+
+#[test]
 fn rayon_tiled_is_bit_identical_for_1_2_and_3_threads_and_equals_blocked_simd() {
-    for s in ["2x64x27x27:100,relu", "1x33x13x13:17,s2", "3x20x9x11:70,nhwc,relu"] {
+    for s in ["2x64x27x27:100,relu", "1x33x13x13:17,s2", "3x20x9x11:70,nhwc,relu", "2x300x6x6:200,relu"] {
         let p: Conv1x1Problem = s.parse().unwrap();
         let data = ConvData::new(&p, 7);
         for policy in POLICIES {

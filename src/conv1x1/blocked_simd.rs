@@ -3,7 +3,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::direct::{self, OutPtr, Region};
+use super::direct::{self, OutPtr, Region, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
 use crate::problem::Conv1x1Problem;
@@ -91,7 +91,8 @@ impl Conv1x1Kernel for BlockedSimd {
     }
 
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let (w, b) = direct::pack_weights(problem, weights, bias, NV * self.policy.f32_lanes());
+        let nr = NV * self.policy.f32_lanes();
+        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::for_direct(problem, nr));
         PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
     }
 

@@ -8,7 +8,7 @@
 
 use wide::f32x8;
 
-use super::direct::{self, OutPtr};
+use super::direct::{self, OutPtr, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, relu};
 use crate::problem::Conv1x1Problem;
@@ -60,6 +60,16 @@ impl Microkernel for WideMicrokernel {
         epilogue: Epilogue,
     ) {
         let mut acc = [[f32x8::ZERO; 2]; MR];
+        if epilogue.accumulate {
+            for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
+                let mut values = [0.0; NR];
+                // SAFETY: r < rows and cols ≤ NR: this row of C is readable for `cols` values.
+                values[..cols].copy_from_slice(unsafe { core::slice::from_raw_parts(c.add(r * ldc), cols) });
+                let (lo, hi) = values.split_at(8);
+                *acc_row =
+                    [f32x8::from(<[f32; 8]>::try_from(lo).unwrap()), f32x8::from(<[f32; 8]>::try_from(hi).unwrap())];
+            }
+        }
         for k in 0..kc {
             // SAFETY: the caller guarantees b + k·ldb readable for NR values and `a` for
             // kc·MR values; f32x8 is plain data, read unaligned.
@@ -78,8 +88,7 @@ impl Microkernel for WideMicrokernel {
             // SAFETY: r < rows and cols ≤ NR: this row of C is writable for `cols` values.
             let dst = unsafe { core::slice::from_raw_parts_mut(c.add(r * ldc), cols) };
             for (j, (d, &v)) in dst.iter_mut().zip(&values).enumerate() {
-                let mut x = if epilogue.accumulate { *d + v } else { v };
-                x += match epilogue.bias {
+                let x = v + match epilogue.bias {
                     BiasAlong::None => 0.0,
                     // SAFETY: bias pointers are readable for MR (rows) or NR (cols) values.
                     BiasAlong::Rows(p) => unsafe { *p.add(r) },
@@ -120,7 +129,7 @@ impl Conv1x1Kernel for BlockedWide {
     }
 
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let (w, b) = direct::pack_weights(problem, weights, bias, NR);
+        let (w, b) = direct::pack_weights(problem, weights, bias, NR, TileRows::for_direct(problem, NR));
         PreparedWeights::new(self.name(), self.isa().to_string(), *problem, w, b)
     }
 

@@ -12,9 +12,23 @@
 //!   or gathered into an NR-wide panel for strided or partial pixel tiles.
 //! - NHWC: `Y_n[P × Cout] = X_n[P × Cin] · Wᵀ[Cin × Cout]`. Tiles are MR pixels × NR output
 //!   channels; Wᵀ is packed into NR-column panels; MR pixels of X are packed per tile.
+//! - NCHW on small maps ([`TileRows::for_direct`]): the NHWC tiling, `Y_nᵀ = X_nᵀ · Wᵀ`, with
+//!   the MR pixels of a tile gathered from Cin rows of X and the tile stored transposed. A 6×6
+//!   map is 36 pixels: 6 tiles of MR = 6 pixels exactly, where 16-pixel tiles would compute
+//!   48 columns for 36 (75% of the FMAs useful).
+//!
+//! Cin is cut into K blocks of 256 (the GEMM's KC), outside the loop over the region's
+//! panels, so the block of the operand every panel reuses stays in L1: a 1024-channel pixel
+//! tile is 64 KiB, twice the L1. Later blocks continue the sums in C (see
+//! [`Epilogue::accumulate`]), so the blocking changes no bit of the result.
+//!
+//! Every output value is the same reduction in either orientation (`acc = 0`, one FMA per input
+//! channel in ascending order, then bias and ReLU), so the orientation never changes a bit of
+//! the result.
 
 use std::ops::Range;
 
+use crate::gemm::KC;
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel};
 use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
@@ -31,9 +45,25 @@ use crate::tensor::{AlignedBuf, Layout, zeroed};
 /// 0.90–0.93× on 1x512x56x56:512.
 const NCHW_PANELS_PER_REGION: usize = 32;
 const NHWC_PANELS_PER_REGION: usize = 4;
+/// NR-channel panels per region of an NCHW problem in pixel rows (256 channels at NR = 16):
+/// the region's pixels are packed once and then reused by every panel, so the more panels
+/// the less packing per FMA, while 4 regions still split a 1000-channel layer for the threads.
+const NCHW_PIXEL_ROWS_PANELS_PER_REGION: usize = 16;
 /// Pixel tiles per region (64 pixels at NR = 16 for NCHW; 96 pixels for NHWC).
 const NCHW_PIXEL_TILES_PER_REGION: usize = 4;
 const NHWC_PIXEL_TILES_PER_REGION: usize = 16;
+/// With channel rows, a full pixel tile is read in place from X's rows unless the rows are at
+/// least this many pixels (1 KiB) apart and the region has at least [`PACK_MIN_PANELS`]
+/// panels; then it is copied into a contiguous panel first. Rows a KiB or more apart put the
+/// tile's 16-value pieces on as many pages as there are rows, and on power-of-two maps into a
+/// few L1 sets, so re-reading them for every panel costs more than one copy. Timed with the
+/// copy against without (a sample of each in turn, blocked-simd, 1 thread): 1x192x32x32:160
+/// 1.17×, 1x160x32x32:96 1.16×, 1x256x27x27:256 1.15×, 8x192x16x16:192 1.06×,
+/// 1x96x54x54:96 and 1x512x56x56:512 1.01×; below the thresholds it lost, 1x192x8x8:192
+/// 0.95× (rows 256 B apart) and 1x192x28x28:32 0.93× (6 panels).
+const PACK_ROWS_MIN_PIXELS: usize = 256;
+/// See [`PACK_ROWS_MIN_PIXELS`].
+const PACK_MIN_PANELS: usize = 8;
 /// Regions an NCHW problem is cut into at least, where it is large enough (see
 /// [`MIN_REGION_FLOPS`]): with one 64-pixel block (an 8×8 map) and 192 channels, one region
 /// would leave the second core idle (`rayon-tiled` measured 0.61× on 1x192x8x8:192 before
@@ -43,22 +73,65 @@ const MIN_REGIONS: usize = 4;
 /// (splitting 1x192x8x8:10, 0.25 MFLOP, measured 0.88× on 2 threads).
 const MIN_REGION_FLOPS: u64 = 1_000_000;
 
-/// Packs weights (Cout×Cin row-major) and bias for the direct algorithm with tile width `nr`.
+/// What the MR rows of a register tile hold: output channels (and the NR columns pixels), or
+/// pixels (and the columns output channels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TileRows {
+    /// MR output channels × NR pixels: W in MR-row panels, pixels read along X's rows (NCHW).
+    Channels,
+    /// MR pixels × NR output channels: Wᵀ in NR-column panels, MR pixels packed per tile.
+    Pixels,
+}
+
+impl TileRows {
+    /// The orientation of the GEMM `im2col-gemm` and `mlpconv-fused` compute: channels along
+    /// rows for NCHW, pixels for NHWC.
+    pub(crate) fn of_layout(layout: Layout) -> Self {
+        match layout {
+            Layout::Nchw => TileRows::Channels,
+            Layout::Nhwc => TileRows::Pixels,
+        }
+    }
+
+    /// The orientation of the direct kernels on `p` with tile width `nr`: the layout's, except
+    /// that NCHW takes pixel rows where they fill the tiles at least [`PIXEL_ROWS_MIN_GAIN`]
+    /// better (a 6×6 map fills 6-pixel rows exactly, 16-pixel columns to 75%), which pays for
+    /// storing the tiles transposed.
+    pub(crate) fn for_direct(p: &Conv1x1Problem, nr: usize) -> Self {
+        let fill = |len: usize, width: usize| len as f64 / (panels(len, width) * width) as f64;
+        let px = p.pixels_out();
+        match p.layout {
+            Layout::Nchw
+                if fill(px, MR) * fill(p.cout, nr) >= PIXEL_ROWS_MIN_GAIN * fill(p.cout, MR) * fill(px, nr) =>
+            {
+                TileRows::Pixels
+            }
+            layout => TileRows::of_layout(layout),
+        }
+    }
+}
+
+/// How much better pixel rows must fill the tiles of an NCHW problem to be chosen: 10%, as the
+/// transposed store of each tile (MR·NR scalar stores) costs a few percent on short reductions.
+const PIXEL_ROWS_MIN_GAIN: f64 = 1.20;
+
+/// Packs weights (Cout×Cin row-major) and bias for tiles of width `nr` whose rows are `rows`.
 /// Returns (packed weights, bias padded to whole panels with zeros).
 pub(crate) fn pack_weights(
     p: &Conv1x1Problem,
     weights: &[f32],
     bias: Option<&[f32]>,
     nr: usize,
+    rows: TileRows,
 ) -> (AlignedBuf, AlignedBuf) {
     let w = MatRef::new(weights, p.cout, p.cin, p.cin, 1);
-    let (packed, padded_cout) = match p.layout {
-        Layout::Nchw => {
+    let (packed, padded_cout) = match rows {
+        TileRows::Channels => {
             let mut packed = zeroed(panels(p.cout, MR) * p.cin * MR);
             pack_a(&w, 0..p.cout, 0..p.cin, &mut packed);
             (packed, panels(p.cout, MR) * MR)
         }
-        Layout::Nhwc => {
+        TileRows::Pixels => {
             let mut packed = zeroed(panels(p.cout, nr) * p.cin * nr);
             pack_b(&w.t(), 0..p.cin, 0..p.cout, nr, &mut packed);
             (packed, panels(p.cout, nr) * nr)
@@ -82,9 +155,13 @@ pub(crate) struct Region {
 /// The regions of the whole output, in the order a single thread walks them: per image, per
 /// channel block, per pixel block (so one block of weights is reused across the whole map).
 pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
-    let (panel_width, mut panels_per, pixels_per) = match p.layout {
-        Layout::Nchw => (MR, NCHW_PANELS_PER_REGION, NCHW_PIXEL_TILES_PER_REGION * nr),
-        Layout::Nhwc => (nr, NHWC_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * MR),
+    let rows = TileRows::for_direct(p, nr);
+    let (panel_width, mut panels_per, pixels_per) = match rows {
+        TileRows::Channels => (MR, NCHW_PANELS_PER_REGION, NCHW_PIXEL_TILES_PER_REGION * nr),
+        TileRows::Pixels if p.layout == Layout::Nchw => {
+            (nr, NCHW_PIXEL_ROWS_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * MR)
+        }
+        TileRows::Pixels => (nr, NHWC_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * MR),
     };
     if p.layout == Layout::Nchw {
         // Small maps give few pixel blocks: split the channels instead, into enough regions
@@ -111,9 +188,12 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
     out
 }
 
-/// Length of the scratch [`run_region`] needs: one packed tile of the input.
+/// Length of the scratch [`run_region`] needs: with channel rows, one packed pixel tile of the
+/// input; with pixel rows, a region's pixels packed into MR-pixel tiles, and the sums of one
+/// panel's tiles (stored transposed into NCHW).
 pub(crate) fn region_scratch_len(p: &Conv1x1Problem, nr: usize) -> usize {
-    p.cin * nr.max(MR)
+    let tiles = NHWC_PIXEL_TILES_PER_REGION;
+    p.cin * nr.max(MR) + tiles * p.cin * MR + tiles * MR * nr
 }
 
 /// Raw output pointer shared by the tasks of one run; each task writes only its own region.
@@ -132,7 +212,7 @@ unsafe impl Sync for OutPtr {}
 /// # Safety
 /// `out` points to `p.output_len()` writable values that no one else reads or writes inside
 /// this region while the call runs; `input`, `weights` and `bias` are as `p` and
-/// [`pack_weights`] (with `mk.nr()`) made them.
+/// [`pack_weights`] (with `mk.nr()` and [`TileRows::for_direct`]) made them.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn run_region<K: Microkernel>(
@@ -150,13 +230,29 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     let x_n = &input[region.n * cin * hw_in..][..cin * hw_in];
     // SAFETY: image n's output starts inside the buffer (n < N).
     let y_n = unsafe { out.0.add(region.n * cout * pixels_out) };
-    match p.layout {
-        Layout::Nchw => {
+    match TileRows::for_direct(p, nr) {
+        TileRows::Channels => {
             let b_tile = &mut scratch[..cin * nr];
             for pt in region.pixels.clone().step_by(nr) {
                 let cols = nr.min(region.pixels.end - pt);
-                let (b, ldb) = if p.stride == 1 && cols == nr {
+                let in_place = p.stride == 1 && cols == nr;
+                let (b, ldb) = if in_place && (hw_in < PACK_ROWS_MIN_PIXELS || region.panels.len() < PACK_MIN_PANELS) {
                     (&x_n[pt..(cin - 1) * hw_in + pt + nr], hw_in)
+                } else if in_place {
+                    // A contiguous copy of the tile's rows.
+                    if nr == 16 {
+                        // A fixed-size copy: two vector moves per row, not a `memcpy` call.
+                        for (k, row) in b_tile.chunks_exact_mut(16).enumerate() {
+                            let src: &[f32; 16] = x_n[k * hw_in + pt..][..16].try_into().expect("16 values");
+                            let dst: &mut [f32; 16] = row.try_into().expect("16 values");
+                            *dst = *src;
+                        }
+                    } else {
+                        for (k, row) in b_tile.chunks_exact_mut(nr).enumerate() {
+                            row.copy_from_slice(&x_n[k * hw_in + pt..][..nr]);
+                        }
+                    }
+                    (&b_tile[..], nr)
                 } else {
                     for (k, row) in b_tile.chunks_exact_mut(nr).enumerate() {
                         let x_row = &x_n[k * hw_in..][..hw_in];
@@ -166,64 +262,167 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                     }
                     (&b_tile[..], nr)
                 };
-                for panel in region.panels.clone() {
-                    let co = panel * MR;
-                    let a = &weights[panel * cin * MR..][..cin * MR];
-                    let tile_bias = if p.bias { BiasAlong::Rows(bias[co..][..MR].as_ptr()) } else { BiasAlong::None };
-                    // SAFETY: `a` holds cin·MR values; `b` holds cin rows of nr values ldb
-                    // apart (sliced above); rows co..co+rows of Y_n, columns pt..pt+cols, lie
-                    // inside this region of the output (caller).
-                    unsafe {
-                        mk.tile(
-                            cin,
-                            a.as_ptr(),
-                            b.as_ptr(),
-                            ldb,
-                            y_n.add(co * pixels_out + pt),
-                            pixels_out,
-                            MR.min(cout - co),
-                            cols,
-                            Epilogue::store(tile_bias, p.relu),
-                        );
+                // K blocks outside the panels: this block of the pixel tile stays in L1
+                // while every panel of the region streams its weights past it.
+                for k0 in (0..cin).step_by(KC) {
+                    let kc = KC.min(cin - k0);
+                    let last = k0 + kc == cin;
+                    for panel in region.panels.clone() {
+                        let co = panel * MR;
+                        let a = &weights[panel * cin * MR + k0 * MR..][..kc * MR];
+                        let b_block = &b[k0 * ldb..(k0 + kc - 1) * ldb + nr];
+                        let tile_bias = match p.bias && last {
+                            true => BiasAlong::Rows(bias[co..][..MR].as_ptr()),
+                            false => BiasAlong::None,
+                        };
+                        let epilogue = Epilogue { accumulate: k0 > 0, bias: tile_bias, relu: p.relu && last };
+                        // SAFETY: `a` holds kc·MR values; `b_block` holds kc rows of nr values
+                        // ldb apart (both sliced above); rows co..co+rows of Y_n, columns
+                        // pt..pt+cols, lie inside this region of the output (caller).
+                        unsafe {
+                            mk.tile(
+                                kc,
+                                a.as_ptr(),
+                                b_block.as_ptr(),
+                                ldb,
+                                y_n.add(co * pixels_out + pt),
+                                pixels_out,
+                                MR.min(cout - co),
+                                cols,
+                                epilogue,
+                            );
+                        }
                     }
                 }
             }
         }
-        Layout::Nhwc => {
-            let a_tile = &mut scratch[..cin * MR];
-            for pt in region.pixels.clone().step_by(MR) {
+        TileRows::Pixels => {
+            let tiles = region.pixels.len().div_ceil(MR);
+            let (a_tiles, sums) = scratch.split_at_mut(tiles * cin * MR);
+            // Pack every pixel tile of the region once: tile t holds a[k·MR + r] = pixel
+            // (start + t·MR + r), channel k, zero past the region's last pixel.
+            for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).enumerate() {
+                let pt = region.pixels.start + t * MR;
                 let rows = MR.min(region.pixels.end - pt);
-                for r in 0..MR {
-                    if r < rows {
-                        let x_px = &x_n[p.input_pixel(pt + r) * cin..][..cin];
-                        for (k, &v) in x_px.iter().enumerate() {
-                            a_tile[k * MR + r] = v;
+                match p.layout {
+                    // A pixel's channels are contiguous in NHWC.
+                    Layout::Nhwc => {
+                        for r in 0..MR {
+                            if r < rows {
+                                let x_px = &x_n[p.input_pixel(pt + r) * cin..][..cin];
+                                for (k, &v) in x_px.iter().enumerate() {
+                                    a_tile[k * MR + r] = v;
+                                }
+                            } else {
+                                a_tile.iter_mut().skip(r).step_by(MR).for_each(|v| *v = 0.0);
+                            }
                         }
-                    } else {
-                        a_tile.iter_mut().skip(r).step_by(MR).for_each(|v| *v = 0.0);
                     }
-                }
-                for panel in region.panels.clone() {
-                    let co = panel * nr;
-                    let b = &weights[panel * cin * nr..][..cin * nr];
-                    let tile_bias = if p.bias { BiasAlong::Cols(bias[co..][..nr].as_ptr()) } else { BiasAlong::None };
-                    // SAFETY: `a_tile` holds cin·MR values, `b` cin rows of nr; pixels
-                    // pt..pt+rows, channels co..co+cols of Y_n lie inside this region (caller).
-                    unsafe {
-                        mk.tile(
-                            cin,
-                            a_tile.as_ptr(),
-                            b.as_ptr(),
-                            nr,
-                            y_n.add(pt * cout + co),
-                            cout,
-                            rows,
-                            nr.min(cout - co),
-                            Epilogue::store(tile_bias, p.relu),
-                        );
+                    // In NCHW, MR adjacent values of each channel's row.
+                    Layout::Nchw => {
+                        for (k, a_k) in a_tile.chunks_exact_mut(MR).enumerate() {
+                            let x_row = &x_n[k * hw_in..][..hw_in];
+                            if p.stride == 1 && rows == MR {
+                                a_k.copy_from_slice(&x_row[pt..pt + MR]);
+                            } else {
+                                for (r, v) in a_k.iter_mut().enumerate() {
+                                    *v = if r < rows { x_row[p.input_pixel(pt + r)] } else { 0.0 };
+                                }
+                            }
+                        }
                     }
                 }
             }
+            // LOOP: panels of Wᵀ, each streamed once; its K blocks (KC×NR, 16 KiB) stay in L1
+            // while every pixel tile of the region passes.
+            for panel in region.panels.clone() {
+                let co = panel * nr;
+                let cols = nr.min(cout - co);
+                for k0 in (0..cin).step_by(KC) {
+                    let kc = KC.min(cin - k0);
+                    let last = k0 + kc == cin;
+                    let b = &weights[panel * cin * nr + k0 * nr..][..kc * nr];
+                    let tile_bias = match p.bias && last {
+                        true => BiasAlong::Cols(bias[co..][..nr].as_ptr()),
+                        false => BiasAlong::None,
+                    };
+                    let epilogue = Epilogue { accumulate: k0 > 0, bias: tile_bias, relu: p.relu && last };
+                    for t in 0..tiles {
+                        let pt = region.pixels.start + t * MR;
+                        let rows = MR.min(region.pixels.end - pt);
+                        let a = &a_tiles[t * cin * MR + k0 * MR..][..kc * MR];
+                        // NHWC tiles go straight to Y_n; NCHW tiles to their MR×nr block of
+                        // `sums`, stored transposed after the last K block.
+                        let (c, ldc) = match p.layout {
+                            // SAFETY: pixels pt..pt+rows, channels co..co+cols of Y_n lie
+                            // inside this region (caller).
+                            Layout::Nhwc => (unsafe { y_n.add(pt * cout + co) }, cout),
+                            Layout::Nchw => (sums[t * MR * nr..][..MR * nr].as_mut_ptr(), nr),
+                        };
+                        // SAFETY: `a` holds kc·MR values, `b` kc rows of nr; C is `rows` rows
+                        // of `cols` values ldc apart (above).
+                        unsafe { mk.tile(kc, a.as_ptr(), b.as_ptr(), nr, c, ldc, rows, cols, epilogue) };
+                    }
+                }
+                if p.layout == Layout::Nchw {
+                    // Y_n[co + j][pixels] = the tiles' column j: one run of the region's
+                    // pixels per output channel.
+                    for j in 0..cols {
+                        // SAFETY: channel co + j < cout and the region's pixels of Y_n lie
+                        // inside this region (caller); no other reference to them exists.
+                        let y_row = unsafe {
+                            core::slice::from_raw_parts_mut(
+                                y_n.add((co + j) * pixels_out + region.pixels.start),
+                                region.pixels.len(),
+                            )
+                        };
+                        for (q, y) in y_row.iter_mut().enumerate() {
+                            *y = sums[(q / MR) * MR * nr + (q % MR) * nr + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(s: &str) -> TileRows {
+        TileRows::for_direct(&s.parse().unwrap(), 16)
+    }
+
+    #[test]
+    fn nchw_takes_pixel_rows_only_where_they_fill_the_tiles_a_fifth_better() {
+        // 36 pixels: 6 rows of 6 exactly, against 3 columns of 16 filled to 75%.
+        assert_eq!(rows_of("1x1024x6x6:1000,relu"), TileRows::Pixels);
+        assert_eq!(rows_of("8x1024x6x6:1024,relu"), TileRows::Pixels);
+        // 64 pixels fill 16-wide columns exactly.
+        assert_eq!(rows_of("1x192x8x8:192,relu"), TileRows::Channels);
+        // 32 channels fill 6-row panels to 89%, and pixel rows gain only 12%.
+        assert_eq!(rows_of("1x192x28x28:32,relu"), TileRows::Channels);
+        // 10 channels would fill 16-wide columns to 62%.
+        assert_eq!(rows_of("1x192x6x6:10,relu"), TileRows::Channels);
+        // NHWC always tiles pixels × channels.
+        assert_eq!(rows_of("1x192x8x8:192,nhwc"), TileRows::Pixels);
+    }
+
+    #[test]
+    fn regions_cover_every_output_once_in_both_orientations() {
+        for s in ["1x1024x6x6:1000", "2x300x6x6:40", "1x192x32x32:160", "3x20x9x11:70,nhwc", "1x192x8x8:10"] {
+            let p: Conv1x1Problem = s.parse().unwrap();
+            let width = if TileRows::for_direct(&p, 16) == TileRows::Pixels { 16 } else { MR };
+            let mut seen = vec![0u8; p.n * panels(p.cout, width) * p.pixels_out()];
+            for r in regions(&p, 16) {
+                for panel in r.panels.clone() {
+                    for q in r.pixels.clone() {
+                        seen[(r.n * panels(p.cout, width) + panel) * p.pixels_out() + q] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{s}: some (panel, pixel) covered {:?} times", seen.iter().max());
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use super::direct;
+use super::direct::{self, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
 use crate::gemm::pack::MatRef;
@@ -140,7 +140,8 @@ impl Conv1x1Kernel for Im2colGemm {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         // The direct kernels' packing is exactly the GEMM's panel format over the whole K:
         // W as A panels (NCHW) or Wᵀ as B panels (NHWC).
-        let (w, b) = direct::pack_weights(problem, weights, bias, NV * self.policy.f32_lanes());
+        let nr = NV * self.policy.f32_lanes();
+        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::of_layout(problem.layout));
         PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
     }
 

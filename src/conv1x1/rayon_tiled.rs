@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::blocked_simd::{DirectOp, tile_name};
-use super::direct::{self, OutPtr};
+use super::direct::{self, OutPtr, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::NV;
 use crate::problem::Conv1x1Problem;
@@ -52,7 +52,8 @@ impl Conv1x1Kernel for RayonTiled {
     }
 
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let (w, b) = direct::pack_weights(problem, weights, bias, NV * self.policy.f32_lanes());
+        let nr = NV * self.policy.f32_lanes();
+        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::for_direct(problem, nr));
         PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
     }
 

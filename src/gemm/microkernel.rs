@@ -30,12 +30,14 @@ pub(crate) enum BiasAlong {
 
 /// What happens to the accumulated tile when it is stored.
 ///
-/// Order of operations, the same in every kernel: `v = acc`, then `v = c_old + v` when
-/// accumulating, then `v = v + bias`, then ReLU. ReLU is `if v < 0 { 0 } else { v }`, so it
+/// Order of operations, the same in every kernel: `acc = 0` (or C's value when accumulating),
+/// one FMA per k in ascending order, then `v = acc + bias`, then ReLU. ReLU is `if v < 0 { 0 } else { v }`, so it
 /// keeps NaN as NaN (unlike `f32::max(v, 0)`, which turns NaN into 0) and keeps -0.0.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Epilogue {
-    /// Add to what C already holds (later K blocks of the GEMM).
+    /// Continue the sums C already holds (later K blocks): the accumulators start from C's
+    /// values instead of zero, so a product split into K blocks runs exactly the FMAs of an
+    /// unsplit one, and gives the same bits.
     pub accumulate: bool,
     /// Bias to add.
     pub bias: BiasAlong,
@@ -61,8 +63,9 @@ pub(crate) trait Microkernel: Copy {
     /// Columns of the tile (a multiple of the vector width).
     fn nr(self) -> usize;
 
-    /// `C[r][j] ⟵ epilogue(Σ_{k<kc} a[k·MR + r] · b[k·ldb + j])` for `r < rows ≤ MR`,
-    /// `j < cols ≤ NR`.
+    /// `C[r][j] ⟵ epilogue(c₀ + Σ_{k<kc} a[k·MR + r] · b[k·ldb + j])` for `r < rows ≤ MR`,
+    /// `j < cols ≤ NR`, the sum one FMA at a time in ascending k from `c₀` = 0, or from
+    /// `C[r][j]` when the epilogue accumulates.
     ///
     /// # Safety
     /// `a` is readable for `kc·MR` values; for every `k < kc`, `b + k·ldb` is readable for `NR`
@@ -112,6 +115,20 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
         let lanes = S::F32_LANES;
         let zero = simd.splat_f32s(0.0);
         let mut acc = [[zero; NV]; MR];
+        if epilogue.accumulate {
+            for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
+                for (v, acc_v) in acc_row.iter_mut().enumerate() {
+                    let start = v * lanes;
+                    if start >= cols {
+                        break;
+                    }
+                    // SAFETY: r < rows and start < cols: inside the readable tile of C
+                    // (caller), and nothing writes it while the slice lives.
+                    let src = unsafe { core::slice::from_raw_parts(c.add(r * ldc + start), (cols - start).min(lanes)) };
+                    *acc_v = load(simd, src);
+                }
+            }
+        }
         for k in 0..kc {
             // SAFETY: the caller guarantees `b + k·ldb` readable for NV·lanes values and `a`
             // readable for kc·MR values; unaligned reads need no alignment.
@@ -149,16 +166,12 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
                 // SAFETY: start + len ≤ cols, inside the writable row; no other reference to
                 // this memory exists while the slice lives.
                 let dst = unsafe { core::slice::from_raw_parts_mut(c_row.add(start), len) };
-                let mut x = acc_v;
-                if epilogue.accumulate {
-                    x = simd.add_f32s(load(simd, dst), x);
-                }
-                x = match epilogue.bias {
-                    BiasAlong::None => x,
-                    BiasAlong::Rows(_) => simd.add_f32s(x, row_bias),
+                let mut x = match epilogue.bias {
+                    BiasAlong::None => acc_v,
+                    BiasAlong::Rows(_) => simd.add_f32s(acc_v, row_bias),
                     // SAFETY: a Cols bias pointer is readable for NR values; start < NR.
                     BiasAlong::Cols(p) => {
-                        simd.add_f32s(x, unsafe { (p.add(start) as *const S::f32s).read_unaligned() })
+                        simd.add_f32s(acc_v, unsafe { (p.add(start) as *const S::f32s).read_unaligned() })
                     }
                 };
                 if epilogue.relu {

@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use super::{KernelInfo, MlpconvArgs, MlpconvKernel, PreparedChain};
 use crate::conv1x1::PreparedWeights;
 use crate::conv1x1::blocked_simd::tile_name;
-use crate::conv1x1::direct::{self, OutPtr};
+use crate::conv1x1::direct::{self, OutPtr, TileRows};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
 use crate::gemm::pack::panels;
 use crate::problem::MlpconvProblem;
@@ -278,7 +278,7 @@ impl MlpconvKernel for MlpconvFused {
             .zip(weights.iter().zip(biases))
             .map(|(layer, (w, b))| {
                 let layer = layer.expect("validated chain");
-                let (w, b) = direct::pack_weights(&layer, w, Some(b), nr);
+                let (w, b) = direct::pack_weights(&layer, w, Some(b), nr, TileRows::Channels);
                 PreparedWeights::new(self.name(), self.isa.clone(), layer, w, b)
             })
             .collect();
