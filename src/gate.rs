@@ -18,8 +18,10 @@ use crate::error::{NinError, Result};
 use crate::registry::{conv1x1_kernels, gap_kernels, mlpconv_kernels};
 
 /// 1×1 convolutions of the gate: small NIN layers (CIFAR-10 class maps, a 96-channel cccp
-/// layer, an NHWC layer), each well under a second under callgrind, even for `naive`.
-pub const CONV_PROBLEMS: [&str; 3] = ["1x192x8x8:10,relu", "1x96x12x12:96,relu", "1x64x8x8:64,relu,nhwc"];
+/// layer, an NHWC layer, a 6×6 map as in NIN-ImageNet's last block, tiled by pixel rows, its
+/// Cin across two K blocks), each well under a second under callgrind, even for `naive`.
+pub const CONV_PROBLEMS: [&str; 4] =
+    ["1x192x8x8:10,relu", "1x96x12x12:96,relu", "1x64x8x8:64,relu,nhwc", "1x300x6x6:64,relu"];
 /// GAP problems of the gate: NIN-ImageNet's class maps, and a small NHWC batch.
 pub const GAP_PROBLEMS: [&str; 2] = ["1x1000x6x6", "4x64x7x7,nhwc"];
 /// Chains of the gate: a NIN micro-network on a small map, and NIN-CIFAR10's fused head.

@@ -23,10 +23,13 @@ pub(crate) enum Slot {
     ChainA = 3,
     /// The other one.
     ChainB = 4,
+    /// A GEMM's output computed transposed, before it is written back (im2col-gemm).
+    Transposed = 5,
 }
 
 thread_local! {
-    static SCRATCH: [RefCell<AlignedBuf>; 5] = [
+    static SCRATCH: [RefCell<AlignedBuf>; 6] = [
+        RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),

@@ -99,6 +99,7 @@ fn every_kernel_matches_reference_on_nin_layers() {
 fn every_kernel_matches_reference_on_small_nchw_maps_tiled_by_pixel_rows() {
     // Where 6-pixel rows fill the register tiles better than 16-pixel columns (a 6×6 map is 6
     // tiles exactly), the direct kernels tile NCHW as pixels × channels and store the tiles
+    // transposed, and im2col-gemm computes the transposed product and writes it back
     // transposed: full and partial pixel tiles, strided, Cin across K blocks of 256, more
     // than one region of 16 panels, no bias.
     let ps = problems(&[

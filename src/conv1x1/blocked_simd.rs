@@ -92,7 +92,7 @@ impl Conv1x1Kernel for BlockedSimd {
 
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         let nr = NV * self.policy.f32_lanes();
-        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::for_direct(problem, nr));
+        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
         PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
     }
 

@@ -129,7 +129,7 @@ impl Conv1x1Kernel for BlockedWide {
     }
 
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let (w, b) = direct::pack_weights(problem, weights, bias, NR, TileRows::for_direct(problem, NR));
+        let (w, b) = direct::pack_weights(problem, weights, bias, NR, TileRows::best_fill(problem, NR));
         PreparedWeights::new(self.name(), self.isa().to_string(), *problem, w, b)
     }
 

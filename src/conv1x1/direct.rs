@@ -12,7 +12,7 @@
 //!   or gathered into an NR-wide panel for strided or partial pixel tiles.
 //! - NHWC: `Y_n[P × Cout] = X_n[P × Cin] · Wᵀ[Cin × Cout]`. Tiles are MR pixels × NR output
 //!   channels; Wᵀ is packed into NR-column panels; MR pixels of X are packed per tile.
-//! - NCHW on small maps ([`TileRows::for_direct`]): the NHWC tiling, `Y_nᵀ = X_nᵀ · Wᵀ`, with
+//! - NCHW on small maps ([`TileRows::best_fill`]): the NHWC tiling, `Y_nᵀ = X_nᵀ · Wᵀ`, with
 //!   the MR pixels of a tile gathered from Cin rows of X and the tile stored transposed. A 6×6
 //!   map is 36 pixels: 6 tiles of MR = 6 pixels exactly, where 16-pixel tiles would compute
 //!   48 columns for 36 (75% of the FMAs useful).
@@ -93,11 +93,11 @@ impl TileRows {
         }
     }
 
-    /// The orientation of the direct kernels on `p` with tile width `nr`: the layout's, except
-    /// that NCHW takes pixel rows where they fill the tiles at least [`PIXEL_ROWS_MIN_GAIN`]
-    /// better (a 6×6 map fills 6-pixel rows exactly, 16-pixel columns to 75%), which pays for
-    /// storing the tiles transposed.
-    pub(crate) fn for_direct(p: &Conv1x1Problem, nr: usize) -> Self {
+    /// The orientation of the direct kernels and `im2col-gemm` on `p` with tile width `nr`:
+    /// the layout's, except that NCHW takes pixel rows where they fill the tiles at least
+    /// [`PIXEL_ROWS_MIN_GAIN`] better (a 6×6 map fills 6-pixel rows exactly, 16-pixel columns
+    /// to 75%), which pays for storing the output transposed.
+    pub(crate) fn best_fill(p: &Conv1x1Problem, nr: usize) -> Self {
         let fill = |len: usize, width: usize| len as f64 / (panels(len, width) * width) as f64;
         let px = p.pixels_out();
         match p.layout {
@@ -155,7 +155,7 @@ pub(crate) struct Region {
 /// The regions of the whole output, in the order a single thread walks them: per image, per
 /// channel block, per pixel block (so one block of weights is reused across the whole map).
 pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
-    let rows = TileRows::for_direct(p, nr);
+    let rows = TileRows::best_fill(p, nr);
     let (panel_width, mut panels_per, pixels_per) = match rows {
         TileRows::Channels => (MR, NCHW_PANELS_PER_REGION, NCHW_PIXEL_TILES_PER_REGION * nr),
         TileRows::Pixels if p.layout == Layout::Nchw => {
@@ -212,7 +212,7 @@ unsafe impl Sync for OutPtr {}
 /// # Safety
 /// `out` points to `p.output_len()` writable values that no one else reads or writes inside
 /// this region while the call runs; `input`, `weights` and `bias` are as `p` and
-/// [`pack_weights`] (with `mk.nr()` and [`TileRows::for_direct`]) made them.
+/// [`pack_weights`] (with `mk.nr()` and [`TileRows::best_fill`]) made them.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn run_region<K: Microkernel>(
@@ -230,7 +230,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     let x_n = &input[region.n * cin * hw_in..][..cin * hw_in];
     // SAFETY: image n's output starts inside the buffer (n < N).
     let y_n = unsafe { out.0.add(region.n * cout * pixels_out) };
-    match TileRows::for_direct(p, nr) {
+    match TileRows::best_fill(p, nr) {
         TileRows::Channels => {
             let b_tile = &mut scratch[..cin * nr];
             for pt in region.pixels.clone().step_by(nr) {
@@ -391,7 +391,7 @@ mod tests {
     use super::*;
 
     fn rows_of(s: &str) -> TileRows {
-        TileRows::for_direct(&s.parse().unwrap(), 16)
+        TileRows::best_fill(&s.parse().unwrap(), 16)
     }
 
     #[test]
@@ -413,7 +413,7 @@ mod tests {
     fn regions_cover_every_output_once_in_both_orientations() {
         for s in ["1x1024x6x6:1000", "2x300x6x6:40", "1x192x32x32:160", "3x20x9x11:70,nhwc", "1x192x8x8:10"] {
             let p: Conv1x1Problem = s.parse().unwrap();
-            let width = if TileRows::for_direct(&p, 16) == TileRows::Pixels { 16 } else { MR };
+            let width = if TileRows::best_fill(&p, 16) == TileRows::Pixels { 16 } else { MR };
             let mut seen = vec![0u8; p.n * panels(p.cout, width) * p.pixels_out()];
             for r in regions(&p, 16) {
                 for panel in r.panels.clone() {

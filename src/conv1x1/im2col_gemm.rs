@@ -5,12 +5,17 @@
 //! the input is handed to the GEMM as it is. At stride > 1 it is a real gather of the strided
 //! pixels into a column buffer. The GEMM then packs that operand block by block; the weights
 //! were packed into the GEMM's panel format by `prepare`.
+//!
+//! On NCHW maps whose pixels fill the register tiles better as rows (6×6: 36 pixels are 6
+//! rows of 6, but 75% of three 16-wide columns; the same choice as the direct kernels'), the
+//! GEMM computes the transposed product `Y_nᵀ = colsᵀ · Wᵀ` into a workspace, which is then
+//! written to Y_n transposed, the way an NHWC GEMM feeds an NCHW framework.
 
 use pulp::{Simd, WithSimd};
 
 use super::direct::{self, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
+use crate::gemm::microkernel::{MR, Microkernel, NV, PulpMicrokernel};
 use crate::gemm::pack::MatRef;
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
 use crate::problem::Conv1x1Problem;
@@ -39,6 +44,8 @@ struct Im2colOp<'a> {
     output: &'a mut [f32],
     /// Column buffer (Cin × P for NCHW, P × Cin for NHWC), used only when strided.
     columns: &'a mut [f32],
+    /// One image's output, P × Cout, when an NCHW problem is computed transposed.
+    transposed: &'a mut [f32],
     /// The GEMM's packing buffers.
     a_buf: &'a mut [f32],
     b_buf: &'a mut [f32],
@@ -49,14 +56,14 @@ impl WithSimd for Im2colOp<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Im2colOp { problem: p, input, prepared, output, columns, a_buf, b_buf } = self;
+        let Im2colOp { problem: p, input, prepared, output, columns, transposed, a_buf, b_buf } = self;
         let mk = PulpMicrokernel(simd);
+        let rows = TileRows::best_fill(p, mk.nr());
         let (cin, cout, hw_in, pixels) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
         let bias = if p.bias { Some(prepared.bias()) } else { None };
         let strided = p.stride > 1;
         for (x_n, y_n) in input.chunks_exact(cin * hw_in).zip(output.chunks_exact_mut(cout * pixels)) {
             match p.layout {
-                // Y_n[Cout × P] = W[Cout × Cin] · cols[Cin × P]
                 Layout::Nchw => {
                     let cols = if strided {
                         for (k, row) in columns.chunks_exact_mut(pixels).enumerate() {
@@ -69,6 +76,25 @@ impl WithSimd for Im2colOp<'_> {
                     } else {
                         MatRef::new(x_n, cin, pixels, hw_in, 1)
                     };
+                    if rows == TileRows::Pixels {
+                        // Y_nᵀ[P × Cout] = colsᵀ[P × Cin] · Wᵀ[Cin × Cout], then Y_n is written
+                        // as its transpose.
+                        gemm(
+                            mk,
+                            (pixels, cout, cin),
+                            Operand::Strided(cols.t()),
+                            Operand::Packed(prepared.weights()),
+                            transposed,
+                            cout,
+                            bias.map_or(GemmBias::None, GemmBias::Cols),
+                            p.relu,
+                            a_buf,
+                            b_buf,
+                        );
+                        transpose_into(transposed, pixels, cout, y_n);
+                        continue;
+                    }
+                    // Y_n[Cout × P] = W[Cout × Cin] · cols[Cin × P]
                     gemm(
                         mk,
                         (cout, pixels, cin),
@@ -110,6 +136,23 @@ impl WithSimd for Im2colOp<'_> {
     }
 }
 
+/// `dst[j·m + i] = src[i·n + j]`: an m×n row-major matrix written as its n×m transpose, in
+/// square blocks so that both sides are read and written a few cache lines at a time.
+#[inline(always)]
+fn transpose_into(src: &[f32], m: usize, n: usize, dst: &mut [f32]) {
+    const BLOCK: usize = 16;
+    for i0 in (0..m).step_by(BLOCK) {
+        for j0 in (0..n).step_by(BLOCK) {
+            for j in j0..(j0 + BLOCK).min(n) {
+                let out = &mut dst[j * m + i0..][..BLOCK.min(m - i0)];
+                for (di, o) in out.iter_mut().enumerate() {
+                    *o = src[(i0 + di) * n + j];
+                }
+            }
+        }
+    }
+}
+
 impl Conv1x1Kernel for Im2colGemm {
     fn name(&self) -> &'static str {
         "im2col-gemm"
@@ -139,34 +182,41 @@ impl Conv1x1Kernel for Im2colGemm {
 
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         // The direct kernels' packing is exactly the GEMM's panel format over the whole K:
-        // W as A panels (NCHW) or Wᵀ as B panels (NHWC).
+        // W as A panels (channel rows) or Wᵀ as B panels (pixel rows: NHWC, and NCHW on the
+        // maps where pixel rows fill the tiles better).
         let nr = NV * self.policy.f32_lanes();
-        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::of_layout(problem.layout));
+        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
         PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
         let p = args.problem;
         let nr = NV * self.policy.f32_lanes();
-        let (m, n) = match p.layout {
-            Layout::Nchw => (p.cout, p.pixels_out()),
-            Layout::Nhwc => (p.pixels_out(), p.cout),
+        let rows = TileRows::best_fill(p, nr);
+        let (m, n) = match rows {
+            TileRows::Channels => (p.cout, p.pixels_out()),
+            TileRows::Pixels => (p.pixels_out(), p.cout),
         };
+        let transposed_len =
+            if p.layout == Layout::Nchw && rows == TileRows::Pixels { p.cout * p.pixels_out() } else { 0 };
         let (a_len, b_len) = gemm_scratch_len((m, n, p.cin), nr);
         let columns_len = if p.stride > 1 { p.cin * p.pixels_out() } else { 0 };
         // Scratch is taken before the dispatch: closures inside it would be compiled without
         // the selected target features.
         with_scratch(Slot::Columns, columns_len, |columns| {
-            with_scratch(Slot::PackA, a_len, |a_buf| {
-                with_scratch(Slot::PackB, b_len, |b_buf| {
-                    self.policy.dispatch(Im2colOp {
-                        problem: p,
-                        input: args.input,
-                        prepared: args.prepared,
-                        output: args.output,
-                        columns,
-                        a_buf,
-                        b_buf,
+            with_scratch(Slot::Transposed, transposed_len, |transposed| {
+                with_scratch(Slot::PackA, a_len, |a_buf| {
+                    with_scratch(Slot::PackB, b_len, |b_buf| {
+                        self.policy.dispatch(Im2colOp {
+                            problem: p,
+                            input: args.input,
+                            prepared: args.prepared,
+                            output: args.output,
+                            columns,
+                            transposed,
+                            a_buf,
+                            b_buf,
+                        })
                     })
                 })
             })

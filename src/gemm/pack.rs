@@ -50,6 +50,16 @@ pub(crate) fn pack_a(src: &MatRef, rows: Range<usize>, ks: Range<usize>, dst: &m
     let kc = ks.len();
     for (panel, chunk) in dst.chunks_exact_mut(kc * MR).take(panels(rows.len(), MR)).enumerate() {
         let i0 = rows.start + panel * MR;
+        if src.rs == 1 && i0 + MR <= rows.end {
+            // A transposed view (a pixel-rows im2col): the panel's MR rows are adjacent in
+            // memory, one fixed-size copy per k.
+            for (k, out) in ks.clone().zip(chunk.chunks_exact_mut(MR)) {
+                let from: &[f32; MR] = src.data[k * src.cs + i0..][..MR].try_into().expect("MR values");
+                let to: &mut [f32; MR] = out.try_into().expect("MR values");
+                *to = *from;
+            }
+            continue;
+        }
         for (k, out) in ks.clone().zip(chunk.chunks_exact_mut(MR)) {
             for (r, o) in out.iter_mut().enumerate() {
                 *o = if i0 + r < rows.end { src.at(i0 + r, k) } else { 0.0 };
@@ -65,6 +75,18 @@ pub(crate) fn pack_b(src: &MatRef, ks: Range<usize>, cols: Range<usize>, nr: usi
     for (panel, chunk) in dst.chunks_exact_mut(kc * nr).take(panels(cols.len(), nr)).enumerate() {
         let j0 = cols.start + panel * nr;
         let width = nr.min(cols.end - j0);
+        if src.cs == 1 && width == nr && nr == 16 {
+            // Whole panels of the common width: fixed-size copies compile to a few vector
+            // moves, where a `copy_from_slice` of a run-time length is a `memcpy` call per
+            // row, which cost im2col-gemm more than its FMAs on short reductions.
+            for (k, out) in ks.clone().zip(chunk.chunks_exact_mut(16)) {
+                let start = k * src.rs + j0;
+                let from: &[f32; 16] = src.data[start..start + 16].try_into().expect("16 values");
+                let to: &mut [f32; 16] = out.try_into().expect("16 values");
+                *to = *from;
+            }
+            continue;
+        }
         for (k, out) in ks.clone().zip(chunk.chunks_exact_mut(nr)) {
             if src.cs == 1 {
                 let start = k * src.rs + j0;
