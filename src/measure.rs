@@ -12,6 +12,7 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
 use crate::mlpconv::{MlpconvKernel, PreparedChain};
+use crate::peers::Peer;
 use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
@@ -393,4 +394,73 @@ pub fn time_pair(
     let mut first_row = row(first, &ta);
     first_row.paired_speedup = Some(Timing { samples: ratios, batch: 1 }.median());
     Ok([first_row, row(second, &tb)])
+}
+
+/// What computes a conv problem in a paired timing: one of our kernels, or a peer library.
+#[derive(Clone, Copy)]
+pub enum ConvRunner<'a> {
+    /// A registered kernel (prepared once, outside the timing).
+    Kernel(&'a dyn Conv1x1Kernel),
+    /// A GEMM library, computing the product without bias and ReLU.
+    Peer(Peer),
+}
+
+impl ConvRunner<'_> {
+    /// The runner's name in reports.
+    pub fn name(&self) -> &str {
+        match self {
+            ConvRunner::Kernel(k) => k.name(),
+            ConvRunner::Peer(q) => q.name(),
+        }
+    }
+}
+
+/// Times two conv runners on `p`, both with `threads` threads, against each other, samples in
+/// turn ([`measure_paired`]); returns the median over rounds of `second`'s time over `first`'s
+/// (the speed-up of `first`). What the report's comparisons with the peers rest on: two
+/// medians measured seconds apart on a shared machine can differ by 20% for one kernel alone.
+pub fn time_conv_paired(
+    [first, second]: [ConvRunner; 2],
+    p: &Conv1x1Problem,
+    threads: usize,
+    budget: TimingBudget,
+) -> Result<f64> {
+    let (x, w, b) = conv_data(p);
+    let bias = p.bias.then_some(&b[..]);
+    let prepare = |r: ConvRunner| match r {
+        ConvRunner::Kernel(k) => k.prepare(p, &w, bias).map(Some),
+        ConvRunner::Peer(_) => Ok(None),
+    };
+    let (prepared_first, prepared_second) = (prepare(first)?, prepare(second)?);
+    let (mut y1, mut y2) = (zeroed(p.output_len()), zeroed(p.output_len()));
+    // One call of `r` on (x, w) into `y`; kernels were checked on this problem by `run` once.
+    fn call(
+        r: ConvRunner,
+        prepared: Option<&crate::conv1x1::PreparedWeights>,
+        p: &Conv1x1Problem,
+        (x, w): (&[f32], &[f32]),
+        y: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
+        match (r, prepared) {
+            (ConvRunner::Kernel(k), Some(prepared)) => k.run(p, x, prepared, y),
+            (ConvRunner::Peer(q), _) => {
+                q.run(p, x, w, y, threads);
+                Ok(())
+            }
+            (ConvRunner::Kernel(_), None) => unreachable!("kernels are prepared above"),
+        }
+    }
+    let (p1, p2) = (prepared_first.as_ref(), prepared_second.as_ref());
+    let ratios = with_threads(threads, || {
+        call(first, p1, p, (&x, &w), &mut y1, threads)?;
+        call(second, p2, p, (&x, &w), &mut y2, threads)?;
+        Ok::<_, NinError>(measure_paired(
+            budget,
+            || drop(call(first, p1, p, (std::hint::black_box(&x), &w), std::hint::black_box(&mut y1), threads)),
+            || drop(call(second, p2, p, (std::hint::black_box(&x), &w), std::hint::black_box(&mut y2), threads)),
+        ))
+    })??
+    .2;
+    Ok(Timing { samples: ratios, batch: 1 }.median())
 }

@@ -18,7 +18,16 @@ fn every_chain_kernel_matches_reference_on_nin_micro_networks() {
 
 #[test]
 fn every_chain_kernel_matches_reference_on_nin_heads() {
-    let ps = problems(&["1x192x8x8:10,gap", "2x1024x6x6:1000,gap", "2x192x8x8:192:10,gap", "1x384x13x13:1000,gap"]);
+    // 6×6 one-layer heads (and 10×10 with 16 classes, two blocks of pixels, the last tile
+    // partial) are tiled by pixel rows; 300 channels cross a K block.
+    let ps = problems(&[
+        "1x192x8x8:10,gap",
+        "2x1024x6x6:1000,gap",
+        "2x192x8x8:192:10,gap",
+        "1x384x13x13:1000,gap",
+        "3x300x6x6:48,gap",
+        "1x20x10x10:16,gap",
+    ]);
     check_all_mlpconv_kernels(&ps, 200);
 }
 

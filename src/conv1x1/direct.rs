@@ -299,89 +299,148 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
         TileRows::Pixels => {
             let tiles = region.pixels.len().div_ceil(MR);
             let (a_tiles, sums) = scratch.split_at_mut(tiles * cin * MR);
-            // Pack every pixel tile of the region once: tile t holds a[k·MR + r] = pixel
-            // (start + t·MR + r), channel k, zero past the region's last pixel.
-            for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).enumerate() {
-                let pt = region.pixels.start + t * MR;
-                let rows = MR.min(region.pixels.end - pt);
-                match p.layout {
-                    // A pixel's channels are contiguous in NHWC.
-                    Layout::Nhwc => {
-                        for r in 0..MR {
-                            if r < rows {
-                                let x_px = &x_n[p.input_pixel(pt + r) * cin..][..cin];
-                                for (k, &v) in x_px.iter().enumerate() {
-                                    a_tile[k * MR + r] = v;
-                                }
-                            } else {
-                                a_tile.iter_mut().skip(r).step_by(MR).for_each(|v| *v = 0.0);
-                            }
-                        }
-                    }
-                    // In NCHW, MR adjacent values of each channel's row.
-                    Layout::Nchw => {
-                        for (k, a_k) in a_tile.chunks_exact_mut(MR).enumerate() {
-                            let x_row = &x_n[k * hw_in..][..hw_in];
-                            if p.stride == 1 && rows == MR {
-                                a_k.copy_from_slice(&x_row[pt..pt + MR]);
-                            } else {
-                                for (r, v) in a_k.iter_mut().enumerate() {
-                                    *v = if r < rows { x_row[p.input_pixel(pt + r)] } else { 0.0 };
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            // LOOP: panels of Wᵀ, each streamed once; its K blocks (KC×NR, 16 KiB) stay in L1
-            // while every pixel tile of the region passes.
+            pack_pixel_tiles(p, x_n, region.pixels.clone(), a_tiles);
             for panel in region.panels.clone() {
                 let co = panel * nr;
-                let cols = nr.min(cout - co);
-                for k0 in (0..cin).step_by(KC) {
-                    let kc = KC.min(cin - k0);
-                    let last = k0 + kc == cin;
-                    let b = &weights[panel * cin * nr + k0 * nr..][..kc * nr];
-                    let tile_bias = match p.bias && last {
-                        true => BiasAlong::Cols(bias[co..][..nr].as_ptr()),
-                        false => BiasAlong::None,
-                    };
-                    let epilogue = Epilogue { accumulate: k0 > 0, bias: tile_bias, relu: p.relu && last };
-                    for t in 0..tiles {
-                        let pt = region.pixels.start + t * MR;
-                        let rows = MR.min(region.pixels.end - pt);
-                        let a = &a_tiles[t * cin * MR + k0 * MR..][..kc * MR];
-                        // NHWC tiles go straight to Y_n; NCHW tiles to their MR×nr block of
-                        // `sums`, stored transposed after the last K block.
-                        let (c, ldc) = match p.layout {
-                            // SAFETY: pixels pt..pt+rows, channels co..co+cols of Y_n lie
-                            // inside this region (caller).
-                            Layout::Nhwc => (unsafe { y_n.add(pt * cout + co) }, cout),
-                            Layout::Nchw => (sums[t * MR * nr..][..MR * nr].as_mut_ptr(), nr),
-                        };
-                        // SAFETY: `a` holds kc·MR values, `b` kc rows of nr; C is `rows` rows
-                        // of `cols` values ldc apart (above).
-                        unsafe { mk.tile(kc, a.as_ptr(), b.as_ptr(), nr, c, ldc, rows, cols, epilogue) };
-                    }
-                }
-                if p.layout == Layout::Nchw {
-                    // Y_n[co + j][pixels] = the tiles' column j: one run of the region's
-                    // pixels per output channel.
-                    for j in 0..cols {
-                        // SAFETY: channel co + j < cout and the region's pixels of Y_n lie
-                        // inside this region (caller); no other reference to them exists.
-                        let y_row = unsafe {
-                            core::slice::from_raw_parts_mut(
-                                y_n.add((co + j) * pixels_out + region.pixels.start),
-                                region.pixels.len(),
-                            )
-                        };
-                        for (q, y) in y_row.iter_mut().enumerate() {
-                            *y = sums[(q / MR) * MR * nr + (q % MR) * nr + j];
+                match p.layout {
+                    // SAFETY: the region's pixels × the panel's channels of Y_n lie inside this
+                    // region (caller): tile t at pixel start + t·MR, rows `cout` apart.
+                    Layout::Nhwc => unsafe {
+                        let c = y_n.add(region.pixels.start * cout + co);
+                        pixel_rows_panel(
+                            mk,
+                            p,
+                            a_tiles,
+                            region.pixels.clone(),
+                            weights,
+                            bias,
+                            panel,
+                            c,
+                            MR * cout,
+                            cout,
+                        );
+                    },
+                    Layout::Nchw => {
+                        // SAFETY: `sums` holds `tiles` blocks of MR×nr (scratch length).
+                        unsafe {
+                            let c = sums.as_mut_ptr();
+                            pixel_rows_panel(
+                                mk,
+                                p,
+                                a_tiles,
+                                region.pixels.clone(),
+                                weights,
+                                bias,
+                                panel,
+                                c,
+                                MR * nr,
+                                nr,
+                            );
+                        }
+                        // Y_n[co + j][pixels] = the tiles' column j: one run of the region's
+                        // pixels per output channel.
+                        for j in 0..nr.min(cout - co) {
+                            // SAFETY: channel co + j < cout and the region's pixels of Y_n lie
+                            // inside this region (caller); no other reference to them exists.
+                            let y_row = unsafe {
+                                core::slice::from_raw_parts_mut(
+                                    y_n.add((co + j) * pixels_out + region.pixels.start),
+                                    region.pixels.len(),
+                                )
+                            };
+                            for (y_tile, tile) in y_row.chunks_mut(MR).zip(sums.chunks_exact(MR * nr)) {
+                                for (r, y) in y_tile.iter_mut().enumerate() {
+                                    *y = tile[r * nr + j];
+                                }
+                            }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Packs `pixels` of image `x_n` (at most [`NHWC_PIXEL_TILES_PER_REGION`]·MR of them) into
+/// MR-pixel tiles for pixel rows: tile t holds `a[k·MR + r]` = pixel `start + t·MR + r`,
+/// channel k, zero past the last pixel.
+#[inline(always)]
+pub(crate) fn pack_pixel_tiles(p: &Conv1x1Problem, x_n: &[f32], pixels: Range<usize>, a_tiles: &mut [f32]) {
+    let (cin, hw_in) = (p.cin, p.pixels_in());
+    for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(pixels.len().div_ceil(MR)).enumerate() {
+        let pt = pixels.start + t * MR;
+        let rows = MR.min(pixels.end - pt);
+        match p.layout {
+            // A pixel's channels are contiguous in NHWC.
+            Layout::Nhwc => {
+                for r in 0..MR {
+                    if r < rows {
+                        let x_px = &x_n[p.input_pixel(pt + r) * cin..][..cin];
+                        for (k, &v) in x_px.iter().enumerate() {
+                            a_tile[k * MR + r] = v;
+                        }
+                    } else {
+                        a_tile.iter_mut().skip(r).step_by(MR).for_each(|v| *v = 0.0);
+                    }
+                }
+            }
+            // In NCHW, MR adjacent values of each channel's row.
+            Layout::Nchw => {
+                for (k, a_k) in a_tile.chunks_exact_mut(MR).enumerate() {
+                    let x_row = &x_n[k * hw_in..][..hw_in];
+                    if p.stride == 1 && rows == MR {
+                        a_k.copy_from_slice(&x_row[pt..pt + MR]);
+                    } else {
+                        for (r, v) in a_k.iter_mut().enumerate() {
+                            *v = if r < rows { x_row[p.input_pixel(pt + r)] } else { 0.0 };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One NR-channel panel of Wᵀ against every pixel tile [`pack_pixel_tiles`] packed for
+/// `pixels`: tile t's MR×NR block, with bias and ReLU, goes to `c + t·tile_stride`, rows `ldc`
+/// apart. The panel's K blocks (KC×NR, 16 KiB) are the outer loop, so each stays in L1 while
+/// all the tiles pass, and the weights stream once.
+///
+/// # Safety
+/// For every tile t, `c + t·tile_stride` is writable (and readable) for its `rows` rows of
+/// `min(nr, cout − panel·nr)` values `ldc` apart, and no one else touches them meanwhile;
+/// `weights` and `bias` are packed for pixel rows with `mk.nr()`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn pixel_rows_panel<K: Microkernel>(
+    mk: K,
+    p: &Conv1x1Problem,
+    a_tiles: &[f32],
+    pixels: Range<usize>,
+    weights: &[f32],
+    bias: &[f32],
+    panel: usize,
+    c: *mut f32,
+    tile_stride: usize,
+    ldc: usize,
+) {
+    let (nr, cin) = (mk.nr(), p.cin);
+    let co = panel * nr;
+    let cols = nr.min(p.cout - co);
+    for k0 in (0..cin).step_by(KC) {
+        let kc = KC.min(cin - k0);
+        let last = k0 + kc == cin;
+        let b = &weights[panel * cin * nr + k0 * nr..][..kc * nr];
+        let tile_bias = match p.bias && last {
+            true => BiasAlong::Cols(bias[co..][..nr].as_ptr()),
+            false => BiasAlong::None,
+        };
+        let epilogue = Epilogue { accumulate: k0 > 0, bias: tile_bias, relu: p.relu && last };
+        for t in 0..pixels.len().div_ceil(MR) {
+            let rows = MR.min(pixels.end - pixels.start - t * MR);
+            let a = &a_tiles[t * cin * MR + k0 * MR..][..kc * MR];
+            // SAFETY: `a` holds kc·MR values, `b` kc rows of nr; C as the caller guarantees.
+            unsafe { mk.tile(kc, a.as_ptr(), b.as_ptr(), nr, c.add(t * tile_stride), ldc, rows, cols, epilogue) };
         }
     }
 }

@@ -16,8 +16,8 @@ use serde::Serialize;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
-    CHAIN_SEED, ChainData, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data, time_conv, time_gap,
-    time_mlpconv, time_mlpconv_paired, with_threads,
+    CHAIN_SEED, ChainData, ConvRunner, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data, time_conv,
+    time_conv_paired, time_gap, time_mlpconv, time_mlpconv_paired, with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -103,6 +103,10 @@ pub struct Report {
     pub mlpconv: Vec<ReportRow>,
     /// One-off weight preparation per kernel and problem.
     pub preparation: Vec<Preparation>,
+    /// Comparisons timed in turn (see [`crate::timing::measure_paired`]): on every conv problem
+    /// and thread count, the fastest of our kernels against each peer, and `im2col-gemm`
+    /// against `blocked-simd` at 1 thread. The targets rest on these ratios.
+    pub paired: Vec<PairedRatio>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
@@ -114,6 +118,21 @@ pub struct Report {
     pub heads: Vec<crate::model::heads::HeadStats>,
     /// The performance targets and whether this run met them.
     pub targets: Vec<targets::Target>,
+}
+
+/// One comparison timed in turn: `kernel` against `against` on `shape` with `threads` threads.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairedRatio {
+    /// Problem.
+    pub shape: String,
+    /// Threads both ran with.
+    pub threads: usize,
+    /// Our kernel.
+    pub kernel: String,
+    /// The kernel or peer it was timed against.
+    pub against: String,
+    /// Median over rounds of `against`'s time over `kernel`'s: above 1, `kernel` is faster.
+    pub speedup: f64,
 }
 
 /// Time a kernel spends preparing the weights of one layer, once.
@@ -195,6 +214,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         gap: Vec::new(),
         mlpconv: Vec::new(),
         preparation: Vec::new(),
+        paired: Vec::new(),
         failures: Vec::new(),
         verified: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
@@ -284,6 +304,7 @@ fn conv_problem(
     let peak = |threads: usize| report.machine.fma_peak_for(threads);
     let ai = p.flops() as f64 / conv_bytes(p);
     let mut rows = Vec::new();
+    let (mut passed_kernels, mut passed_peers) = (Vec::new(), Vec::new());
 
     for kernel in kernels {
         let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
@@ -294,6 +315,7 @@ fn conv_problem(
             bar.inc(thread_counts.len() as u64);
             continue;
         }
+        passed_kernels.push(kernel);
         let prepare = measure(TimingBudget::BRIEF, || {
             let _ = kernel.prepare(p, &w, bias);
         });
@@ -324,6 +346,7 @@ fn conv_problem(
             bar.inc(thread_counts.len() as u64);
             continue;
         }
+        passed_peers.push(peer);
         for threads in thread_counts {
             bar.set_message(timing_message(&shape, peer.name(), threads));
             let timing = with_threads(threads, || {
@@ -336,6 +359,8 @@ fn conv_problem(
             bar.inc(1);
         }
     }
+
+    paired_comparisons(p, &passed_kernels, &passed_peers, &rows, threads_all, budget, bar, report)?;
 
     let naive = rows.iter().find(|r| r.run.kernel == "naive").map(|r| r.run.seconds_median);
     let gemm_at = |threads: usize| {
@@ -350,6 +375,52 @@ fn conv_problem(
             gemm.iter().find(|(t, _)| *t == r.run.threads).and_then(|(_, g)| *g).map(|g| g / r.run.seconds_median);
     }
     report.conv1x1.extend(rows);
+    Ok(())
+}
+
+/// Times the comparisons the targets rest on in turn ([`PairedRatio`]): at each thread count,
+/// the fastest of our kernels (by its median in `rows`) against each peer, and `im2col-gemm`
+/// against `blocked-simd` at 1 thread.
+#[allow(clippy::too_many_arguments)]
+fn paired_comparisons(
+    p: &Conv1x1Problem,
+    kernels: &[&dyn Conv1x1Kernel],
+    peers: &[Peer],
+    rows: &[ReportRow],
+    threads_all: usize,
+    budget: TimingBudget,
+    bar: &ProgressBar,
+    report: &mut Report,
+) -> Result<()> {
+    let shape = p.to_string();
+    let kernel = |name: &str| kernels.iter().copied().find(|k| k.name() == name);
+    let mut pairs = Vec::new();
+    for threads in [1, threads_all].into_iter().collect::<std::collections::BTreeSet<_>>() {
+        let fastest = rows
+            .iter()
+            .filter(|r| r.kind == "kernel" && r.run.threads == threads)
+            .max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
+            .and_then(|r| kernel(&r.run.kernel));
+        if let Some(fastest) = fastest {
+            pairs.extend(peers.iter().map(|&q| (threads, ConvRunner::Kernel(fastest), ConvRunner::Peer(q))));
+        }
+    }
+    if let (Some(gemm), Some(direct)) = (kernel("im2col-gemm"), kernel("blocked-simd")) {
+        pairs.push((1, ConvRunner::Kernel(gemm), ConvRunner::Kernel(direct)));
+    }
+    bar.inc_length(pairs.len() as u64);
+    for (threads, first, second) in pairs {
+        bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
+        let speedup = time_conv_paired([first, second], p, threads, budget)?;
+        report.paired.push(PairedRatio {
+            shape: shape.clone(),
+            threads,
+            kernel: first.name().to_string(),
+            against: second.name().to_string(),
+            speedup,
+        });
+        bar.inc(1);
+    }
     Ok(())
 }
 
