@@ -143,6 +143,44 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
         cols: usize,
         epilogue: Epilogue,
     ) {
+        // A partial panel (Cout or pixels not a multiple of MR) runs a loop with only its live
+        // rows: 10 output channels are a panel of 6 and one of 4, and the second then does 8
+        // FMAs per k instead of 12.
+        // SAFETY: the caller's guarantees, passed on unchanged.
+        unsafe {
+            match rows {
+                1 => self.tile_rows::<1>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                2 => self.tile_rows::<2>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                3 => self.tile_rows::<3>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                4 => self.tile_rows::<4>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                5 => self.tile_rows::<5>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                _ => self.tile_rows::<MR>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+            }
+        }
+    }
+}
+
+impl<S: Simd> PulpMicrokernel<S> {
+    /// [`Microkernel::tile`] with a k loop over `ROWS ≤ MR` rows: it broadcasts and
+    /// multiplies only those rows of the A panel (still MR apart per k); `rows ≤ ROWS` of
+    /// them are read (accumulating) and stored.
+    ///
+    /// # Safety
+    /// As [`Microkernel::tile`], and `rows ≤ ROWS`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_rows<const ROWS: usize>(
+        self,
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        epilogue: Epilogue,
+    ) {
         let simd = self.0;
         let lanes = S::F32_LANES;
         let zero = simd.splat_f32s(0.0);
@@ -168,7 +206,7 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
             for (v, b_v) in bv.iter_mut().enumerate() {
                 *b_v = unsafe { (bk.add(v * lanes) as *const S::f32s).read_unaligned() };
             }
-            for row in acc.iter_mut().enumerate() {
+            for row in acc.iter_mut().enumerate().take(ROWS) {
                 let (r, acc_row) = row;
                 // SAFETY: r < MR, within the packed panel (see above).
                 let av = simd.splat_f32s(unsafe { *ak.add(r) });
@@ -184,9 +222,7 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
             unsafe { self.store_row(acc[r], c.add(r * ldc), cols, r, epilogue) };
         });
     }
-}
 
-impl<S: Simd> PulpMicrokernel<S> {
     /// The first `cols` values of a row of C as the accumulators of one tile row, zero past
     /// them.
     ///
