@@ -17,8 +17,10 @@ pub(crate) const ACCUMULATORS: usize = 4;
 
 /// Global average pooling with explicit SIMD, runtime-dispatched.
 ///
-/// - NCHW: each channel's H·W values are contiguous: 4 vector accumulators over the row, its
-///   tail masked, one horizontal sum, times 1/(H·W).
+/// - NCHW: each channel's H·W values are contiguous: vector accumulators over the row, its
+///   tail masked, one horizontal sum, times 1/(H·W). Rows of up to 8 vectors (NIN's 6×6 to
+///   8×8 maps) are summed eight channels at a time with AVX2, and their eight horizontal sums
+///   done together; the batch is one run of N·C rows.
 /// - NHWC: channels are contiguous: 4 vectors of channels accumulate pixel after pixel, so
 ///   there is no horizontal sum at all.
 #[derive(Debug, Clone)]
@@ -140,22 +142,21 @@ impl<S: Simd> NchwRows<'_, S> {
         let split = self.first_partial_tail(lanes).clamp(channels.start, channels.end);
         let (fast_out, slow_out) = out.split_at_mut(split - channels.start);
         let fast = &self.image[channels.start * self.hw..split * self.hw];
+        // With AVX2, eight channels at a time: their eight sum vectors are reduced together
+        // (`sums_of_8`), one vector of eight means stored at once.
+        let grouped = if is_v3::<S>() { fast_out.len() / 8 * 8 } else { 0 };
+        let (grouped_out, fast_out) = fast_out.split_at_mut(grouped);
+        let (grouped_rows, fast) = fast.split_at(grouped * self.hw);
+        let inv = simd.splat_f32s(self.inv);
+        for (rows, y) in grouped_rows.chunks_exact(8 * self.hw).zip(grouped_out.chunks_exact_mut(8)) {
+            let mut sums = [zero; 8];
+            for (sum, row) in sums.iter_mut().zip(rows.chunks_exact(self.hw)) {
+                *sum = self.row_sum::<FULL>(simd, row);
+            }
+            store(simd, y, simd.mul_f32s(sums_of_8(simd, sums), inv));
+        }
         for (row, y) in fast.chunks_exact(self.hw).zip(fast_out) {
-            // Two chains: with adds of latency 3, enough for rows this short.
-            let mut acc = [zero; 2];
-            for k in 0..FULL {
-                // SAFETY: FULL = hw / lanes, so (k + 1)·lanes ≤ hw = row.len(): a whole vector
-                // inside the row; unaligned reads need no alignment.
-                let v = unsafe { (row.as_ptr().add(k * lanes) as *const S::f32s).read_unaligned() };
-                acc[k % 2] = simd.add_f32s(acc[k % 2], v);
-            }
-            if self.tail > 0 {
-                // SAFETY: channels before `first_partial_tail` have FULL·lanes + lanes values
-                // inside the image from their start; the lanes past the row are masked off.
-                let v = unsafe { (row.as_ptr().add(FULL * lanes) as *const S::f32s).read_unaligned() };
-                acc[1] = simd.add_f32s(acc[1], simd.select_f32s(self.tail_mask, v, zero));
-            }
-            *y = simd.reduce_sum_f32s(simd.add_f32s(acc[0], acc[1])) * self.inv;
+            *y = reduce_sum(simd, self.row_sum::<FULL>(simd, row)) * self.inv;
         }
         // The last channels, whose tail ends the image: checked reads.
         for (c, y) in (split..channels.end).zip(slow_out) {
@@ -165,8 +166,33 @@ impl<S: Simd> NchwRows<'_, S> {
             for &v in vectors {
                 sum = simd.add_f32s(sum, v);
             }
-            *y = simd.reduce_sum_f32s(sum) * self.inv;
+            *y = reduce_sum(simd, sum) * self.inv;
         }
+    }
+
+    /// The sum vector of one row of exactly `FULL` whole vectors and the tail, read as
+    /// [`sum`](Self::sum)'s unchecked path does.
+    ///
+    /// The row must be one of the channels before [`first_partial_tail`](Self::first_partial_tail).
+    #[inline(always)]
+    fn row_sum<const FULL: usize>(&self, simd: S, row: &[f32]) -> S::f32s {
+        let lanes = S::F32_LANES;
+        let zero = simd.splat_f32s(0.0);
+        // Two chains: with adds of latency 3, enough for rows this short.
+        let mut acc = [zero; 2];
+        for k in 0..FULL {
+            // SAFETY: FULL = hw / lanes, so (k + 1)·lanes ≤ hw = row.len(): a whole vector
+            // inside the row; unaligned reads need no alignment.
+            let v = unsafe { (row.as_ptr().add(k * lanes) as *const S::f32s).read_unaligned() };
+            acc[k % 2] = simd.add_f32s(acc[k % 2], v);
+        }
+        if self.tail > 0 {
+            // SAFETY: channels before `first_partial_tail` have FULL·lanes + lanes values inside
+            // the image from their start; the lanes past the row are masked off.
+            let v = unsafe { (row.as_ptr().add(FULL * lanes) as *const S::f32s).read_unaligned() };
+            acc[1] = simd.add_f32s(acc[1], simd.select_f32s(self.tail_mask, v, zero));
+        }
+        simd.add_f32s(acc[0], acc[1])
     }
 
     /// Means of `channels` for longer rows: four accumulators in a loop.
@@ -189,9 +215,74 @@ impl<S: Simd> NchwRows<'_, S> {
                 acc[ACCUMULATORS - 1] = simd.add_f32s(acc[ACCUMULATORS - 1], self.tail(simd, c));
             }
             let sum = simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]));
-            *y = simd.reduce_sum_f32s(sum) * self.inv;
+            *y = reduce_sum(simd, sum) * self.inv;
         }
     }
+}
+
+/// Whether `S` is pulp's AVX2 + FMA instruction set, for which [`sums_of_8`] has its
+/// shuffles. A comparison of type ids, decided when `S` is monomorphised.
+#[inline(always)]
+fn is_v3<S: Simd>() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return core::any::TypeId::of::<S>() == core::any::TypeId::of::<pulp::x86::V3>();
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// The horizontal sums of eight 8-lane vectors as one vector, lane i the sum of `v[i]`: three
+/// rounds of pairwise adds (`vhaddps`) and one cross-half add, 9 instructions where eight
+/// separate horizontal sums take about 40. Only for `S` = V3 ([`is_v3`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sums_of_8<S: Simd>(simd: S, v: [S::f32s; 8]) -> S::f32s {
+    use pulp::x86::V3;
+    use std::arch::x86_64::__m256;
+    assert!(is_v3::<S>() && core::mem::size_of::<S::f32s>() == core::mem::size_of::<__m256>());
+    // SAFETY: S is V3 (asserted, and the caller only calls this for V3), whose f32s is an
+    // 8-lane f32 vector with the layout of __m256; transmute_copy between identical layouts.
+    let (v3, v): (V3, [__m256; 8]) = unsafe { (core::mem::transmute_copy(&simd), core::mem::transmute_copy(&v)) };
+    let avx = v3.avx;
+    let h01 = avx._mm256_hadd_ps(v[0], v[1]);
+    let h23 = avx._mm256_hadd_ps(v[2], v[3]);
+    let h45 = avx._mm256_hadd_ps(v[4], v[5]);
+    let h67 = avx._mm256_hadd_ps(v[6], v[7]);
+    // Lanes: sums of the low halves of v[0..4], then of their high halves.
+    let h0123 = avx._mm256_hadd_ps(h01, h23);
+    let h4567 = avx._mm256_hadd_ps(h45, h67);
+    let low_halves = avx._mm256_permute2f128_ps::<0x20>(h0123, h4567);
+    let high_halves = avx._mm256_permute2f128_ps::<0x31>(h0123, h4567);
+    let sums = avx._mm256_add_ps(low_halves, high_halves);
+    // SAFETY: back to S::f32s, the same layout (see above).
+    unsafe { core::mem::transmute_copy(&sums) }
+}
+
+/// The horizontal sum of `v`, added in the same order as [`sums_of_8`] adds each of its
+/// vectors with V3 (`((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7))`), so that a channel's mean has the
+/// same bits whether it was summed alone or in a group of eight: `gap-rayon`, whose tasks
+/// start at other channels, stays bit-identical to `gap-simd`.
+#[inline(always)]
+fn reduce_sum<S: Simd>(simd: S, v: S::f32s) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if is_v3::<S>() {
+        use pulp::x86::V3;
+        use std::arch::x86_64::__m256;
+        // SAFETY: S is V3, whose f32s has the layout of __m256 (see `sums_of_8`).
+        let (v3, v): (V3, __m256) = unsafe { (core::mem::transmute_copy(&simd), core::mem::transmute_copy(&v)) };
+        let pairs = v3.avx._mm256_hadd_ps(v, v);
+        let quads = v3.avx._mm256_hadd_ps(pairs, pairs);
+        // SAFETY: an __m256 is eight f32 lanes.
+        let halves: [f32; 8] = unsafe { core::mem::transmute_copy(&quads) };
+        return halves[0] + halves[4];
+    }
+    simd.reduce_sum_f32s(v)
+}
+
+/// Never called where there is no V3 ([`is_v3`] is false).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn sums_of_8<S: Simd>(_simd: S, _v: [S::f32s; 8]) -> S::f32s {
+    unreachable!("sums_of_8 is only called for pulp's V3")
 }
 
 /// The vector `[0, 1, 2, ...]`, one lane index per lane.
@@ -228,8 +319,21 @@ impl GapKernel for GapSimd {
 
     fn execute(&self, args: GapArgs<'_>) {
         let GapArgs { problem, input, output, .. } = args;
-        for (n, out) in output.chunks_exact_mut(problem.c).enumerate() {
-            self.policy.dispatch(GapBlock { problem, input, n, channels: 0..problem.c, out });
+        match problem.layout {
+            // N images of C channels are, for the means, one image of N·C channels: one
+            // dispatch for the whole batch (a batch of 32 small 10-channel images spent more
+            // on per-image dispatch than on its sums), and rows grouped across images.
+            Layout::Nchw => {
+                let (n, c, h, w) = (problem.n, problem.c, problem.h, problem.w);
+                let flat =
+                    GapProblem::new(1, n * c, h, w, Layout::Nchw).expect("same element count as a valid problem");
+                self.policy.dispatch(GapBlock { problem: &flat, input, n: 0, channels: 0..n * c, out: output });
+            }
+            Layout::Nhwc => {
+                for (n, out) in output.chunks_exact_mut(problem.c).enumerate() {
+                    self.policy.dispatch(GapBlock { problem, input, n, channels: 0..problem.c, out });
+                }
+            }
         }
     }
 }
