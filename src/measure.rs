@@ -335,20 +335,8 @@ pub fn time_pair(
     let shape = p.to_string();
     let (timings, flops, bytes) = match (p, first, second) {
         (Problem::Conv1x1(p), AnyKernel::Conv1x1(a), AnyKernel::Conv1x1(b)) => {
-            let (x, w, bias) = conv_data(p);
-            let bias = p.bias.then_some(&bias[..]);
-            let (wa, wb) = (a.prepare(p, &w, bias)?, b.prepare(p, &w, bias)?);
-            let (mut ya, mut yb) = (zeroed(p.output_len()), zeroed(p.output_len()));
-            let t = with_threads(threads, || {
-                a.run(p, &x, &wa, &mut ya)?;
-                b.run(p, &x, &wb, &mut yb)?;
-                Ok::<_, NinError>(measure_paired(
-                    budget,
-                    || drop(a.run(p, std::hint::black_box(&x), &wa, std::hint::black_box(&mut ya))),
-                    || drop(b.run(p, std::hint::black_box(&x), &wb, std::hint::black_box(&mut yb))),
-                ))
-            })??;
-            (t, p.flops() as f64, conv_bytes(p))
+            let runners = [ConvRunner::Kernel(a.as_ref()), ConvRunner::Kernel(b.as_ref())];
+            return time_conv_pair_rows(runners, p, threads, budget, peak);
         }
         (Problem::Gap(p), AnyKernel::Gap(a), AnyKernel::Gap(b)) => {
             let x = seeded_uniform(p.input_len(), 1);
@@ -396,6 +384,26 @@ pub fn time_pair(
     Ok([first_row, row(second, &tb)])
 }
 
+/// Times two conv runners against each other ([`time_conv_pair`]) and returns their rows, the
+/// first with its `paired_speedup` over the second: `run --against` on a conv problem, where
+/// the second may be a peer library. `peak` is the FMA peak for `peak_fraction`.
+pub fn time_conv_pair_rows(
+    runners: [ConvRunner; 2],
+    p: &Conv1x1Problem,
+    threads: usize,
+    budget: TimingBudget,
+    peak: Option<f64>,
+) -> Result<[RunRow; 2]> {
+    let (t1, t2, speedup) = time_conv_pair(runners, p, threads, budget)?;
+    let row = |r: &ConvRunner, t: &Timing| {
+        let mut row = RunRow::from_timing(r.name(), p.to_string(), threads, p.flops() as f64, conv_bytes(p), t);
+        row.peak_fraction = peak.map(|peak| row.gflops / peak);
+        row
+    };
+    let first = RunRow { paired_speedup: Some(speedup), ..row(&runners[0], &t1) };
+    Ok([first, row(&runners[1], &t2)])
+}
+
 /// What computes a conv problem in a paired timing: one of our kernels, or a peer library.
 #[derive(Clone, Copy)]
 pub enum ConvRunner<'a> {
@@ -425,6 +433,23 @@ pub fn time_conv_paired(
     threads: usize,
     budget: TimingBudget,
 ) -> Result<f64> {
+    Ok(time_conv_pair([first, second], p, threads, budget)?.2)
+}
+
+/// [`time_conv_paired`] with both timings: `(first, second, median ratio)`.
+pub fn time_conv_pair(
+    [first, second]: [ConvRunner; 2],
+    p: &Conv1x1Problem,
+    threads: usize,
+    budget: TimingBudget,
+) -> Result<(Timing, Timing, f64)> {
+    for runner in [first, second] {
+        if let ConvRunner::Peer(q) = runner
+            && let Some(why) = q.unsupported_reason(p)
+        {
+            return Err(NinError::Shape { what: p.to_string(), reason: format!("{} cannot run it: {why}", q.name()) });
+        }
+    }
     let (x, w, b) = conv_data(p);
     let bias = p.bias.then_some(&b[..]);
     let prepare = |r: ConvRunner| match r {
@@ -452,7 +477,7 @@ pub fn time_conv_paired(
         }
     }
     let (p1, p2) = (prepared_first.as_ref(), prepared_second.as_ref());
-    let ratios = with_threads(threads, || {
+    let (t1, t2, ratios) = with_threads(threads, || {
         call(first, p1, p, (&x, &w), &mut y1, threads)?;
         call(second, p2, p, (&x, &w), &mut y2, threads)?;
         Ok::<_, NinError>(measure_paired(
@@ -460,7 +485,6 @@ pub fn time_conv_paired(
             || drop(call(first, p1, p, (std::hint::black_box(&x), &w), std::hint::black_box(&mut y1), threads)),
             || drop(call(second, p2, p, (std::hint::black_box(&x), &w), std::hint::black_box(&mut y2), threads)),
         ))
-    })??
-    .2;
-    Ok(Timing { samples: ratios, batch: 1 }.median())
+    })??;
+    Ok((t1, t2, Timing { samples: ratios, batch: 1 }.median()))
 }

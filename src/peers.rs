@@ -35,6 +35,11 @@ impl Peer {
         }
     }
 
+    /// The peer called `name` (as [`Peer::name`] spells it), if there is one.
+    pub fn from_name(name: &str) -> Option<Peer> {
+        Peer::ALL.into_iter().find(|q| q.name() == name)
+    }
+
     /// Why this peer cannot run `p`, if it cannot.
     pub fn unsupported_reason(self, p: &Conv1x1Problem) -> Option<&'static str> {
         (p.stride != 1).then_some("strided 1×1 convolutions need an im2col before a GEMM")

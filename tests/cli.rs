@@ -100,6 +100,24 @@ fn run_against_times_two_kernels_in_turn_and_rejects_another_operation() {
 }
 
 #[test]
+fn run_against_a_gemm_library_times_the_peer_in_turn_on_conv_problems_only() {
+    let args = ["run", "--kernel", "blocked-simd", "--against", "gemm-crate", "--threads", "1"];
+    let (code, stdout, stderr) = run(&[&args[..], &["--shape", "1x16x8x8:16,relu", "--quick", "--json"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((rows[0]["kernel"].as_str(), rows[1]["kernel"].as_str()), (Some("blocked-simd"), Some("gemm-crate")));
+    assert!(rows[0]["paired_speedup"].as_f64().unwrap() > 0.0);
+    assert_bad_input(
+        &["run", "--kernel", "gap-simd", "--against", "matrixmultiply", "--shape", "1x10x8x8", "--quick"],
+        "matrixmultiply is a GEMM library, it runs 1×1 convolutions only",
+    );
+    assert_bad_input(
+        &["run", "--kernel", "naive", "--against", "gemm-crate", "--shape", "1x4x6x6:3,s2", "--quick"],
+        "gemm-crate cannot run it: strided",
+    );
+}
+
+#[test]
 fn run_json_rows_have_the_contract_keys() {
     let (code, stdout, stderr) =
         run(&["run", "--kernel", "blocked-simd", "--shape", "1x16x8x8:16,relu", "--quick", "--json"]);

@@ -17,8 +17,10 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::{NinError, Result};
 use crate::machine;
 use crate::measure::{
-    ChainData, RunRow, check_conv, check_gap, check_mlpconv, effective_threads, time_conv, time_gap, time_mlpconv,
+    ChainData, ConvRunner, RunRow, check_conv, check_gap, check_mlpconv, effective_threads, time_conv,
+    time_conv_pair_rows, time_gap, time_mlpconv,
 };
+use crate::peers::Peer;
 use crate::problem::{Problem, parse_shape_file};
 use crate::reference;
 use crate::registry::{self, AnyKernel};
@@ -79,7 +81,7 @@ enum Command {
     },
     /// Time one kernel on one or more problems.
     #[command(
-        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel mlpconv-fused --against mlpconv-unfused --threads 1 --shape 32x192x32x32:160:96\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
+        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel mlpconv-fused --against mlpconv-unfused --threads 1 --shape 32x192x32x32:160:96\n  nin-bench run --kernel blocked-simd --against gemm-crate --threads 1 --shape 1x1024x6x6:1000,relu\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
     )]
     Run {
         /// Kernel name (see `nin-bench list`).
@@ -91,7 +93,8 @@ enum Command {
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
         /// Time the kernel against this one, a sample of each in turn, and print the median
-        /// speed-up over those rounds (robust to a shared machine's drift).
+        /// speed-up over those rounds (robust to a shared machine's drift). For a conv kernel,
+        /// also a GEMM library: `gemm-crate` or `matrixmultiply` (GEMM only, no bias or ReLU).
         #[arg(long, value_name = "K2")]
         against: Option<String>,
         /// About 0.1 s per problem instead of 1 s.
@@ -321,7 +324,18 @@ fn run_kernel(
 ) -> CommandResult {
     let kernel = registry::kernel(name)?;
     let op = kernel.info().op;
-    let other = against.map(registry::kernel).transpose()?;
+    // `--against` names a kernel, or a GEMM library for a conv kernel.
+    let peer = against.and_then(Peer::from_name);
+    if let Some(q) = peer
+        && op != "conv1x1"
+    {
+        return Err(NinError::Shape {
+            what: format!("--against {}", q.name()),
+            reason: format!("{} is a GEMM library, it runs 1×1 convolutions only; {name} is a {op} kernel", q.name()),
+        }
+        .into());
+    }
+    let other = if peer.is_some() { None } else { against.map(registry::kernel).transpose()? };
     if let Some(other) = &other
         && other.info().op != op
     {
@@ -339,10 +353,25 @@ fn run_kernel(
         .into());
     }
     let threads_of = |k: &AnyKernel| effective_threads(k.info().threads, threads);
-    let threads = threads_of(&kernel).max(other.as_ref().map_or(1, threads_of));
+    let threads =
+        threads_of(&kernel).max(other.as_ref().map_or(1, threads_of)).max(if peer.is_some() { threads } else { 1 });
     let peak = (op != "gap").then(|| machine::fma_peak_gflops(threads, 10));
     let mut rows: Vec<RunRow> = Vec::new();
     for problem in problems {
+        if let (Some(q), Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) = (peer, problem, &kernel) {
+            let pair =
+                time_conv_pair_rows([ConvRunner::Kernel(k.as_ref()), ConvRunner::Peer(q)], p, threads, budget, peak)?;
+            if !json {
+                if rows.is_empty() {
+                    print_run_header(op, peak);
+                }
+                pair.iter().for_each(print_run_row);
+                let speedup = pair[0].paired_speedup.unwrap_or(f64::NAN);
+                println!("  {name} vs {}: {speedup:.2}× (median over paired rounds)", q.name());
+            }
+            rows.extend(pair);
+            continue;
+        }
         if let Some(other) = &other {
             let limit = match problem {
                 Problem::Gap(p) => Some(machine::read_bandwidth_gbps(p.input_len() * 4, 0.05)),
