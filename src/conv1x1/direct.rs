@@ -302,56 +302,33 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
             pack_pixel_tiles(p, x_n, region.pixels.clone(), a_tiles);
             for panel in region.panels.clone() {
                 let co = panel * nr;
-                match p.layout {
-                    // SAFETY: the region's pixels × the panel's channels of Y_n lie inside this
-                    // region (caller): tile t at pixel start + t·MR, rows `cout` apart.
-                    Layout::Nhwc => unsafe {
-                        let c = y_n.add(region.pixels.start * cout + co);
-                        pixel_rows_panel(
-                            mk,
-                            p,
-                            a_tiles,
-                            region.pixels.clone(),
-                            weights,
-                            bias,
-                            panel,
-                            c,
-                            MR * cout,
-                            cout,
-                        );
-                    },
-                    Layout::Nchw => {
-                        // SAFETY: `sums` holds `tiles` blocks of MR×nr (scratch length).
-                        unsafe {
-                            let c = sums.as_mut_ptr();
-                            pixel_rows_panel(
-                                mk,
-                                p,
-                                a_tiles,
-                                region.pixels.clone(),
-                                weights,
-                                bias,
-                                panel,
-                                c,
-                                MR * nr,
-                                nr,
-                            );
-                        }
-                        // Y_n[co + j][pixels] = the tiles' column j: one run of the region's
-                        // pixels per output channel.
-                        for j in 0..nr.min(cout - co) {
-                            // SAFETY: channel co + j < cout and the region's pixels of Y_n lie
-                            // inside this region (caller); no other reference to them exists.
-                            let y_row = unsafe {
-                                core::slice::from_raw_parts_mut(
-                                    y_n.add((co + j) * pixels_out + region.pixels.start),
-                                    region.pixels.len(),
-                                )
-                            };
-                            for (y_tile, tile) in y_row.chunks_mut(MR).zip(sums.chunks_exact(MR * nr)) {
-                                for (r, y) in y_tile.iter_mut().enumerate() {
-                                    *y = tile[r * nr + j];
-                                }
+                // NHWC tiles go straight to Y_n (tile t at pixel start + t·MR, rows `cout`
+                // apart); NCHW tiles to `sums`, stored transposed below.
+                let (c, tile_stride, ldc) = match p.layout {
+                    // SAFETY: the region's first pixel, channel co, of Y_n (caller).
+                    Layout::Nhwc => (unsafe { y_n.add(region.pixels.start * cout + co) }, MR * cout, cout),
+                    Layout::Nchw => (sums.as_mut_ptr(), MR * nr, nr),
+                };
+                // SAFETY: NHWC: the region's pixels × the panel's channels of Y_n lie inside this
+                // region (caller); NCHW: `sums` holds `tiles` blocks of MR×nr (scratch length).
+                unsafe {
+                    pixel_rows_panel(mk, p, a_tiles, region.pixels.clone(), weights, bias, panel, c, tile_stride, ldc);
+                }
+                if p.layout == Layout::Nchw {
+                    // Y_n[co + j][pixels] = the tiles' column j: one run of the region's
+                    // pixels per output channel.
+                    for j in 0..nr.min(cout - co) {
+                        // SAFETY: channel co + j < cout and the region's pixels of Y_n lie
+                        // inside this region (caller); no other reference to them exists.
+                        let y_row = unsafe {
+                            core::slice::from_raw_parts_mut(
+                                y_n.add((co + j) * pixels_out + region.pixels.start),
+                                region.pixels.len(),
+                            )
+                        };
+                        for (y_tile, tile) in y_row.chunks_mut(MR).zip(sums.chunks_exact(MR * nr)) {
+                            for (r, y) in y_tile.iter_mut().enumerate() {
+                                *y = tile[r * nr + j];
                             }
                         }
                     }
