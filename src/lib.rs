@@ -61,5 +61,3 @@ pub use mlpconv::MlpconvKernel;
 pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, MlpconvProblem, Problem};
 pub use simd::SimdPolicy;
 pub use tensor::Layout;
-#[doc(hidden)]
-pub static EXP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
