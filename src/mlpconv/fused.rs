@@ -5,10 +5,14 @@
 //! 1. the tile of the input is packed into NR-pixel panels (`[subtile][channel][NR]`), so the
 //!    microkernel reads each panel contiguously (reading rows H·W apart in place would map
 //!    every row of a 32×32 map to the same L1 set);
-//! 2. each layer runs the MR×NR microkernel over (subtile, channel panel), bias and ReLU in its
-//!    epilogue, writing its output *in the packed panel layout the next layer reads*: the
-//!    intermediate is never stored as a map, never leaves L2 (160 channels × 128 pixels is
-//!    80 KiB), and needs no repacking;
+//! 2. subtile by subtile, the whole chain: each layer runs the MR×NR microkernel over the
+//!    subtile and every channel panel, bias and ReLU in its epilogue, writing its output *in
+//!    the packed panel layout the next layer reads*. The intermediate is one subtile (160
+//!    channels × 16 pixels is 10 KiB), still in L1 when the next layer reads it; it is never
+//!    stored as a map and needs no repacking. (Layer by layer over the whole tile instead,
+//!    intermediates of 80 KiB in L2, timed against the unfused chain in turn, 1 thread:
+//!    32x192x32x32:160:96 1.02–1.07×, 32x96x54x54:96:96 1.26–1.38×; subtile by subtile
+//!    1.04–1.08× and 1.24–1.35×.)
 //! 3. the last layer writes a packed tile too, copied out to the output map row by row; or, for
 //!    a head, summed into per-lane channel accumulators, so the class maps are never written
 //!    at all. (Storing the microkernel's tiles straight into output rows H·W apart measured
@@ -42,9 +46,9 @@ use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 
-/// NR-pixel subtiles per tile: 128 pixels at NR = 16. The widest intermediate of NIN's chains
-/// (160 channels) is then 80 KiB, in L2 (512 KiB on Zen 3) with both layers' weights, while a
-/// subtile's panel (160 × 16 floats, 10 KiB) sits in L1 as the weight panels stream past it.
+/// NR-pixel subtiles per tile: 128 pixels at NR = 16. The input is packed a tile at a time,
+/// each input row read as one run of 128 pixels, and the last layer's tile (96 channels ×
+/// 128 pixels, 48 KiB) is copied out row by row the same way.
 pub const SUBTILES_PER_TILE: usize = 8;
 
 /// The input tile is packed when the first layer has at least this many channel panels. Packing
@@ -52,9 +56,6 @@ pub const SUBTILES_PER_TILE: usize = 8;
 /// subtiles are read in place (rows H·W apart), as the direct kernels do. Measured on
 /// 1x192x8x8:10,gap (2 panels): packed 5.6 µs, unfused 4.2 µs per call (criterion).
 const PACK_INPUT_MIN_PANELS: usize = 4;
-
-/// Bytes of weight panels a layer keeps in L1 while every subtile of the tile passes them.
-const PANEL_BLOCK_BYTES: usize = 16 << 10;
 
 /// The fused chain (and fused conv + GAP head) on pulp, runtime ISA, parallel over tiles.
 #[derive(Debug, Clone)]
@@ -114,11 +115,12 @@ fn tasks(p: &MlpconvProblem, tile_pixels: usize) -> Vec<Task> {
     out
 }
 
-/// Scratch of one task: the packed input tile, two intermediate tiles, the head's sums.
+/// Scratch of one task: the packed input tile, two intermediate subtiles, the last layer's
+/// tile, the head's sums.
 fn scratch_len(p: &MlpconvProblem, nr: usize) -> usize {
     let tile = tile_pixels(p, nr);
     let widest = p.widths().iter().copied().max().unwrap_or(0);
-    (p.cin + 2 * widest) * tile + p.cout() * nr
+    (p.cin + p.cout()) * tile + 2 * widest * nr + p.cout() * nr
 }
 
 /// Runs one task inside pulp's dispatch. `#[inline(always)]` and closure-free below
@@ -145,8 +147,9 @@ impl WithSimd for FusedTask<'_> {
         let (hw, cin, cout, n) = (p.pixels(), p.cin, p.cout(), task.n);
         let widest = p.widths().iter().copied().max().unwrap_or(0);
         let (packed_input, rest) = scratch.split_at_mut(cin * tile_pixels);
-        let (first, rest) = rest.split_at_mut(widest * tile_pixels);
-        let (second, sums) = rest.split_at_mut(widest * tile_pixels);
+        let (first, rest) = rest.split_at_mut(widest * nr);
+        let (second, rest) = rest.split_at_mut(widest * nr);
+        let (last, sums) = rest.split_at_mut(cout * tile_pixels);
         // Channels of the last layer this task computes (all of them, except in a split head).
         let channels = task.last_panels.start * MR..(task.last_panels.end * MR).min(cout);
         let sums = &mut sums[..channels.len() * nr];
@@ -171,56 +174,50 @@ impl WithSimd for FusedTask<'_> {
                     }
                 }
             }
-            // 2. The layers; `buffers.0` holds the last layer's packed tile.
-            let mut buffers: (&mut [f32], &mut [f32]) = (&mut *first, &mut *second);
-            for (l, prepared) in layers.iter().enumerate() {
-                let (c_in, c_out) = (if l == 0 { cin } else { p.widths()[l - 1] }, p.widths()[l]);
-                let src: &[f32] = if l == 0 { &*packed_input } else { &*buffers.0 };
-                let first_layer_in_place = l == 0 && in_place;
-                let dst = buffers.1.as_mut_ptr();
-                let layer_panels = if l + 1 == layers.len() { task.last_panels.clone() } else { 0..panels(c_out, MR) };
-                let block = (PANEL_BLOCK_BYTES / (4 * c_in * MR)).max(1);
-                for first_panel in layer_panels.clone().step_by(block) {
-                    for s in 0..subtiles {
-                        let c0 = t0 + s * nr;
-                        let (b, ldb) = if first_layer_in_place && c0 + nr <= end {
-                            (&x_n[c0..(c_in - 1) * hw + c0 + nr], hw)
-                        } else {
-                            (&src[s * c_in * nr..][..c_in * nr], nr)
-                        };
-                        for panel in first_panel..(first_panel + block).min(layer_panels.end) {
-                            let co = panel * MR;
-                            let a = &prepared.weights()[panel * c_in * MR..][..c_in * MR];
-                            let bias = BiasAlong::Rows(prepared.bias()[co..][..MR].as_ptr());
-                            let rows = MR.min(c_out - co);
-                            // SAFETY: `a` holds c_in·MR values and `b` c_in rows of nr values
-                            // ldb apart (sliced above); the bias is padded to whole panels; subtile s, channels
-                            // co..co+rows, nr values each, lie inside `buffers.1`
-                            // (widest·tile_pixels values), which nothing else borrows meanwhile.
-                            unsafe {
-                                let c = dst.add((s * c_out + co) * nr);
-                                mk.tile(
-                                    c_in,
-                                    a.as_ptr(),
-                                    b.as_ptr(),
-                                    ldb,
-                                    c,
-                                    nr,
-                                    rows,
-                                    nr,
-                                    Epilogue::store(bias, true),
-                                );
-                            }
+            // 2. The layers, subtile by subtile: a subtile goes through the whole chain before
+            //    the next one starts, so its intermediate (Cℓ × NR, 10 KiB at 160 channels)
+            //    is still in L1 when the next layer reads it, while the weights stream past.
+            //    Intermediates alternate between `second` (ℓ even) and `first` (ℓ odd); the
+            //    last layer writes subtile s of `last`.
+            for s in 0..subtiles {
+                let c0 = t0 + s * nr;
+                let mut buffers: (&mut [f32], &mut [f32]) = (&mut *first, &mut *second);
+                for (l, prepared) in layers.iter().enumerate() {
+                    let (c_in, c_out) = (if l == 0 { cin } else { p.widths()[l - 1] }, p.widths()[l]);
+                    let (b, ldb) = if l == 0 && in_place && c0 + nr <= end {
+                        (&x_n[c0..(c_in - 1) * hw + c0 + nr], hw)
+                    } else if l == 0 {
+                        (&packed_input[s * c_in * nr..][..c_in * nr], nr)
+                    } else {
+                        (&buffers.0[..c_in * nr], nr)
+                    };
+                    let is_last = l + 1 == layers.len();
+                    // This subtile's output block: C_out rows of nr values.
+                    let dst = if is_last { last[s * c_out * nr..].as_mut_ptr() } else { buffers.1.as_mut_ptr() };
+                    let layer_panels = if is_last { task.last_panels.clone() } else { 0..panels(c_out, MR) };
+                    for panel in layer_panels {
+                        let co = panel * MR;
+                        let a = &prepared.weights()[panel * c_in * MR..][..c_in * MR];
+                        let bias = BiasAlong::Rows(prepared.bias()[co..][..MR].as_ptr());
+                        let rows = MR.min(c_out - co);
+                        // SAFETY: `a` holds c_in·MR values and `b` c_in rows of nr values ldb
+                        // apart (sliced above); the bias is padded to whole panels; channels
+                        // co..co+rows, nr values each, lie inside the block `dst` starts (of
+                        // `buffers.1`, widest·nr values, or subtile s of `last`, K·nr from
+                        // s·K·nr), which nothing else borrows meanwhile.
+                        unsafe {
+                            let c = dst.add(co * nr);
+                            mk.tile(c_in, a.as_ptr(), b.as_ptr(), ldb, c, nr, rows, nr, Epilogue::store(bias, true));
                         }
                     }
+                    std::mem::swap(&mut buffers.0, &mut buffers.1);
                 }
-                std::mem::swap(&mut buffers.0, &mut buffers.1);
             }
             // 3. A head sums the tile per channel and lane; padding columns are left out.
             if p.gap {
                 for s in 0..subtiles {
                     let cols = nr.min(end - t0 - s * nr);
-                    let tile = &buffers.0[(s * cout + channels.start) * nr..][..channels.len() * nr];
+                    let tile = &last[(s * cout + channels.start) * nr..][..channels.len() * nr];
                     for (acc, row) in sums.chunks_exact_mut(nr).zip(tile.chunks_exact(nr)) {
                         for (a, &v) in acc[..cols].iter_mut().zip(&row[..cols]) {
                             *a += v;
@@ -232,7 +229,7 @@ impl WithSimd for FusedTask<'_> {
                 let y_n = unsafe { out.0.add(n * cout * hw) };
                 for s in 0..subtiles {
                     let (c0, cols) = (t0 + s * nr, nr.min(end - t0 - s * nr));
-                    let tile = &buffers.0[s * cout * nr..][..cout * nr];
+                    let tile = &last[s * cout * nr..][..cout * nr];
                     for (c, row) in tile.chunks_exact(nr).enumerate() {
                         // SAFETY: channel c < K, pixels c0..c0+cols < H·W of image n: inside
                         // the output, in this task's pixels only.
