@@ -424,19 +424,10 @@ impl ConvRunner<'_> {
 }
 
 /// Times two conv runners on `p`, both with `threads` threads, against each other, samples in
-/// turn ([`measure_paired`]); returns the median over rounds of `second`'s time over `first`'s
-/// (the speed-up of `first`). What the report's comparisons with the peers rest on: two
-/// medians measured seconds apart on a shared machine can differ by 20% for one kernel alone.
-pub fn time_conv_paired(
-    [first, second]: [ConvRunner; 2],
-    p: &Conv1x1Problem,
-    threads: usize,
-    budget: TimingBudget,
-) -> Result<f64> {
-    Ok(time_conv_pair([first, second], p, threads, budget)?.2)
-}
-
-/// [`time_conv_paired`] with both timings: `(first, second, median ratio)`.
+/// turn ([`measure_paired`]); returns both timings and the median over rounds of `second`'s
+/// time over `first`'s (the speed-up of `first`). What the report's comparisons with the peers
+/// rest on: two medians measured seconds apart on a shared machine can differ by 20% for one
+/// kernel alone.
 pub fn time_conv_pair(
     [first, second]: [ConvRunner; 2],
     p: &Conv1x1Problem,

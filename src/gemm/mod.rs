@@ -94,6 +94,11 @@ pub(crate) fn gemm<K: Microkernel>(
     }
     let (a_len, b_len) = gemm_scratch_len((m, n, k), nr);
     assert!(a_buf.len() >= a_len && b_buf.len() >= b_len);
+    // B read in place (see SMALL_M): contiguous rows and few rows of C.
+    let in_place = match b {
+        Operand::Strided(view) => view.cs == 1 && m <= SMALL_M,
+        Operand::Packed(_) => false,
+    };
     // LOOP 5: column blocks of C and B.
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
@@ -101,10 +106,6 @@ pub(crate) fn gemm<K: Microkernel>(
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
             let last_k = pc + kc == k;
-            let in_place = match b {
-                Operand::Strided(view) => view.cs == 1 && m <= SMALL_M,
-                Operand::Packed(_) => false,
-            };
             let (b_panels, b_step): (&[f32], usize) = match b {
                 Operand::Strided(view) if in_place => {
                     // Full panels are read in place below; a last, partial panel is packed

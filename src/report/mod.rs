@@ -17,7 +17,7 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
     CHAIN_SEED, ChainData, ConvRunner, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data, time_conv,
-    time_conv_paired, time_gap, time_mlpconv, time_mlpconv_paired, with_threads,
+    time_conv_pair, time_gap, time_mlpconv, time_mlpconv_paired, with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -411,7 +411,7 @@ fn paired_comparisons(
     bar.inc_length(pairs.len() as u64);
     for (threads, first, second) in pairs {
         bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
-        let speedup = time_conv_paired([first, second], p, threads, budget)?;
+        let (_, _, speedup) = time_conv_pair([first, second], p, threads, budget)?;
         report.paired.push(PairedRatio {
             shape: shape.clone(),
             threads,
