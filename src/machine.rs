@@ -68,6 +68,19 @@ pub fn fma_peak_gflops(threads: usize, repeats: usize) -> f64 {
     best
 }
 
+/// Iterations of one [`fma_burst`]: 12 chains × 16 Ki iterations, about 30 µs at Zen 3's
+/// 2 FMAs per cycle, so a timing sample of about 1 ms holds some thirty bursts.
+const BURST_ITERATIONS: usize = 1 << 14;
+
+/// One short burst of the FMA-peak loop on the calling thread; returns the FLOPs it did.
+/// Timed in turn with a kernel, it gives the peak the machine offers at that moment (see
+/// `measure::time_conv_against_peak`).
+pub fn fma_burst() -> f64 {
+    let policy = SimdPolicy::Auto;
+    black_box(policy.dispatch(FmaLoop { iterations: black_box(BURST_ITERATIONS) }));
+    fma_loop_flops(BURST_ITERATIONS, policy.f32_lanes())
+}
+
 struct SumLoop<'a> {
     data: &'a [f32],
 }

@@ -133,13 +133,36 @@ fn sample(f: &mut dyn FnMut(), batch: usize) -> f64 {
 /// timings and, per round, `g`'s time over `f`'s, sorted: its median is the speed-up of `f`
 /// over `g` with the machine's drift from one second to the next cancelled out.
 pub fn measure_paired(budget: TimingBudget, mut f: impl FnMut(), mut g: impl FnMut()) -> (Timing, Timing, Vec<f64>) {
-    let (batch_f, per_f) = warm_up(budget.warm_up / 2, &mut f);
-    let (batch_g, per_g) = warm_up(budget.warm_up / 2, &mut g);
+    measure_paired_batches(
+        budget,
+        |calls| {
+            for _ in 0..calls {
+                f();
+            }
+        },
+        |calls| {
+            for _ in 0..calls {
+                g();
+            }
+        },
+    )
+}
+
+/// [`measure_paired`] for runners that make a whole sample's calls themselves: `f(calls)` makes
+/// `calls` calls. For what needs a set-up per sample that must not be timed per call, such as
+/// entering a thread pool of another size (a few µs, as long as a small layer's call).
+pub fn measure_paired_batches(
+    budget: TimingBudget,
+    mut f: impl FnMut(usize),
+    mut g: impl FnMut(usize),
+) -> (Timing, Timing, Vec<f64>) {
+    let (batch_f, per_f) = warm_up_batches(budget.warm_up / 2, &mut f);
+    let (batch_g, per_g) = warm_up_batches(budget.warm_up / 2, &mut g);
     let min_samples = min_samples(budget, per_f + per_g);
     let (mut tf, mut tg, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let measuring = Instant::now();
     while tf.len() < min_samples || (tf.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
-        let (a, b) = (sample(&mut f, batch_f), sample(&mut g, batch_g));
+        let (a, b) = (sample_batch(&mut f, batch_f), sample_batch(&mut g, batch_g));
         tf.push(a);
         tg.push(b);
         ratios.push(b / a);
@@ -148,6 +171,29 @@ pub fn measure_paired(budget: TimingBudget, mut f: impl FnMut(), mut g: impl FnM
         v.sort_by(f64::total_cmp);
     }
     (Timing { samples: tf, batch: batch_f }, Timing { samples: tg, batch: batch_g }, ratios)
+}
+
+/// [`warm_up`] for `f(calls)`: batches of 1, 2, 4, ... calls for `time`, the seconds per call
+/// taken from the last batch, so a set-up per batch (entering a thread pool) weighs little.
+fn warm_up_batches(time: Duration, f: &mut dyn FnMut(usize)) -> (usize, f64) {
+    let start = Instant::now();
+    let mut calls = 1;
+    loop {
+        let t = Instant::now();
+        f(calls);
+        let per_call = t.elapsed().as_secs_f64() / calls as f64;
+        if start.elapsed() >= time || calls >= 1 << 20 {
+            return (((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20), per_call);
+        }
+        calls *= 2;
+    }
+}
+
+/// Seconds per call of one sample of `batch` calls made by `f(batch)`.
+fn sample_batch(f: &mut dyn FnMut(usize), batch: usize) -> f64 {
+    let t = Instant::now();
+    f(batch);
+    t.elapsed().as_secs_f64() / batch as f64
 }
 
 #[cfg(test)]
@@ -171,6 +217,27 @@ mod tests {
         assert!(tf.samples.len() >= 6 && tf.samples.len() == tg.samples.len() && ratios.len() == tf.samples.len());
         assert!(ratios.windows(2).all(|w| w[0] <= w[1]) && ratios.iter().all(|r| *r > 0.0));
         assert!(a >= 6 && b >= 6);
+    }
+
+    #[test]
+    fn paired_batches_are_made_by_the_runner_in_the_sizes_the_warm_up_chose() {
+        let (mut f_batches, mut g_batches) = (Vec::new(), Vec::new());
+        let budget = TimingBudget { min_samples: 4, ..TimingBudget::QUICK };
+        let (tf, tg, ratios) = measure_paired_batches(
+            budget,
+            |calls| {
+                f_batches.push(calls);
+                std::hint::black_box((0..calls * 100).sum::<usize>());
+            },
+            |calls| g_batches.push(calls),
+        );
+        // Warm-up batches double (1, 2, 4, ...); every sample after them is one batch of the
+        // size the timing reports.
+        let f_samples = &f_batches[f_batches.len() - tf.samples.len()..];
+        assert!(f_batches[..f_batches.len() - tf.samples.len()].windows(2).all(|w| w[1] == 2 * w[0]));
+        assert!(f_samples.iter().all(|&c| c == tf.batch) && tf.batch > 1);
+        assert!(g_batches[g_batches.len() - tg.samples.len()..].iter().all(|&c| c == tg.batch));
+        assert_eq!(ratios.len(), tf.samples.len());
     }
 
     #[test]

@@ -27,6 +27,19 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         assert!(row["shape"].as_str().unwrap().ends_with("x192x8x8:10,relu"));
     }
     assert!(json["failures"].as_array().unwrap().is_empty());
+    // Timed in turn: the fastest kernel against the FMA-peak loop on both problems, and, on a
+    // machine with more than one core, rayon-tiled against itself on 1 thread.
+    let shares = json["peak_shares"].as_array().unwrap();
+    assert_eq!(shares.len(), 2, "{shares:?}");
+    for s in shares {
+        let (median, p90) = (s["median"].as_f64().unwrap(), s["p90"].as_f64().unwrap());
+        assert!(median > 0.0 && median < 2.0 && p90 > 0.0 && p90 < 2.0, "{s}");
+    }
+    let scaling: Vec<_> =
+        json["paired"].as_array().unwrap().iter().filter(|c| c["against"] == "rayon-tiled on 1 thread").collect();
+    let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    assert_eq!(scaling.len(), if multi_core { 2 } else { 0 }, "{scaling:?}");
+    assert!(scaling.iter().all(|c| c["speedup"].as_f64().unwrap() > 0.0));
     assert!(json["gap"].as_array().unwrap().is_empty(), "the filter excludes every GAP problem");
 
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
@@ -36,6 +49,7 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         "gemm-crate",
         "FMA peak, 1 thread",
         "matched the f64 reference",
+        "## Share of the FMA peak and rayon-tiled's scaling, timed in turn",
     ] {
         assert!(md.contains(needle), "report.md lacks '{needle}'");
     }

@@ -16,8 +16,9 @@ use serde::Serialize;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
-    CHAIN_SEED, ChainData, ConvRunner, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data, time_conv,
-    time_conv_pair, time_gap, time_mlpconv, time_mlpconv_paired, with_threads,
+    CHAIN_SEED, ChainData, ConvRunner, PeakShare, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data,
+    time_conv, time_conv_against_peak, time_conv_pair, time_conv_scaling, time_gap, time_mlpconv, time_mlpconv_paired,
+    with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -104,9 +105,13 @@ pub struct Report {
     /// One-off weight preparation per kernel and problem.
     pub preparation: Vec<Preparation>,
     /// Comparisons timed in turn (see [`crate::timing::measure_paired`]): on every conv problem
-    /// and thread count, the fastest of our kernels against each peer, and `im2col-gemm`
-    /// against `blocked-simd` at 1 thread. The targets rest on these ratios.
+    /// and thread count, the fastest of our kernels against each peer; `im2col-gemm` against
+    /// `blocked-simd` at 1 thread; `rayon-tiled` on all threads against itself on 1
+    /// ([`SCALING_AGAINST`]). The targets rest on these ratios.
     pub paired: Vec<PairedRatio>,
+    /// On every conv problem, the fastest of our kernels at 1 thread timed in turn with the
+    /// FMA-peak loop: its share of the peak the core delivered in the same moments.
+    pub peak_shares: Vec<PeakShare>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
@@ -215,6 +220,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         mlpconv: Vec::new(),
         preparation: Vec::new(),
         paired: Vec::new(),
+        peak_shares: Vec::new(),
         failures: Vec::new(),
         verified: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
@@ -379,8 +385,9 @@ fn conv_problem(
 }
 
 /// Times the comparisons the targets rest on in turn ([`PairedRatio`]): at each thread count,
-/// the fastest of our kernels (by its median in `rows`) against each peer, and `im2col-gemm`
-/// against `blocked-simd` at 1 thread.
+/// the fastest of our kernels (by its median in `rows`) against each peer; `im2col-gemm`
+/// against `blocked-simd` at 1 thread; `rayon-tiled` on all threads against itself on 1
+/// ([`SCALING_AGAINST`]); and the fastest at 1 thread against the FMA-peak loop ([`PeakShare`]).
 #[allow(clippy::too_many_arguments)]
 fn paired_comparisons(
     p: &Conv1x1Problem,
@@ -394,21 +401,24 @@ fn paired_comparisons(
 ) -> Result<()> {
     let shape = p.to_string();
     let kernel = |name: &str| kernels.iter().copied().find(|k| k.name() == name);
-    let mut pairs = Vec::new();
-    for threads in [1, threads_all].into_iter().collect::<std::collections::BTreeSet<_>>() {
-        let fastest = rows
-            .iter()
+    let fastest = |threads: usize| {
+        rows.iter()
             .filter(|r| r.kind == "kernel" && r.run.threads == threads)
             .max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
-            .and_then(|r| kernel(&r.run.kernel));
-        if let Some(fastest) = fastest {
+            .and_then(|r| kernel(&r.run.kernel))
+    };
+    let mut pairs = Vec::new();
+    for threads in [1, threads_all].into_iter().collect::<std::collections::BTreeSet<_>>() {
+        if let Some(fastest) = fastest(threads) {
             pairs.extend(peers.iter().map(|&q| (threads, ConvRunner::Kernel(fastest), ConvRunner::Peer(q))));
         }
     }
     if let (Some(gemm), Some(direct)) = (kernel("im2col-gemm"), kernel("blocked-simd")) {
         pairs.push((1, ConvRunner::Kernel(gemm), ConvRunner::Kernel(direct)));
     }
-    bar.inc_length(pairs.len() as u64);
+    let scaled = kernel("rayon-tiled").filter(|_| threads_all > 1);
+    let peak_of = fastest(1);
+    bar.inc_length((pairs.len() + usize::from(scaled.is_some()) + usize::from(peak_of.is_some())) as u64);
     for (threads, first, second) in pairs {
         bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
         let (_, _, speedup) = time_conv_pair([first, second], p, threads, budget)?;
@@ -421,8 +431,29 @@ fn paired_comparisons(
         });
         bar.inc(1);
     }
+    if let Some(k) = scaled {
+        bar.set_message(timing_message(&shape, &format!("{} against {SCALING_AGAINST}", k.name()), threads_all));
+        let speedup = time_conv_scaling(k, p, threads_all, budget)?;
+        report.paired.push(PairedRatio {
+            shape: shape.clone(),
+            threads: threads_all,
+            kernel: k.name().to_string(),
+            against: SCALING_AGAINST.to_string(),
+            speedup,
+        });
+        bar.inc(1);
+    }
+    if let Some(k) = peak_of {
+        bar.set_message(timing_message(&shape, &format!("{} against the FMA-peak loop", k.name()), 1));
+        report.peak_shares.push(time_conv_against_peak(k, p, budget)?);
+        bar.inc(1);
+    }
     Ok(())
 }
+
+/// The `against` of a [`PairedRatio`] that times `rayon-tiled` on all threads against itself
+/// on 1 thread: its speed-up from the threads, both timed in turn.
+pub const SCALING_AGAINST: &str = "rayon-tiled on 1 thread";
 
 fn gap_problem(
     p: &GapProblem,
