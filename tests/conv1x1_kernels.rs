@@ -45,9 +45,10 @@ fn every_kernel_matches_reference_when_pixels_or_cout_are_around_the_tile_column
 
 #[test]
 fn every_kernel_matches_reference_when_cin_is_around_the_gemm_k_block_and_large() {
-    // KC = 256: one, exactly one, and more than one K block; 2048 as in wide layers.
+    // The GEMM's and pixel rows' KC = 256, and channel rows' blocks of at most 512: one,
+    // exactly one, and more than one K block; 2048 as in wide layers.
     let mut ps = Vec::new();
-    for cin in [1, 2, 3].into_iter().chain(around(256)).chain([2048]) {
+    for cin in [1, 2, 3].into_iter().chain(around(256)).chain(around(512)).chain([2048]) {
         ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, cin, 3, 5, 7)).unwrap());
     }
     check_all_conv_kernels(&with_layouts(ps), 300);
@@ -115,10 +116,11 @@ fn every_kernel_matches_reference_on_small_nchw_maps_tiled_by_pixel_rows() {
 
 #[test]
 fn every_kernel_matches_reference_when_channel_tiles_are_copied_from_distant_rows() {
-    // Rows of 256 pixels or more and regions of 8 panels or more: the direct kernels copy each
-    // 16-pixel tile into a panel before the region's panels read it; 17×17 leaves a partial
-    // last tile, and Cin 300 two K blocks.
-    let ps = problems(&["1x40x16x16:60", "1x300x17x17:50,relu", "2x3x32x32:48,nobias"]);
+    // Rows of 256 pixels or more, or a K block over 16 KiB of lines in place, and regions of 8
+    // panels or more: the direct kernels copy each 16-pixel tile into a panel before the
+    // region's panels read it; 17×17 leaves a partial last tile, Cin 600 two K blocks of 300,
+    // and 13×13 rows are close but 300 channels span 37.5 KiB.
+    let ps = problems(&["1x40x16x16:60", "1x600x17x17:50,relu", "2x3x32x32:48,nobias", "1x300x13x13:49"]);
     check_all_conv_kernels(&ps, 800);
 }
 

@@ -17,10 +17,11 @@
 //!   map is 36 pixels: 6 tiles of MR = 6 pixels exactly, where 16-pixel tiles would compute
 //!   48 columns for 36 (75% of the FMAs useful).
 //!
-//! Cin is cut into K blocks of 256 (the GEMM's KC), outside the loop over the region's
-//! panels, so the block of the operand every panel reuses stays in L1: a 1024-channel pixel
-//! tile is 64 KiB, twice the L1. Later blocks continue the sums in C (see
-//! [`Epilogue::accumulate`]), so the blocking changes no bit of the result.
+//! Cin is cut into K blocks (of at most 512 with channel rows, [`channel_rows_k_block`]; of
+//! the GEMM's KC = 256 with pixel rows), outside the loop over the region's panels, so the
+//! block of the operand every panel reuses stays near L1: a 1024-channel pixel tile is
+//! 64 KiB, twice the L1. Later blocks continue the sums in C (see [`Epilogue::accumulate`]),
+//! so the blocking changes no bit of the result.
 //!
 //! Every output value is the same reduction in either orientation (`acc = 0`, one FMA per input
 //! channel in ascending order, then bias and ReLU), so the orientation never changes a bit of
@@ -49,19 +50,48 @@ const NHWC_PANELS_PER_REGION: usize = 4;
 /// the region's pixels are packed once and then reused by every panel, so the more panels
 /// the less packing per FMA, while 4 regions still split a 1000-channel layer for the threads.
 const NCHW_PIXEL_ROWS_PANELS_PER_REGION: usize = 16;
+/// Largest K block with channel rows: Cin is cut into the fewest blocks of at most this many
+/// channels, of equal length ([`channel_rows_k_block`]), as the `gemm` crate chooses its KC.
+/// Against blocks of 256 (a sample of each in turn, blocked-simd, 1 thread): 1x512x56x56:512
+/// 1.06× (one pass over its 6 MiB output instead of two), 1x384x13x13:384 and
+/// 1x256x27x27:256 0.99–1.00× on their own, and with 384 the copied 13×13 tiles above gain.
+const CHANNEL_ROWS_KC_MAX: usize = 512;
+
+/// The K block of a channel-rows problem with `cin` input channels (see
+/// [`CHANNEL_ROWS_KC_MAX`]): 384 → one block of 384, 1024 → two of 512, 600 → two of 300.
+pub(crate) fn channel_rows_k_block(cin: usize) -> usize {
+    cin.div_ceil(cin.div_ceil(CHANNEL_ROWS_KC_MAX))
+}
+
+/// Whether a full pixel tile of `panels` channel panels is copied into a contiguous panel
+/// before they read it, rather than read in place from rows `hw_in` pixels apart, with K
+/// blocks of `k_block` channels (see [`PACK_ROWS_MIN_PIXELS`] and [`IN_PLACE_MAX_BYTES`]).
+fn copies_channel_tile(hw_in: usize, k_block: usize, panels: usize) -> bool {
+    let lines_per_row = if hw_in.is_multiple_of(16) { 1 } else { 2 };
+    panels >= PACK_MIN_PANELS && (hw_in >= PACK_ROWS_MIN_PIXELS || k_block * lines_per_row * 64 > IN_PLACE_MAX_BYTES)
+}
+
 /// Pixel tiles per region (64 pixels at NR = 16 for NCHW; 96 pixels for NHWC).
 const NCHW_PIXEL_TILES_PER_REGION: usize = 4;
 const NHWC_PIXEL_TILES_PER_REGION: usize = 16;
-/// With channel rows, a full pixel tile is read in place from X's rows unless the rows are at
-/// least this many pixels (1 KiB) apart and the region has at least [`PACK_MIN_PANELS`]
-/// panels; then it is copied into a contiguous panel first. Rows a KiB or more apart put the
-/// tile's 16-value pieces on as many pages as there are rows, and on power-of-two maps into a
-/// few L1 sets, so re-reading them for every panel costs more than one copy. Timed with the
-/// copy against without (a sample of each in turn, blocked-simd, 1 thread): 1x192x32x32:160
-/// 1.17×, 1x160x32x32:96 1.16×, 1x256x27x27:256 1.15×, 8x192x16x16:192 1.06×,
-/// 1x96x54x54:96 and 1x512x56x56:512 1.01×; below the thresholds it lost, 1x192x8x8:192
-/// 0.95× (rows 256 B apart) and 1x192x28x28:32 0.93× (6 panels).
+/// With channel rows, a full pixel tile is read in place from X's rows unless the region has
+/// at least [`PACK_MIN_PANELS`] panels and either the rows are at least this many pixels
+/// (1 KiB) apart or the tile's K block would take more than [`IN_PLACE_MAX_BYTES`] of cache
+/// lines; then it is copied into a contiguous panel first ([`copies_channel_tile`]). Rows a
+/// KiB or more apart put the tile's 16-value pieces on as many pages as there are rows, and on
+/// power-of-two maps into a few L1 sets, so re-reading them for every panel costs more than one
+/// copy. Timed with the copy against without (a sample of each in turn, blocked-simd,
+/// 1 thread): 1x192x32x32:160 1.17×, 1x160x32x32:96 1.16×, 1x256x27x27:256 1.15×,
+/// 8x192x16x16:192 1.06×, 1x96x54x54:96 and 1x512x56x56:512 1.01×; below the thresholds it
+/// lost, 1x192x8x8:192 0.95× (rows 256 B apart) and 1x192x28x28:32 0.93× (6 panels).
 const PACK_ROWS_MIN_PIXELS: usize = 256;
+/// The most cache lines, in bytes, a tile's K block may span and still be read in place (half
+/// the L1): 16 pixels of a row span two lines unless rows are whole lines apart. 13×13 rows
+/// are 676 B apart: a block of 384 channels spans 48 KiB read in place, 24 KiB copied, and
+/// the copy measured 1.09–1.10× on 1x384x13x13:384 (with blocks of 256 it had measured
+/// 1.00–1.03×); 12×12 with 96 channels spans 12 KiB, and copying it measured 0.94×
+/// (blocked-simd, 1 thread, a sample of each in turn).
+const IN_PLACE_MAX_BYTES: usize = 16 << 10;
 /// See [`PACK_ROWS_MIN_PIXELS`].
 const PACK_MIN_PANELS: usize = 8;
 /// Regions an NCHW problem is cut into at least, where it is large enough (see
@@ -234,10 +264,11 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     match TileRows::best_fill(p, nr) {
         TileRows::Channels => {
             let b_tile = &mut scratch[..cin * nr];
+            let k_block = channel_rows_k_block(cin);
             for pt in region.pixels.clone().step_by(nr) {
                 let cols = nr.min(region.pixels.end - pt);
                 let in_place = p.stride == 1 && cols == nr;
-                let (b, ldb) = if in_place && (hw_in < PACK_ROWS_MIN_PIXELS || region.panels.len() < PACK_MIN_PANELS) {
+                let (b, ldb) = if in_place && !copies_channel_tile(hw_in, k_block, region.panels.len()) {
                     (&x_n[pt..(cin - 1) * hw_in + pt + nr], hw_in)
                 } else if in_place {
                     // A contiguous copy of the tile's rows. (`pack_b` computes the same copy;
@@ -265,10 +296,10 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                     }
                     (&b_tile[..], nr)
                 };
-                // K blocks outside the panels: this block of the pixel tile stays in L1
+                // K blocks outside the panels: this block of the pixel tile stays near L1
                 // while every panel of the region streams its weights past it.
-                for k0 in (0..cin).step_by(KC) {
-                    let kc = KC.min(cin - k0);
+                for k0 in (0..cin).step_by(k_block) {
+                    let kc = k_block.min(cin - k0);
                     let last = k0 + kc == cin;
                     for panel in region.panels.clone() {
                         let co = panel * MR;
@@ -446,6 +477,27 @@ mod tests {
         assert_eq!(rows_of("1x192x6x6:10,relu"), TileRows::Channels);
         // NHWC always tiles pixels × channels.
         assert_eq!(rows_of("1x192x8x8:192,nhwc"), TileRows::Pixels);
+    }
+
+    #[test]
+    fn channel_rows_cut_cin_into_the_fewest_equal_k_blocks_of_at_most_512() {
+        for (cin, block) in
+            [(1, 1), (192, 192), (384, 384), (512, 512), (513, 257), (600, 300), (1024, 512), (2048, 512)]
+        {
+            assert_eq!(channel_rows_k_block(cin), block, "Cin {cin}");
+        }
+    }
+
+    #[test]
+    fn channel_tiles_are_copied_when_rows_are_far_apart_or_the_k_block_overflows_half_the_l1() {
+        // Rows ≥ 256 pixels apart (32×32, 16×16), with enough panels to pay for the copy.
+        assert!(copies_channel_tile(1024, 160, 27) && copies_channel_tile(256, 192, 32));
+        assert!(!copies_channel_tile(1024, 160, 7), "too few panels");
+        // 13×13 rows straddle lines: 384 channels span 48 KiB in place; 96 only 12 KiB.
+        assert!(copies_channel_tile(169, 384, 32));
+        assert!(!copies_channel_tile(144, 96, 16));
+        // 8×8 rows are whole lines apart: 192 channels span 12 KiB.
+        assert!(!copies_channel_tile(64, 192, 32));
     }
 
     #[test]
