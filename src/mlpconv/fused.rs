@@ -13,13 +13,13 @@
 //!    intermediates of 80 KiB in L2, timed against the unfused chain in turn, 1 thread:
 //!    32x192x32x32:160:96 1.02–1.07×, 32x96x54x54:96:96 1.26–1.38×; subtile by subtile
 //!    1.04–1.08× and 1.24–1.35×.)
-//! 3. the last layer writes a packed tile too, copied out to the output map row by row; or, for
-//!    a head, summed into per-lane channel accumulators, so the class maps are never written
-//!    at all. (Storing the microkernel's tiles straight into output rows H·W apart measured
-//!    2.6 ms per call on 1x96x54x54:96:96 here, the copy-out 1.5–1.7 ms. The same copy-out in
-//!    the direct kernel, timed against it in turn, changed nothing (0.98–1.07×), so the cause
-//!    is likely the code generated for that variant, not the memory traffic: a GEMM variant
-//!    that read B in place was seen keeping its accumulators on the stack inside the k loop.)
+//! 3. the last layer stores its tiles straight into the output map's rows; or, for a head,
+//!    into a packed tile summed into per-lane channel accumulators, so the class maps are
+//!    never written at all. (Storing into a packed tile and copying it out row by row, timed
+//!    against the straight stores in turn, 1 thread: 0.96–0.98× on 4x192x32x32:160:96 and
+//!    1x96x54x54:96:96. An earlier straight-store variant had measured 2.6 ms per call on
+//!    1x96x54x54:96:96 against 1.5–1.7 ms for the copy-out: the microkernel then kept its
+//!    accumulators on the stack in some inlined copies, since fixed.)
 //!
 //! Every output value is one full-Cin microkernel reduction per layer, in the same order as
 //! the direct single-layer kernels, so without GAP the result is bit-identical to the unfused
@@ -115,12 +115,13 @@ fn tasks(p: &MlpconvProblem, tile_pixels: usize) -> Vec<Task> {
     out
 }
 
-/// Scratch of one task: the packed input tile, two intermediate subtiles, the last layer's
-/// tile, the head's sums.
+/// Scratch of one task: the packed input tile, two intermediate subtiles, and for a head the
+/// last layer's tile and the sums.
 fn scratch_len(p: &MlpconvProblem, nr: usize) -> usize {
     let tile = tile_pixels(p, nr);
     let widest = p.widths().iter().copied().max().unwrap_or(0);
-    (p.cin + p.cout()) * tile + 2 * widest * nr + p.cout() * nr
+    let head = if p.gap { p.cout() * tile + p.cout() * nr } else { 0 };
+    p.cin * tile + 2 * widest * nr + head
 }
 
 /// Runs one task inside pulp's dispatch. `#[inline(always)]` and closure-free below
@@ -149,12 +150,15 @@ impl WithSimd for FusedTask<'_> {
         let (packed_input, rest) = scratch.split_at_mut(cin * tile_pixels);
         let (first, rest) = rest.split_at_mut(widest * nr);
         let (second, rest) = rest.split_at_mut(widest * nr);
-        let (last, sums) = rest.split_at_mut(cout * tile_pixels);
+        // A head's last tile and sums (empty otherwise: the last layer stores to the output).
+        let (last, sums) = rest.split_at_mut(if p.gap { cout * tile_pixels } else { 0 });
         // Channels of the last layer this task computes (all of them, except in a split head).
         let channels = task.last_panels.start * MR..(task.last_panels.end * MR).min(cout);
-        let sums = &mut sums[..channels.len() * nr];
+        let sums = &mut sums[..if p.gap { channels.len() * nr } else { 0 }];
         sums.fill(0.0);
         let x_n = &input[n * cin * hw..][..cin * hw];
+        // SAFETY: image n's output starts inside the buffer (n < N); a head's output is N×K.
+        let y_n = unsafe { out.0.add(n * if p.gap { cout } else { cout * hw }) };
         let end = task.pixels.end;
         let in_place = panels(p.widths()[0], MR) < PACK_INPUT_MIN_PANELS;
 
@@ -178,7 +182,8 @@ impl WithSimd for FusedTask<'_> {
             //    the next one starts, so its intermediate (Cℓ × NR, 10 KiB at 160 channels)
             //    is still in L1 when the next layer reads it, while the weights stream past.
             //    Intermediates alternate between `second` (ℓ even) and `first` (ℓ odd); the
-            //    last layer writes subtile s of `last`.
+            //    last layer writes the subtile's pixels of the output map, or of a head, subtile s
+            //    of `last`.
             for s in 0..subtiles {
                 let c0 = t0 + s * nr;
                 let mut buffers: (&mut [f32], &mut [f32]) = (&mut *first, &mut *second);
@@ -192,8 +197,13 @@ impl WithSimd for FusedTask<'_> {
                         (&buffers.0[..c_in * nr], nr)
                     };
                     let is_last = l + 1 == layers.len();
-                    // This subtile's output block: C_out rows of nr values.
-                    let dst = if is_last { last[s * c_out * nr..].as_mut_ptr() } else { buffers.1.as_mut_ptr() };
+                    // This subtile's output block: C_out rows of `cols` values `ldc` apart.
+                    let (dst, ldc, cols) = match (is_last, p.gap) {
+                        // SAFETY: pixel c0 < H·W of image n's output map.
+                        (true, false) => (unsafe { y_n.add(c0) }, hw, nr.min(end - c0)),
+                        (true, true) => (last[s * c_out * nr..].as_mut_ptr(), nr, nr),
+                        (false, _) => (buffers.1.as_mut_ptr(), nr, nr),
+                    };
                     let layer_panels = if is_last { task.last_panels.clone() } else { 0..panels(c_out, MR) };
                     for panel in layer_panels {
                         let co = panel * MR;
@@ -202,12 +212,13 @@ impl WithSimd for FusedTask<'_> {
                         let rows = MR.min(c_out - co);
                         // SAFETY: `a` holds c_in·MR values and `b` c_in rows of nr values ldb
                         // apart (sliced above); the bias is padded to whole panels; channels
-                        // co..co+rows, nr values each, lie inside the block `dst` starts (of
-                        // `buffers.1`, widest·nr values, or subtile s of `last`, K·nr from
-                        // s·K·nr), which nothing else borrows meanwhile.
+                        // co..co+rows, `cols` values each `ldc` apart, lie inside the block
+                        // `dst` starts (of `buffers.1`, widest·nr values; subtile s of `last`,
+                        // K·nr from s·K·nr; or this task's pixels c0..c0+cols of the output
+                        // map's rows), which nothing else borrows or writes meanwhile.
                         unsafe {
-                            let c = dst.add(co * nr);
-                            mk.tile(c_in, a.as_ptr(), b.as_ptr(), ldb, c, nr, rows, nr, Epilogue::store(bias, true));
+                            let c = dst.add(co * ldc);
+                            mk.tile(c_in, a.as_ptr(), b.as_ptr(), ldb, c, ldc, rows, cols, Epilogue::store(bias, true));
                         }
                     }
                     std::mem::swap(&mut buffers.0, &mut buffers.1);
@@ -224,19 +235,6 @@ impl WithSimd for FusedTask<'_> {
                         }
                     }
                 }
-            } else {
-                // SAFETY: image n's output starts inside the buffer (n < N).
-                let y_n = unsafe { out.0.add(n * cout * hw) };
-                for s in 0..subtiles {
-                    let (c0, cols) = (t0 + s * nr, nr.min(end - t0 - s * nr));
-                    let tile = &last[s * cout * nr..][..cout * nr];
-                    for (c, row) in tile.chunks_exact(nr).enumerate() {
-                        // SAFETY: channel c < K, pixels c0..c0+cols < H·W of image n: inside
-                        // the output, in this task's pixels only.
-                        let dst = unsafe { core::slice::from_raw_parts_mut(y_n.add(c * hw + c0), cols) };
-                        copy_padded(simd, &row[..cols], dst);
-                    }
-                }
             }
         }
         if p.gap {
@@ -245,7 +243,7 @@ impl WithSimd for FusedTask<'_> {
                 let mean = acc.iter().sum::<f32>() * inv;
                 // SAFETY: the head's output is N×K and n < N, c < K; class c of image n
                 // belongs to this task only.
-                unsafe { out.0.add(n * cout + c).write(mean) };
+                unsafe { y_n.add(c).write(mean) };
             }
         }
     }
