@@ -86,7 +86,13 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
                     .unwrap_or(q.run.seconds_median / ours.run.seconds_median);
                 let needed = if small { 1.10 } else { 1.0 };
                 if ratio < needed {
-                    misses.push(format!("{shape} {threads}t vs {peer} {ratio:.2}× (need {needed:.2}×)"));
+                    // How far the bar is from the roofline: the speed it asks for at the peer's
+                    // quietest tenth, as a share of the FMA peak.
+                    let bar = needed * q.run.gflops_p90 / report.machine.fma_peak_for(threads);
+                    misses.push(format!(
+                        "{shape} {threads}t vs {peer} {ratio:.2}× (need {needed:.2}×; {needed:.2}× {peer}'s p90 = {:.0}% of the FMA peak)",
+                        100.0 * bar
+                    ));
                 }
             }
         }
