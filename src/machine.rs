@@ -109,6 +109,14 @@ impl WithSimd for SumLoop<'_> {
     }
 }
 
+/// One read pass over `data` on the calling thread (the loop [`read_bandwidth_gbps`] times),
+/// returning the sum. Timed in turn with a GAP kernel over the same input, it gives the read
+/// bandwidth of the input's cache level at that moment (see
+/// `measure::time_gap_against_bandwidth`).
+pub fn read_pass(data: &[f32]) -> f32 {
+    SimdPolicy::Auto.dispatch(SumLoop { data })
+}
+
 /// Single-thread read bandwidth in GB/s (10⁹ bytes/s) over a working set of `bytes`, the best
 /// of passes over at least `min_seconds`: 8 vector accumulators, so the loads are the limit.
 pub fn read_bandwidth_gbps(bytes: usize, min_seconds: f64) -> f64 {

@@ -163,8 +163,9 @@ pub fn time_conv(
     Ok(r)
 }
 
-/// A kernel's share of the FMA peak, timed in turn with the peak loop itself
-/// ([`time_conv_against_peak`]).
+/// A kernel's share of the machine's limit, timed in turn with the loop that measures the limit:
+/// the FMA peak for a conv kernel ([`time_conv_against_peak`]), the read bandwidth over the
+/// same input for a GAP kernel ([`time_gap_against_bandwidth`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct PeakShare {
     /// Problem.
@@ -173,9 +174,10 @@ pub struct PeakShare {
     pub kernel: String,
     /// Threads (1: the peak loop runs on one thread).
     pub threads: usize,
-    /// Median over rounds of the kernel's GFLOP/s over the peak loop's in the same round.
+    /// Median over rounds of the kernel's GFLOP/s (GAP: GB/s) over the limit loop's in the same
+    /// round.
     pub median: f64,
-    /// The kernel's 90th-percentile GFLOP/s over the peak loop's, both over the same rounds.
+    /// The kernel's 90th-percentile speed over the limit loop's, both over the same rounds.
     pub p90: f64,
 }
 
@@ -214,6 +216,39 @@ pub fn time_conv_against_peak(
         threads: 1,
         median: flops_ratio * Timing { samples: ratios, batch: 1 }.median(),
         p90: flops_ratio * tp.p10() / tk.p10(),
+    })
+}
+
+/// Times GAP `kernel` on `p` on 1 thread against a read pass over the same input
+/// ([`crate::machine::read_pass`]), a sample of each in turn, and returns its share of that
+/// read bandwidth (GB/s as [`time_gap`] counts them, input and output, over the pass's input
+/// bytes). The pass reads the kernel's own input, so both find the same data in the same
+/// cache level: a 12.5 MiB input shares the L3 with other tenants, and `gap-simd` on
+/// 32x512x14x14 measured 51.8% and 77.7% of a bandwidth probed apart, in two runs a minute
+/// apart.
+pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget: TimingBudget) -> Result<PeakShare> {
+    let x = seeded_uniform(p.input_len(), 1);
+    let mut y = zeroed(p.output_len());
+    kernel.run(p, &x, &mut y)?; // checks once; the timed loop cannot fail
+    let (tk, tp, ratios) = with_threads(1, || {
+        measure_paired(
+            budget,
+            || {
+                let _ = kernel.run(p, std::hint::black_box(&x), std::hint::black_box(&mut y));
+            },
+            || {
+                std::hint::black_box(crate::machine::read_pass(std::hint::black_box(&x)));
+            },
+        )
+    })?;
+    // Per round: (bytes / t_kernel) / (input bytes / t_pass).
+    let bytes_ratio = p.bytes() as f64 / (4 * p.input_len()) as f64;
+    Ok(PeakShare {
+        shape: p.to_string(),
+        kernel: kernel.name().to_string(),
+        threads: 1,
+        median: bytes_ratio * Timing { samples: ratios, batch: 1 }.median(),
+        p90: bytes_ratio * tp.p10() / tk.p10(),
     })
 }
 

@@ -56,3 +56,26 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
     let svg = std::fs::read_to_string(dir.join("roofline.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<circle"), "roofline.svg has no points");
 }
+
+#[test]
+fn quick_gap_report_times_gap_simd_against_a_read_pass_over_its_input() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::cargo_bin("nin-bench")
+        .unwrap()
+        .args(["report", "--quick", "--filter", "x10x8x8", "--out", out.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let dir = std::fs::read_dir(out.path()).unwrap().next().unwrap().unwrap().path();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    // 1x10x8x8 and 32x10x8x8: one share each, for gap-simd only.
+    let shares = json["bandwidth_shares"].as_array().unwrap();
+    assert_eq!(shares.len(), 2, "{shares:?}");
+    for s in shares {
+        assert_eq!(s["kernel"], "gap-simd");
+        assert!(s["median"].as_f64().unwrap() > 0.0 && s["p90"].as_f64().unwrap() > 0.0, "{s}");
+    }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| of read bw | in turn |"), "the GAP table lacks the in-turn column");
+}

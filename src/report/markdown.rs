@@ -232,19 +232,21 @@ pub(super) fn render(r: &Report) -> String {
         w,
         "GB/s counts the input read once and the output written once; \"of read bw\" is against the \
          single-thread read bandwidth measured now over a working set of the input's size (the level \
-         it fits in is named), so with more than one thread it can pass 100%.\n"
+         it fits in is named), so with more than one thread it can pass 100%. \"in turn\": the kernel \
+         and a read pass over its own input, a sample of each in turn; the median of the per-round \
+         ratios of their GB/s.\n"
     );
     let _ = writeln!(
         w,
-        "| problem | input | read bw (level) | kernel | threads | GB/s | p90 | of read bw | time per call | × gap-naive |"
+        "| problem | input | read bw (level) | kernel | threads | GB/s | p90 | of read bw | in turn | time per call | × gap-naive |"
     );
-    let _ = writeln!(w, "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(w, "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for row in &r.gap {
         let q = &row.run;
         let input_bytes = q.shape.parse::<GapProblem>().map_or(0, |p| 4 * p.input_len());
         let _ = writeln!(
             w,
-            "| `{}` | {} | {:.0} GB/s ({}) | {} | {} | {:.1} | {:.1} | {} | {} | {} |",
+            "| `{}` | {} | {:.0} GB/s ({}) | {} | {} | {:.1} | {:.1} | {} | {} | {} | {} |",
             q.shape,
             bytes(input_bytes),
             row.read_gbps.unwrap_or(f64::NAN),
@@ -254,6 +256,11 @@ pub(super) fn render(r: &Report) -> String {
             q.gbps,
             q.gbps * q.seconds_median / q.seconds_p10,
             pct(q.peak_fraction),
+            pct(r
+                .bandwidth_shares
+                .iter()
+                .find(|s| s.shape == q.shape && s.kernel == q.kernel && s.threads == q.threads)
+                .map(|s| s.median)),
             format_seconds(q.seconds_median),
             times(row.speedup_vs_naive)
         );

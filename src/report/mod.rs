@@ -17,8 +17,8 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
     CHAIN_SEED, ChainData, ConvRunner, PeakShare, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data,
-    time_conv, time_conv_against_peak, time_conv_pair, time_conv_scaling, time_gap, time_mlpconv, time_mlpconv_paired,
-    with_threads,
+    time_conv, time_conv_against_peak, time_conv_pair, time_conv_scaling, time_gap, time_gap_against_bandwidth,
+    time_mlpconv, time_mlpconv_paired, with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -112,6 +112,9 @@ pub struct Report {
     /// On every conv problem, the fastest of our kernels at 1 thread timed in turn with the
     /// FMA-peak loop: its share of the peak the core delivered in the same moments.
     pub peak_shares: Vec<PeakShare>,
+    /// On every GAP problem, `gap-simd` at 1 thread timed in turn with a read pass over the same
+    /// input: its share of the read bandwidth of the input's cache level in the same moments.
+    pub bandwidth_shares: Vec<PeakShare>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
@@ -221,6 +224,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         preparation: Vec::new(),
         paired: Vec::new(),
         peak_shares: Vec::new(),
+        bandwidth_shares: Vec::new(),
         failures: Vec::new(),
         verified: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
@@ -451,6 +455,10 @@ fn paired_comparisons(
     Ok(())
 }
 
+/// The GAP kernel the report times against a read pass ([`Report::bandwidth_shares`]): the one
+/// the GAP target names.
+pub const BANDWIDTH_SHARE_KERNEL: &str = "gap-simd";
+
 /// The `against` of a [`PairedRatio`] that times `rayon-tiled` on all threads against itself
 /// on 1 thread: its speed-up from the threads, both timed in turn.
 pub const SCALING_AGAINST: &str = "rayon-tiled on 1 thread";
@@ -492,6 +500,12 @@ fn gap_problem(
                 read_gbps: Some(read_gbps),
                 ..ReportRow::new("kernel", run, p.input_len() as f64 / p.bytes() as f64)
             });
+            bar.inc(1);
+        }
+        if kernel.name() == BANDWIDTH_SHARE_KERNEL {
+            bar.inc_length(1);
+            bar.set_message(timing_message(&shape, &format!("{} against a read pass", kernel.name()), 1));
+            report.bandwidth_shares.push(time_gap_against_bandwidth(kernel.as_ref(), p, budget)?);
             bar.inc(1);
         }
     }

@@ -171,7 +171,8 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         met,
     });
 
-    // 4. GAP at ≥ 60% of the read bandwidth for inputs of 64 KiB or more.
+    // 4. GAP at ≥ 60% of the read bandwidth for inputs of 64 KiB or more: the share timed in
+    //    turn with a read pass over the same input where the report made it.
     let (mut checked, mut misses, mut tiny) = (0, Vec::new(), Vec::new());
     for r in report.gap.iter().filter(|r| r.run.kernel == "gap-simd") {
         let Ok(p) = r.run.shape.parse::<GapProblem>() else { continue };
@@ -180,7 +181,10 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             continue;
         }
         checked += 1;
-        let f = r.run.peak_fraction.unwrap_or(0.0);
+        let f = match report.bandwidth_shares.iter().find(|s| s.shape == r.run.shape && s.kernel == r.run.kernel) {
+            Some(share) => share.median,
+            None => r.run.peak_fraction.unwrap_or(0.0),
+        };
         if f < 0.60 {
             misses.push(format!("{} {:.0}%", r.run.shape, 100.0 * f));
         }
@@ -189,8 +193,11 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     if !tiny.is_empty() {
         measured.push_str(&format!(" (fixed cost: {})", tiny.join(", ")));
     }
-    targets
-        .push(Target { target: "4. gap-simd ≥ 60% of the read bandwidth of its working set".into(), measured, met });
+    targets.push(Target {
+        target: "4. gap-simd ≥ 60% of the read bandwidth of its working set (timed in turn)".into(),
+        measured,
+        met,
+    });
 
     // 5. im2col-gemm within 15% of blocked-simd at stride 1.
     let (mut checked, mut misses) = (0, Vec::new());
