@@ -62,9 +62,11 @@ fn every_kernel_matches_reference_when_m_and_n_cross_the_gemm_blocks() {
         "1x9x5x20:97",
         "1x9x5x20:193",
         "1x4x48x48:7", // 2304 pixels: NCHW crosses NC
-        // Few output channels (M ≤ 2 panels) with K blocks, crossing NC, and strided.
+        // Few output channels (M ≤ 7 panels: im2col-gemm reads B in place) with K blocks,
+        // crossing NC, and strided.
         "1x300x4x9:12",
         "2x300x48x48:1",
+        "1x300x48x48:40",
         "1x257x5x9:6,s2",
         "1x3x2x2:2049", // NHWC crosses NC
         "1x17x10x10:3,nhwc",

@@ -10,7 +10,7 @@
 //! Either operand may instead be packed ahead of time over its whole K ([`Operand::Packed`]):
 //! that is how the conv kernels hand over weights prepared once per layer, so `run` never
 //! repacks them. When C has at most [`SMALL_M`] rows, a B with contiguous rows is read in place
-//! (only a last, partial panel is packed): one or two A panels reuse a packed B panel too
+//! (only a last, partial panel is packed): up to seven A panels reuse a packed B panel too
 //! little to repay copying it.
 
 pub(crate) mod microkernel;
@@ -24,10 +24,13 @@ use pack::{MatRef, pack_a, pack_b, panels};
 pub(crate) const KC: usize = 256;
 /// M block: MC×KC of packed A is 96 KiB, inside the 512 KiB L2 with room for C. A multiple of MR.
 pub(crate) const MC: usize = 96;
-/// B is read in place, not packed, when C has at most this many rows (two MR-row panels).
-/// Timed against packing, a sample of each in turn, 1 thread: im2col-gemm on 1x192x8x8:10
-/// 1.35× [p25 1.30, p75 1.41], 8x192x8x8:10 1.27× [1.23–1.32].
-const SMALL_M: usize = 2 * MR;
+/// B is read in place, not packed, when C has at most this many rows (seven MR-row panels):
+/// packing copies all of B, repaid only when enough panels of A reuse each packed panel (the
+/// direct kernels copy their tiles only from 8 panels up, `PACK_MIN_PANELS`). Timed against
+/// packing, a sample of each in turn, 1 thread: im2col-gemm on 1x192x8x8:10 1.35× [p25 1.30,
+/// p75 1.41], 8x192x8x8:10 1.27× [1.23–1.32]; on 1x192x28x28:32 (6 panels) against
+/// blocked-simd, 0.81–0.83× packed and 0.98× in place.
+const SMALL_M: usize = 7 * MR;
 /// N block: KC×NC of packed B is 2 MiB, a slice of the L3. A multiple of every NR (2 to 32).
 pub(crate) const NC: usize = 2048;
 
