@@ -181,6 +181,21 @@ pub struct PeakShare {
     pub p90: f64,
 }
 
+impl PeakShare {
+    /// The share from a paired timing of a kernel (`tk`) against the limit loop (`tl`), 1
+    /// thread, where `ratios` are the per-round times of the loop over the kernel's and `work`
+    /// is the kernel's work per call over the loop's (FLOPs or bytes).
+    fn from_rounds(shape: String, kernel: &str, work: f64, (tk, tl, ratios): (&Timing, &Timing, Vec<f64>)) -> Self {
+        PeakShare {
+            shape,
+            kernel: kernel.to_string(),
+            threads: 1,
+            median: work * Timing { samples: ratios, batch: 1 }.median(),
+            p90: work * tl.p10() / tk.p10(),
+        }
+    }
+}
+
 /// Times `kernel` on `p` on 1 thread against the FMA-peak loop ([`crate::machine::fma_burst`]),
 /// a sample of each in turn, and returns its share of the peak.
 ///
@@ -209,14 +224,7 @@ pub fn time_conv_against_peak(
         )
     })?;
     // Per round: (F / t_kernel) / (B / t_peak) = (F / B) · (t_peak / t_kernel).
-    let flops_ratio = p.flops() as f64 / burst_flops;
-    Ok(PeakShare {
-        shape: p.to_string(),
-        kernel: kernel.name().to_string(),
-        threads: 1,
-        median: flops_ratio * Timing { samples: ratios, batch: 1 }.median(),
-        p90: flops_ratio * tp.p10() / tk.p10(),
-    })
+    Ok(PeakShare::from_rounds(p.to_string(), kernel.name(), p.flops() as f64 / burst_flops, (&tk, &tp, ratios)))
 }
 
 /// Times GAP `kernel` on `p` on 1 thread against a read pass over the same input
@@ -243,13 +251,7 @@ pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget
     })?;
     // Per round: (bytes / t_kernel) / (input bytes / t_pass).
     let bytes_ratio = p.bytes() as f64 / (4 * p.input_len()) as f64;
-    Ok(PeakShare {
-        shape: p.to_string(),
-        kernel: kernel.name().to_string(),
-        threads: 1,
-        median: bytes_ratio * Timing { samples: ratios, batch: 1 }.median(),
-        p90: bytes_ratio * tp.p10() / tk.p10(),
-    })
+    Ok(PeakShare::from_rounds(p.to_string(), kernel.name(), bytes_ratio, (&tk, &tp, ratios)))
 }
 
 /// Times a rayon `kernel` on `p` with `threads` threads against itself on 1 thread, a sample

@@ -2,21 +2,30 @@
 
 use assert_cmd::Command;
 
-#[test]
-fn quick_filtered_report_writes_markdown_json_and_svg() {
+/// Runs `report --quick --filter FILTER` into a temporary folder; returns the folder (kept
+/// alive) and the one machine folder it wrote.
+fn quick_report(filter: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let out = tempfile::tempdir().unwrap();
     let output = Command::cargo_bin("nin-bench")
         .unwrap()
-        .args(["report", "--quick", "--filter", "x192x8x8:10,relu", "--out", out.path().to_str().unwrap()])
+        .args(["report", "--quick", "--filter", filter, "--out", out.path().to_str().unwrap()])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let machine_dirs: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(machine_dirs.len(), 1);
-    let dir = &machine_dirs[0];
+    let dir = machine_dirs[0].clone();
+    (out, dir)
+}
 
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+fn json_of(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn quick_filtered_report_writes_markdown_json_and_svg() {
+    let (_out, dir) = quick_report("x192x8x8:10,relu");
+    let json = json_of(&dir);
     assert!(json["fma_peak_gflops"].as_f64().unwrap() > 0.0);
     let rows = json["conv1x1"].as_array().unwrap();
     // 2 problems (batch 1 and 8) × (5 kernels + rayon at all threads + 2 peers × thread counts).
@@ -59,16 +68,8 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
 
 #[test]
 fn quick_gap_report_times_gap_simd_against_a_read_pass_over_its_input() {
-    let out = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("nin-bench")
-        .unwrap()
-        .args(["report", "--quick", "--filter", "x10x8x8", "--out", out.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let dir = std::fs::read_dir(out.path()).unwrap().next().unwrap().unwrap().path();
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let (_out, dir) = quick_report("x10x8x8");
+    let json = json_of(&dir);
     // 1x10x8x8 and 32x10x8x8: one share each, for gap-simd only.
     let shares = json["bandwidth_shares"].as_array().unwrap();
     assert_eq!(shares.len(), 2, "{shares:?}");
