@@ -118,6 +118,33 @@ fn run_against_a_gemm_library_times_the_peer_in_turn_on_conv_problems_only() {
 }
 
 #[test]
+fn run_against_the_machine_limits_gives_shares_timed_in_turn_for_the_matching_operation() {
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "--kernel",
+        "blocked-simd",
+        "--against",
+        "fma-peak",
+        "--shape",
+        "1x16x8x8:16,relu",
+        "--quick",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let shares: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((shares[0]["kernel"].as_str(), shares[0]["threads"].as_u64()), (Some("blocked-simd"), Some(1)));
+    assert!(shares[0]["median"].as_f64().unwrap() > 0.0 && shares[0]["p90"].as_f64().unwrap() > 0.0);
+    let (code, stdout, stderr) =
+        run(&["run", "--kernel", "gap-simd", "--against", "read-pass", "--shape", "1x10x8x8", "--quick"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("of the read bandwidth of its input"), "{stdout}");
+    assert_bad_input(
+        &["run", "--kernel", "gap-simd", "--against", "fma-peak", "--shape", "1x10x8x8", "--quick"],
+        "fma-peak times a conv kernel on a conv problem",
+    );
+}
+
+#[test]
 fn run_json_rows_have_the_contract_keys() {
     let (code, stdout, stderr) =
         run(&["run", "--kernel", "blocked-simd", "--shape", "1x16x8x8:16,relu", "--quick", "--json"]);

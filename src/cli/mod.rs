@@ -81,7 +81,7 @@ enum Command {
     },
     /// Time one kernel on one or more problems.
     #[command(
-        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel mlpconv-fused --against mlpconv-unfused --threads 1 --shape 32x192x32x32:160:96\n  nin-bench run --kernel blocked-simd --against gemm-crate --threads 1 --shape 1x1024x6x6:1000,relu\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
+        after_help = "Examples:\n  nin-bench run --kernel blocked-simd --shape 1x256x27x27:256,relu\n  nin-bench run --kernel mlpconv-fused --against mlpconv-unfused --threads 1 --shape 32x192x32x32:160:96\n  nin-bench run --kernel blocked-simd --against gemm-crate --threads 1 --shape 1x1024x6x6:1000,relu\n  nin-bench run --kernel blocked-simd --against fma-peak --shape 1x256x27x27:256,relu\n  nin-bench run --kernel rayon-tiled --threads 2 --shapes benches/suites/conv1x1.txt --json\n  nin-bench run --kernel gap-simd --shape 32x2048x7x7"
     )]
     Run {
         /// Kernel name (see `nin-bench list`).
@@ -94,7 +94,9 @@ enum Command {
         threads: Option<usize>,
         /// Time the kernel against this one, a sample of each in turn, and print the median
         /// speed-up over those rounds (robust to a shared machine's drift). For a conv kernel,
-        /// also a GEMM library: `gemm-crate` or `matrixmultiply` (GEMM only, no bias or ReLU).
+        /// also a GEMM library: `gemm-crate` or `matrixmultiply` (GEMM only, no bias or ReLU),
+        /// or `fma-peak`: its share of the FMA peak, timed in turn with the peak loop on 1
+        /// thread. For a GAP kernel, also `read-pass`: its share of a read pass over its input.
         #[arg(long, value_name = "K2")]
         against: Option<String>,
         /// About 0.1 s per problem instead of 1 s.
@@ -324,6 +326,9 @@ fn run_kernel(
 ) -> CommandResult {
     let kernel = registry::kernel(name)?;
     let op = kernel.info().op;
+    if let Some(limit) = against.filter(|a| [FMA_PEAK, READ_PASS].contains(a)) {
+        return run_against_limit(&kernel, limit, problems, budget, json);
+    }
     // `--against` names a kernel, or a GEMM library for a conv kernel.
     let peer = against.and_then(Peer::from_name);
     if let Some(q) = peer
@@ -408,6 +413,57 @@ fn run_kernel(
     }
     if json {
         println!("{}", to_json(&rows));
+    }
+    Ok(())
+}
+
+/// `--against` names of the machine's own limits: the FMA-peak loop (conv kernels) and a read
+/// pass over the kernel's input (GAP kernels).
+const FMA_PEAK: &str = "fma-peak";
+const READ_PASS: &str = "read-pass";
+
+/// `run --against fma-peak|read-pass`: the kernel's share of the limit, timed in turn with the
+/// loop that measures it, on 1 thread.
+fn run_against_limit(
+    kernel: &AnyKernel,
+    limit: &str,
+    problems: &[Problem],
+    budget: TimingBudget,
+    json: bool,
+) -> CommandResult {
+    let name = kernel.info().name;
+    let mut shares = Vec::new();
+    for problem in problems {
+        let share = match (limit, problem, kernel) {
+            (FMA_PEAK, Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => {
+                crate::measure::time_conv_against_peak(k.as_ref(), p, budget)?
+            }
+            (READ_PASS, Problem::Gap(p), AnyKernel::Gap(k)) => {
+                crate::measure::time_gap_against_bandwidth(k.as_ref(), p, budget)?
+            }
+            _ => {
+                return Err(NinError::Shape {
+                    what: format!("--against {limit}"),
+                    reason: format!(
+                        "{FMA_PEAK} times a conv kernel on a conv problem, {READ_PASS} a GAP kernel on a GAP \
+                         problem; this is {name} on {problem}"
+                    ),
+                }
+                .into());
+            }
+        };
+        if !json {
+            let what = if limit == FMA_PEAK { "the FMA peak" } else { "the read bandwidth of its input" };
+            println!(
+                "{name} on {problem}, 1 thread: {:.1}% of {what} (p90 {:.1}%), timed in turn",
+                100.0 * share.median,
+                100.0 * share.p90
+            );
+        }
+        shares.push(share);
+    }
+    if json {
+        println!("{}", to_json(&shares));
     }
     Ok(())
 }
