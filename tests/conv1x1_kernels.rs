@@ -105,9 +105,13 @@ fn every_kernel_matches_reference_on_small_nchw_maps_tiled_by_pixel_rows() {
     // transposed, and im2col-gemm computes the transposed product and writes it back
     // transposed: full and partial pixel tiles, strided, Cin across K blocks of 256, more
     // than one region of 16 panels, no bias.
+    // Batches whose images fill whole 6-pixel tiles take regions across images (2x513x6x6,
+    // 3x20x12x12 strided to 6×6, 5x40x6x6 with a last region of 84 pixels); 3x1x7x7 does not.
     let ps = problems(&[
         "1x300x6x6:40,relu",
         "2x513x6x6:257",
+        "3x20x12x12:64,s2,relu",
+        "5x40x6x6:64",
         "1x20x12x12:16,s2,relu",
         "1x7x5x7:13,nobias",
         "1x9x6x6:300",

@@ -175,12 +175,25 @@ pub(crate) fn pack_weights(
     (packed, padded_bias)
 }
 
-/// A block of the output of image `n`: channel panels × output pixels.
+/// A block of the output of image `n`: channel panels × output pixels. Where the problem's
+/// regions go across images ([`pixel_rows_across_images`]), `n` is 0 and `pixels` index the
+/// whole batch, image after image (pixel `g` is pixel `g mod HW` of image `g div HW`).
 #[derive(Debug, Clone)]
 pub(crate) struct Region {
     pub n: usize,
     pub panels: Range<usize>,
     pub pixels: Range<usize>,
+}
+
+/// Whether an NCHW problem tiled by pixel rows cuts its regions across the images of the batch:
+/// where each image's pixels fill whole MR-pixel tiles, a region's tiles may come from several
+/// images, and each block of the weights a panel streams serves all of them (batch 8 of a 6×6
+/// map: 16 tiles a region, against the 6 of one image). Timed against regions per image in
+/// turn (blocked-simd, 1 thread, bit-identical outputs): 8x1024x6x6:1024 1.04× [p25 1.00,
+/// p75 1.07] and 1.08× [1.00 1.12], 8x1024x6x6:1000 1.02× [1.00 1.10] and 1.07× [1.01 1.10];
+/// rayon-tiled on 2 threads 1.05× and 1.03×.
+pub(crate) fn pixel_rows_across_images(p: &Conv1x1Problem, rows: TileRows) -> bool {
+    rows == TileRows::Pixels && p.layout == Layout::Nchw && p.n > 1 && p.pixels_out().is_multiple_of(MR)
 }
 
 /// The regions of the whole output, in the order a single thread walks them: per image, per
@@ -197,7 +210,10 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
     if p.layout == Layout::Nchw {
         // Small maps give few pixel blocks: split the channels instead, into enough regions
         // for the threads, but not into pieces too small to be worth a task.
-        let pixel_blocks = p.n * p.pixels_out().div_ceil(pixels_per);
+        let pixel_blocks = match pixel_rows_across_images(p, rows) {
+            true => (p.n * p.pixels_out()).div_ceil(pixels_per),
+            false => p.n * p.pixels_out().div_ceil(pixels_per),
+        };
         let worth = usize::try_from(p.flops() / MIN_REGION_FLOPS).unwrap_or(usize::MAX);
         let splits = MIN_REGIONS.div_ceil(pixel_blocks).min(worth).max(1);
         panels_per = panels_per.min(panels(p.cout, panel_width).div_ceil(splits));
@@ -205,6 +221,19 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
     let total_panels = panels(p.cout, panel_width);
     let pixels = p.pixels_out();
     let mut out = Vec::new();
+    if pixel_rows_across_images(p, rows) {
+        let all = p.n * pixels;
+        for panel0 in (0..total_panels).step_by(panels_per) {
+            for pixel0 in (0..all).step_by(pixels_per) {
+                out.push(Region {
+                    n: 0,
+                    panels: panel0..(panel0 + panels_per).min(total_panels),
+                    pixels: pixel0..(pixel0 + pixels_per).min(all),
+                });
+            }
+        }
+        return out;
+    }
     for n in 0..p.n {
         for panel0 in (0..total_panels).step_by(panels_per) {
             for pixel0 in (0..pixels).step_by(pixels_per) {
@@ -258,6 +287,11 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
 ) {
     let nr = mk.nr();
     let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
+    if pixel_rows_across_images(p, TileRows::best_fill(p, nr)) {
+        // SAFETY: as this function's (the same region of the same output).
+        unsafe { run_region_across_images(mk, p, input, weights, bias, out, region, scratch) };
+        return;
+    }
     let x_n = &input[region.n * cin * hw_in..][..cin * hw_in];
     // SAFETY: image n's output starts inside the buffer (n < N).
     let y_n = unsafe { out.0.add(region.n * cout * pixels_out) };
@@ -366,6 +400,69 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// [`run_region`] for a region across images ([`pixel_rows_across_images`]): every tile is MR
+/// pixels of one image (HW is a multiple of MR), packed from that image's rows, computed as
+/// the per-image pixel-row tiles are, and stored transposed into that image's output rows.
+///
+/// # Safety
+/// As [`run_region`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_region_across_images<K: Microkernel>(
+    mk: K,
+    p: &Conv1x1Problem,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: OutPtr,
+    region: &Region,
+    scratch: &mut [f32],
+) {
+    let nr = mk.nr();
+    let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
+    let tiles = region.pixels.len().div_ceil(MR);
+    // Tile t: image n, first pixel q of that image.
+    let origin = |t: usize| {
+        let g = region.pixels.start + t * MR;
+        (g / pixels_out, g % pixels_out)
+    };
+    let (a_tiles, sums) = scratch.split_at_mut(tiles * cin * MR);
+    for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(tiles).enumerate() {
+        let (n, q) = origin(t);
+        pack_pixel_tiles(p, &input[n * cin * hw_in..][..cin * hw_in], q..q + MR, a_tile);
+    }
+    for panel in region.panels.clone() {
+        let co = panel * nr;
+        // SAFETY: `sums` holds `tiles` blocks of MR×nr (scratch length); weights and bias as
+        // the caller guarantees.
+        unsafe {
+            pixel_rows_panel(
+                mk,
+                p,
+                a_tiles,
+                0..region.pixels.len(),
+                weights,
+                bias,
+                panel,
+                sums.as_mut_ptr(),
+                MR * nr,
+                nr,
+            );
+        }
+        for j in 0..nr.min(cout - co) {
+            for (t, tile) in sums.chunks_exact(MR * nr).take(tiles).enumerate() {
+                let (n, q) = origin(t);
+                // SAFETY: image n < N, channel co + j < cout, pixels q..q+MR ≤ HW: inside this
+                // region of the output (caller); no other reference to them exists.
+                let y = unsafe { core::slice::from_raw_parts_mut(out.0.add((n * cout + co + j) * pixels_out + q), MR) };
+                for (r, v) in y.iter_mut().enumerate() {
+                    *v = tile[r * nr + j];
                 }
             }
         }
@@ -502,14 +599,23 @@ mod tests {
 
     #[test]
     fn regions_cover_every_output_once_in_both_orientations() {
-        for s in ["1x1024x6x6:1000", "2x300x6x6:40", "1x192x32x32:160", "3x20x9x11:70,nhwc", "1x192x8x8:10"] {
+        let across = ["2x300x6x6:64", "8x1024x6x6:1000", "3x7x12x12:30,s2"];
+        for s in
+            ["1x1024x6x6:1000", "2x300x6x6:40", "1x192x32x32:160", "3x20x9x11:70,nhwc", "1x192x8x8:10", "2x9x7x7:64"]
+                .into_iter()
+                .chain(across)
+        {
             let p: Conv1x1Problem = s.parse().unwrap();
-            let width = if TileRows::best_fill(&p, 16) == TileRows::Pixels { 16 } else { MR };
+            let rows = TileRows::best_fill(&p, 16);
+            assert_eq!(pixel_rows_across_images(&p, rows), across.contains(&s), "{s}");
+            let width = if rows == TileRows::Pixels { 16 } else { MR };
             let mut seen = vec![0u8; p.n * panels(p.cout, width) * p.pixels_out()];
             for r in regions(&p, 16) {
                 for panel in r.panels.clone() {
                     for q in r.pixels.clone() {
-                        seen[(r.n * panels(p.cout, width) + panel) * p.pixels_out() + q] += 1;
+                        // Across images, pixel q of the batch is pixel q mod HW of image q div HW.
+                        let (n, q) = (r.n + q / p.pixels_out(), q % p.pixels_out());
+                        seen[(n * panels(p.cout, width) + panel) * p.pixels_out() + q] += 1;
                     }
                 }
             }
