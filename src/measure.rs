@@ -16,7 +16,9 @@ use crate::peers::Peer;
 use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
-use crate::timing::{Timing, TimingBudget, measure, measure_paired, measure_paired_batches};
+use rayon::prelude::*;
+
+use crate::timing::{Timing, TimingBudget, measure, measure_paired, measure_rounds};
 
 /// One timed kernel × problem.
 #[derive(Debug, Clone, Serialize)]
@@ -254,22 +256,55 @@ pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget
     Ok(PeakShare::from_rounds(p.to_string(), kernel.name(), bytes_ratio, (&tk, &tp, ratios)))
 }
 
-/// Times a rayon `kernel` on `p` with `threads` threads against itself on 1 thread, a sample
-/// of each in turn: the median over rounds of the 1-thread time over the `threads` one (its
-/// speed-up from the threads). Each sample enters its thread pool once, not once per call.
+/// A rayon kernel's speed-up from the threads, and the machine's own in the same moments
+/// ([`time_conv_scaling`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadScaling {
+    /// Problem.
+    pub shape: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Threads, against 1.
+    pub threads: usize,
+    /// Median over rounds of the kernel's 1-thread time over its `threads` time.
+    pub speedup: f64,
+    /// The same median for the FMA-peak loop in the same rounds: how much the threads gave a
+    /// loop that needs no memory at all. On a machine whose other cores are shared with other
+    /// tenants it falls well below `threads`.
+    pub fma_loop_speedup: f64,
+    /// Median over rounds of the kernel's speed-up over the loop's in the same round: 1 when
+    /// the kernel scales as well as the machine lets any code scale.
+    pub relative: f64,
+}
+
+/// [`crate::machine::fma_burst`]s per thread in one call of the FMA-peak loop timed beside a
+/// kernel in [`time_conv_scaling`]: 8 bursts of 30 µs each, so that a call, like a kernel's
+/// call, ends in a join whose wait for the slower thread counts.
+const SCALING_LOOP_BURSTS_PER_THREAD: usize = 8;
+
+/// Times a rayon `kernel` on `p` with `threads` threads against itself on 1 thread, and the
+/// FMA-peak loop on the same two pools, a sample of each of the four in every round: the
+/// kernel's speed-up from the threads, and the speed-up the machine gave the loop in the same
+/// moments. Each sample enters its thread pool once, not once per call.
+///
+/// Here the second core is shared with other tenants: rayon-tiled on 1x192x32x32:160 measured
+/// 1.02×, 1.29× and 1.84× from 2 threads in three runs of the same binary, and the FMA-peak
+/// loop, timed alongside, 0.99–1.94× from one minute to the next, with the kernel's speed-up
+/// over the loop's at 0.94–1.24.
 pub fn time_conv_scaling(
     kernel: &dyn Conv1x1Kernel,
     p: &Conv1x1Problem,
     threads: usize,
     budget: TimingBudget,
-) -> Result<f64> {
+) -> Result<ThreadScaling> {
     let pool = |n: usize| {
         rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| NinError::Shape {
             what: "thread pool".to_string(),
             reason: format!("cannot start {n} threads: {e}"),
         })
     };
-    let (one, many) = (pool(1)?, pool(threads.max(1))?);
+    let threads = threads.max(1);
+    let (one, many) = (pool(1)?, pool(threads)?);
     let (x, w, b) = conv_data(p);
     let bias = p.bias.then_some(&b[..]);
     let (mut y1, mut y2) = (zeroed(p.output_len()), zeroed(p.output_len()));
@@ -282,9 +317,35 @@ pub fn time_conv_scaling(
             }
         })
     };
-    let (_, _, ratios) =
-        measure_paired_batches(budget, |calls| run_in(&many, &mut y2, calls), |calls| run_in(&one, &mut y1, calls));
-    Ok(Timing { samples: ratios, batch: 1 }.median())
+    // The loop's call has the same bursts on any pool: its speed-up is its 1-thread time over
+    // its `threads` time, as the kernel's.
+    let bursts = SCALING_LOOP_BURSTS_PER_THREAD * threads;
+    let loop_in = |pool: &rayon::ThreadPool, calls: usize| {
+        pool.install(|| {
+            for _ in 0..calls {
+                (0..bursts).into_par_iter().for_each(|_| {
+                    std::hint::black_box(crate::machine::fma_burst());
+                });
+            }
+        })
+    };
+    let rounds = measure_rounds(
+        budget,
+        [
+            &mut |calls| run_in(&many, &mut y2, calls),
+            &mut |calls| run_in(&one, &mut y1, calls),
+            &mut |calls| loop_in(&many, calls),
+            &mut |calls| loop_in(&one, calls),
+        ],
+    );
+    Ok(ThreadScaling {
+        shape: p.to_string(),
+        kernel: kernel.name().to_string(),
+        threads,
+        speedup: rounds.median_of(|[k_many, k_one, _, _]| k_one / k_many),
+        fma_loop_speedup: rounds.median_of(|[_, _, l_many, l_one]| l_one / l_many),
+        relative: rounds.median_of(|[k_many, k_one, l_many, l_one]| (k_one / k_many) / (l_one / l_many)),
+    })
 }
 
 /// Times a GAP `kernel` on `p`. `read_gbps`, if given, is the read bandwidth for the input's

@@ -156,21 +156,63 @@ pub fn measure_paired_batches(
     mut f: impl FnMut(usize),
     mut g: impl FnMut(usize),
 ) -> (Timing, Timing, Vec<f64>) {
-    let (batch_f, per_f) = warm_up_batches(budget.warm_up / 2, &mut f);
-    let (batch_g, per_g) = warm_up_batches(budget.warm_up / 2, &mut g);
-    let min_samples = min_samples(budget, per_f + per_g);
-    let (mut tf, mut tg, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let rounds = measure_rounds(budget, [&mut f, &mut g]);
+    let mut ratios: Vec<f64> = rounds.seconds.iter().map(|[a, b]| b / a).collect();
+    ratios.sort_by(f64::total_cmp);
+    (rounds.timing(0), rounds.timing(1), ratios)
+}
+
+/// Samples of `R` runners taken in rounds (see [`measure_rounds`]).
+#[derive(Debug, Clone)]
+pub struct Rounds<const R: usize> {
+    /// Per round, each runner's seconds per call, in the runners' order.
+    pub seconds: Vec<[f64; R]>,
+    /// Each runner's calls per sample.
+    pub batches: [usize; R],
+}
+
+impl<const R: usize> Rounds<R> {
+    /// Runner `i`'s samples as a [`Timing`] (sorted).
+    pub fn timing(&self, i: usize) -> Timing {
+        let mut samples: Vec<f64> = self.seconds.iter().map(|round| round[i]).collect();
+        samples.sort_by(f64::total_cmp);
+        Timing { samples, batch: self.batches[i] }
+    }
+
+    /// The median over rounds of `ratio(round)`, a quantity computed from one round's times
+    /// (such as one runner's time over another's), so the drift between rounds cancels out.
+    pub fn median_of(&self, ratio: impl Fn(&[f64; R]) -> f64) -> f64 {
+        let mut values: Vec<f64> = self.seconds.iter().map(ratio).collect();
+        values.sort_by(f64::total_cmp);
+        Timing { samples: values, batch: 1 }.median()
+    }
+}
+
+/// Times `R` runners against each other: each warms up and picks its batch, then every round
+/// takes one sample of each, in order, until the budget is spent (at least `min_samples`
+/// rounds). `runner(calls)` makes `calls` calls. With two runners this is
+/// [`measure_paired_batches`]; with four, a kernel on 1 and 2 threads and the FMA-peak loop on
+/// 1 and 2 threads, every round compares the kernel's speed-up from the threads with the
+/// machine's in the same moments.
+pub fn measure_rounds<const R: usize>(budget: TimingBudget, mut runners: [&mut dyn FnMut(usize); R]) -> Rounds<R> {
+    let mut batches = [1; R];
+    let mut per_call_total = 0.0;
+    for (runner, batch) in runners.iter_mut().zip(&mut batches) {
+        let (b, per_call) = warm_up_batches(budget.warm_up / R as u32, &mut **runner);
+        *batch = b;
+        per_call_total += per_call;
+    }
+    let min_samples = min_samples(budget, per_call_total);
+    let mut seconds = Vec::new();
     let measuring = Instant::now();
-    while tf.len() < min_samples || (tf.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
-        let (a, b) = (sample_batch(&mut f, batch_f), sample_batch(&mut g, batch_g));
-        tf.push(a);
-        tg.push(b);
-        ratios.push(b / a);
+    while seconds.len() < min_samples || (seconds.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
+        let mut round = [0.0; R];
+        for ((runner, &batch), t) in runners.iter_mut().zip(&batches).zip(&mut round) {
+            *t = sample_batch(&mut **runner, batch);
+        }
+        seconds.push(round);
     }
-    for v in [&mut tf, &mut tg, &mut ratios] {
-        v.sort_by(f64::total_cmp);
-    }
-    (Timing { samples: tf, batch: batch_f }, Timing { samples: tg, batch: batch_g }, ratios)
+    Rounds { seconds, batches }
 }
 
 /// [`warm_up`] for `f(calls)`: batches of 1, 2, 4, ... calls for `time`, the seconds per call
@@ -238,6 +280,29 @@ mod tests {
         assert!(f_samples.iter().all(|&c| c == tf.batch) && tf.batch > 1);
         assert!(g_batches[g_batches.len() - tg.samples.len()..].iter().all(|&c| c == tg.batch));
         assert_eq!(ratios.len(), tf.samples.len());
+    }
+
+    #[test]
+    fn rounds_take_one_sample_of_every_runner_in_order_and_ratios_come_from_one_round() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let budget = TimingBudget { min_samples: 5, ..TimingBudget::QUICK };
+        let runner = |i: usize, calls: usize| {
+            order.borrow_mut().push(i);
+            std::hint::black_box(calls);
+        };
+        let rounds = measure_rounds(budget, [&mut |c| runner(0, c), &mut |c| runner(1, c), &mut |c| runner(2, c)]);
+        assert!(rounds.seconds.len() >= 5);
+        // After the warm-ups, the runners go 0, 1, 2, 0, 1, 2, ...
+        let order = order.borrow();
+        let measured = &order[order.len() - 3 * rounds.seconds.len()..];
+        assert!(measured.chunks_exact(3).all(|r| r == [0, 1, 2]), "{measured:?}");
+        for i in 0..3 {
+            let t = rounds.timing(i);
+            assert_eq!((t.samples.len(), t.batch), (rounds.seconds.len(), rounds.batches[i]));
+            assert!(t.samples.windows(2).all(|w| w[0] <= w[1]));
+        }
+        // A per-round quantity sees one round's times: runner 0 over itself is exactly 1.
+        assert_eq!(rounds.median_of(|[a, _, _]| a / a), 1.0);
     }
 
     #[test]

@@ -49,6 +49,16 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
     let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
     assert_eq!(scaling.len(), if multi_core { 2 } else { 0 }, "{scaling:?}");
     assert!(scaling.iter().all(|c| c["speedup"].as_f64().unwrap() > 0.0));
+    // Beside each, the FMA-peak loop's speed-up on the same pools in the same rounds.
+    let machine = json["scaling"].as_array().unwrap();
+    assert_eq!(machine.len(), scaling.len(), "{machine:?}");
+    for (s, c) in machine.iter().zip(&scaling) {
+        assert_eq!((&s["shape"], &s["kernel"]), (&c["shape"], &c["kernel"]));
+        assert_eq!(s["speedup"], c["speedup"]);
+        for key in ["fma_loop_speedup", "relative"] {
+            assert!(s[key].as_f64().unwrap() > 0.0, "{s}");
+        }
+    }
     assert!(json["gap"].as_array().unwrap().is_empty(), "the filter excludes every GAP problem");
 
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
@@ -59,6 +69,7 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         "FMA peak, 1 thread",
         "matched the f64 reference",
         "## Share of the FMA peak and rayon-tiled's scaling, timed in turn",
+        "| FMA loop scaling | ÷ loop |",
     ] {
         assert!(md.contains(needle), "report.md lacks '{needle}'");
     }

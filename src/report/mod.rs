@@ -16,9 +16,9 @@ use serde::Serialize;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
 use crate::measure::{
-    CHAIN_SEED, ChainData, ConvRunner, PeakShare, RunRow, check_conv, check_gap, check_mlpconv, conv_bytes, conv_data,
-    time_conv, time_conv_against_peak, time_conv_pair, time_conv_scaling, time_gap, time_gap_against_bandwidth,
-    time_mlpconv, time_mlpconv_paired, with_threads,
+    CHAIN_SEED, ChainData, ConvRunner, PeakShare, RunRow, ThreadScaling, check_conv, check_gap, check_mlpconv,
+    conv_bytes, conv_data, time_conv, time_conv_against_peak, time_conv_pair, time_conv_scaling, time_gap,
+    time_gap_against_bandwidth, time_mlpconv, time_mlpconv_paired, with_threads,
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
@@ -112,6 +112,9 @@ pub struct Report {
     /// On every conv problem, the fastest of our kernels at 1 thread timed in turn with the
     /// FMA-peak loop: its share of the peak the core delivered in the same moments.
     pub peak_shares: Vec<PeakShare>,
+    /// On every conv problem with more than one thread, `rayon-tiled`'s speed-up from the
+    /// threads and the FMA-peak loop's in the same rounds (the first is also in `paired`).
+    pub scaling: Vec<ThreadScaling>,
     /// On every GAP problem, `gap-simd` at 1 thread timed in turn with a read pass over the same
     /// input: its share of the read bandwidth of the input's cache level in the same moments.
     pub bandwidth_shares: Vec<PeakShare>,
@@ -224,6 +227,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         preparation: Vec::new(),
         paired: Vec::new(),
         peak_shares: Vec::new(),
+        scaling: Vec::new(),
         bandwidth_shares: Vec::new(),
         failures: Vec::new(),
         verified: 0,
@@ -437,14 +441,16 @@ fn paired_comparisons(
     }
     if let Some(k) = scaled {
         bar.set_message(timing_message(&shape, &format!("{} against {SCALING_AGAINST}", k.name()), threads_all));
-        let speedup = time_conv_scaling(k, p, threads_all, budget)?;
+        // Four runners share the rounds: twice the time keeps the rounds of a pair.
+        let scaling = time_conv_scaling(k, p, threads_all, TimingBudget { measure: 2 * budget.measure, ..budget })?;
         report.paired.push(PairedRatio {
             shape: shape.clone(),
             threads: threads_all,
             kernel: k.name().to_string(),
             against: SCALING_AGAINST.to_string(),
-            speedup,
+            speedup: scaling.speedup,
         });
+        report.scaling.push(scaling);
         bar.inc(1);
     }
     if let Some(k) = peak_of {
