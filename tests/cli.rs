@@ -134,6 +134,11 @@ fn run_against_the_machine_limits_gives_shares_timed_in_turn_for_the_matching_op
     let shares: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!((shares[0]["kernel"].as_str(), shares[0]["threads"].as_u64()), (Some("blocked-simd"), Some(1)));
     assert!(shares[0]["median"].as_f64().unwrap() > 0.0 && shares[0]["p90"].as_f64().unwrap() > 0.0);
+    assert!(shares[0]["l1_tile"]["median"].as_f64().unwrap() > 0.0, "{stdout}");
+    let (code, stdout, stderr) =
+        run(&["run", "--kernel", "blocked-simd", "--against", "fma-peak", "--shape", "1x16x8x8:16", "--quick"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("of the FMA peak") && stdout.contains("microkernel on data in L1"), "{stdout}");
     let (code, stdout, stderr) =
         run(&["run", "--kernel", "gap-simd", "--against", "read-pass", "--shape", "1x10x8x8", "--quick"]);
     assert_eq!(code, 0, "{stderr}");

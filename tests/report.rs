@@ -43,6 +43,11 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
     for s in shares {
         let (median, p90) = (s["median"].as_f64().unwrap(), s["p90"].as_f64().unwrap());
         assert!(median > 0.0 && median < 2.0 && p90 > 0.0 && p90 < 2.0, "{s}");
+        // In the same rounds, the microkernel on data in L1.
+        let tile = &s["l1_tile"];
+        let (median, p90) = (tile["median"].as_f64().unwrap(), tile["p90"].as_f64().unwrap());
+        assert!(median > 0.0 && median < 2.0 && p90 > 0.0 && p90 < 2.0, "{s}");
+        assert!(tile["tile"].as_str().unwrap().contains('x'), "{s}");
     }
     let scaling: Vec<_> =
         json["paired"].as_array().unwrap().iter().filter(|c| c["against"] == "rayon-tiled on 1 thread").collect();
@@ -70,6 +75,7 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         "matched the f64 reference",
         "## Share of the FMA peak and rayon-tiled's scaling, timed in turn",
         "| FMA loop scaling | ÷ loop |",
+        "| microkernel in L1, same rounds |",
     ] {
         assert!(md.contains(needle), "report.md lacks '{needle}'");
     }

@@ -454,8 +454,16 @@ fn run_against_limit(
         };
         if !json {
             let what = if limit == FMA_PEAK { "the FMA peak" } else { "the read bandwidth of its input" };
+            let tile = share.l1_tile.as_ref().map_or(String::new(), |t| {
+                format!(
+                    "; the {} microkernel on data in L1, in the same rounds: {:.1}% (p90 {:.1}%)",
+                    t.tile,
+                    100.0 * t.median,
+                    100.0 * t.p90
+                )
+            });
             println!(
-                "{name} on {problem}, 1 thread: {:.1}% of {what} (p90 {:.1}%), timed in turn",
+                "{name} on {problem}, 1 thread: {:.1}% of {what} (p90 {:.1}%), timed in turn{tile}",
                 100.0 * share.median,
                 100.0 * share.p90
             );

@@ -157,17 +157,20 @@ pub(super) fn render(r: &Report) -> String {
             w,
             "\"of peak, in turn\": our fastest kernel at 1 thread and the FMA-peak loop, a sample of each in \
              turn; the median of the per-round ratios of their GFLOP/s, and the kernel's p90 over the loop's \
-             p90. \"scaling\": `rayon-tiled` on {} threads against itself on 1, and in the same rounds the \
+             p90. \"microkernel in L1\": in the same rounds, the {} register tile every direct and GEMM \
+             kernel is built on, on an A panel and a B block that stay in L1: the share of the peak its \
+             own loop reached, the most a layer built on it could. \"scaling\": `rayon-tiled` on {} threads against itself on 1, and in the same rounds the \
              FMA-peak loop on the same two pools (no memory traffic: the speed-up the machine offered any \
              code in those moments); each the median over rounds, and \"÷ loop\" the median of the \
              kernel's speed-up over the loop's per round.\n",
+            r.peak_shares.iter().find_map(|s| s.l1_tile.as_ref()).map_or("MR×NR", |t| t.tile.as_str()),
             m.threads_all
         );
         let _ = writeln!(
             w,
-            "| problem | fastest of ours, 1 thread | of peak, in turn | p90 | rayon-tiled scaling | FMA loop scaling | ÷ loop |"
+            "| problem | fastest of ours, 1 thread | of peak, in turn | p90 | microkernel in L1, same rounds | p90 | rayon-tiled scaling | FMA loop scaling | ÷ loop |"
         );
-        let _ = writeln!(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for shape in &shapes {
             let share = r.peak_shares.iter().find(|s| &s.shape == shape);
             let scale = r.scaling.iter().find(|c| &c.shape == shape);
@@ -176,10 +179,12 @@ pub(super) fn render(r: &Report) -> String {
             }
             let _ = writeln!(
                 w,
-                "| `{shape}` | {} | {} | {} | {} | {} | {} |",
+                "| `{shape}` | {} | {} | {} | {} | {} | {} | {} | {} |",
                 share.map_or("-", |s| s.kernel.as_str()),
                 pct(share.map(|s| s.median)),
                 pct(share.map(|s| s.p90)),
+                pct(share.and_then(|s| s.l1_tile.as_ref()).map(|t| t.median)),
+                pct(share.and_then(|s| s.l1_tile.as_ref()).map(|t| t.p90)),
                 times(scale.map(|c| c.speedup)),
                 times(scale.map(|c| c.fma_loop_speedup)),
                 scale.map_or("-".to_string(), |c| format!("{:.2}", c.relative)),
