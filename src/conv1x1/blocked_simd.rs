@@ -49,6 +49,7 @@ impl WithSimd for DirectOp<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let mk = PulpMicrokernel(simd);
+        let mut scratch = direct::RegionScratch::new(self.scratch);
         for region in self.regions {
             // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are
             // disjoint and each is written by this call only; the weights were packed by
@@ -62,7 +63,7 @@ impl WithSimd for DirectOp<'_> {
                     self.prepared.bias(),
                     self.out,
                     region,
-                    self.scratch,
+                    &mut scratch,
                 )
             };
         }

@@ -136,6 +136,7 @@ impl Conv1x1Kernel for BlockedWide {
     fn execute(&self, args: ConvArgs<'_>) {
         let out = OutPtr(args.output.as_mut_ptr());
         with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, NR), |scratch| {
+            let mut scratch = direct::RegionScratch::new(scratch);
             for region in direct::regions(args.problem, NR) {
                 // SAFETY: `out` is the checked output of the problem; regions are disjoint and
                 // written one after another; the weights were packed with NR = 16.
@@ -148,7 +149,7 @@ impl Conv1x1Kernel for BlockedWide {
                         args.prepared.bias(),
                         out,
                         &region,
-                        scratch,
+                        &mut scratch,
                     )
                 };
             }

@@ -219,30 +219,23 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
         panels_per = panels_per.min(panels(p.cout, panel_width).div_ceil(splits));
     }
     let total_panels = panels(p.cout, panel_width);
-    let pixels = p.pixels_out();
-    let mut out = Vec::new();
-    if pixel_rows_across_images(p, rows) {
-        let all = p.n * pixels;
-        for panel0 in (0..total_panels).step_by(panels_per) {
-            for pixel0 in (0..all).step_by(pixels_per) {
-                out.push(Region {
-                    n: 0,
-                    panels: panel0..(panel0 + panels_per).min(total_panels),
-                    pixels: pixel0..(pixel0 + pixels_per).min(all),
-                });
-            }
-        }
-        return out;
-    }
-    for n in 0..p.n {
-        for panel0 in (0..total_panels).step_by(panels_per) {
-            for pixel0 in (0..pixels).step_by(pixels_per) {
-                out.push(Region {
-                    n,
-                    panels: panel0..(panel0 + panels_per).min(total_panels),
-                    pixels: pixel0..(pixel0 + pixels_per).min(pixels),
-                });
-            }
+    let (images, pixels) = match pixel_rows_across_images(p, rows) {
+        true => (1, p.n * p.pixels_out()),
+        false => (p.n, p.pixels_out()),
+    };
+    let block = |i: usize, step: usize, len: usize| i * step..((i + 1) * step).min(len);
+    let (channel_blocks, pixel_blocks) = (total_panels.div_ceil(panels_per), pixels.div_ceil(pixels_per));
+    let mut out = Vec::with_capacity(images * channel_blocks * pixel_blocks);
+    for n in 0..images {
+        for i in 0..channel_blocks * pixel_blocks {
+            // Channel rows: per block of channels, the whole map, so one block of weights is
+            // reused across it. Pixel rows: per block of pixels, every block of channels, so
+            // the pixels, packed once, serve them all ([`RegionScratch`]).
+            let (c, x) = match rows {
+                TileRows::Channels => (i / pixel_blocks, i % pixel_blocks),
+                TileRows::Pixels => (i % channel_blocks, i / channel_blocks),
+            };
+            out.push(Region { n, panels: block(c, panels_per, total_panels), pixels: block(x, pixels_per, pixels) });
         }
     }
     out
@@ -254,6 +247,38 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
 pub(crate) fn region_scratch_len(p: &Conv1x1Problem, nr: usize) -> usize {
     let tiles = NHWC_PIXEL_TILES_PER_REGION;
     p.cin * nr.max(MR) + tiles * p.cin * MR + tiles * MR * nr
+}
+
+/// The scratch [`run_region`] works in (at least [`region_scratch_len`] values), and which
+/// pixels it holds packed: with pixel rows, consecutive regions over the same pixels (the
+/// blocks of channels of one block of pixels, see [`regions`]) pack them once. Made afresh for
+/// each call of a kernel, as the input changes between calls.
+pub(crate) struct RegionScratch<'a> {
+    buf: &'a mut [f32],
+    /// `(n, pixels)` of the region whose pixel-row tiles `buf` starts with.
+    packed: Option<(usize, Range<usize>)>,
+}
+
+impl<'a> RegionScratch<'a> {
+    /// `buf` holds nothing packed yet.
+    pub(crate) fn new(buf: &'a mut [f32]) -> Self {
+        RegionScratch { buf, packed: None }
+    }
+
+    /// The buffer and whether it already holds `region`'s pixel tiles; from here on it is
+    /// taken to hold them (the caller packs them if not).
+    fn for_pixel_tiles(&mut self, region: &Region) -> (&mut [f32], bool) {
+        let key = (region.n, region.pixels.clone());
+        let ready = self.packed.as_ref() == Some(&key);
+        self.packed = Some(key);
+        (self.buf, ready)
+    }
+
+    /// The buffer, for anything other than pixel tiles: whatever it held is gone.
+    fn other(&mut self) -> &mut [f32] {
+        self.packed = None;
+        self.buf
+    }
 }
 
 /// Raw output pointer shared by the tasks of one run; each task writes only its own region.
@@ -283,7 +308,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     bias: &[f32],
     out: OutPtr,
     region: &Region,
-    scratch: &mut [f32],
+    scratch: &mut RegionScratch,
 ) {
     let nr = mk.nr();
     let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
@@ -297,7 +322,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     let y_n = unsafe { out.0.add(region.n * cout * pixels_out) };
     match TileRows::best_fill(p, nr) {
         TileRows::Channels => {
-            let b_tile = &mut scratch[..cin * nr];
+            let b_tile = &mut scratch.other()[..cin * nr];
             let k_block = channel_rows_k_block(cin);
             for pt in region.pixels.clone().step_by(nr) {
                 let cols = nr.min(region.pixels.end - pt);
@@ -366,8 +391,11 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
         }
         TileRows::Pixels => {
             let tiles = region.pixels.len().div_ceil(MR);
-            let (a_tiles, sums) = scratch.split_at_mut(tiles * cin * MR);
-            pack_pixel_tiles(p, x_n, region.pixels.clone(), a_tiles);
+            let (buf, packed) = scratch.for_pixel_tiles(region);
+            let (a_tiles, sums) = buf.split_at_mut(tiles * cin * MR);
+            if !packed {
+                pack_pixel_tiles(p, x_n, region.pixels.clone(), a_tiles);
+            }
             for panel in region.panels.clone() {
                 let co = panel * nr;
                 // NHWC tiles go straight to Y_n (tile t at pixel start + t·MR, rows `cout`
@@ -422,7 +450,7 @@ unsafe fn run_region_across_images<K: Microkernel>(
     bias: &[f32],
     out: OutPtr,
     region: &Region,
-    scratch: &mut [f32],
+    scratch: &mut RegionScratch,
 ) {
     let nr = mk.nr();
     let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
@@ -432,10 +460,13 @@ unsafe fn run_region_across_images<K: Microkernel>(
         let g = region.pixels.start + t * MR;
         (g / pixels_out, g % pixels_out)
     };
-    let (a_tiles, sums) = scratch.split_at_mut(tiles * cin * MR);
-    for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(tiles).enumerate() {
-        let (n, q) = origin(t);
-        pack_pixel_tiles(p, &input[n * cin * hw_in..][..cin * hw_in], q..q + MR, a_tile);
+    let (buf, packed) = scratch.for_pixel_tiles(region);
+    let (a_tiles, sums) = buf.split_at_mut(tiles * cin * MR);
+    if !packed {
+        for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(tiles).enumerate() {
+            let (n, q) = origin(t);
+            pack_pixel_tiles(p, &input[n * cin * hw_in..][..cin * hw_in], q..q + MR, a_tile);
+        }
     }
     for panel in region.panels.clone() {
         let co = panel * nr;
@@ -595,6 +626,29 @@ mod tests {
         assert!(!copies_channel_tile(144, 96, 16));
         // 8×8 rows are whole lines apart: 192 channels span 12 KiB.
         assert!(!copies_channel_tile(64, 192, 32));
+    }
+
+    #[test]
+    fn pixel_row_regions_of_one_block_of_pixels_follow_each_other_so_they_pack_it_once() {
+        // Channel rows go per block of channels; pixel rows per block of pixels, so each block
+        // of pixels is one run of regions (one per block of channels) and packed once.
+        for (s, rows) in [
+            ("8x1024x6x6:1000", TileRows::Pixels),
+            ("3x40x6x6:300", TileRows::Pixels),
+            ("1x96x27x27:256,nhwc", TileRows::Pixels),
+            ("2x384x13x13:384", TileRows::Channels),
+        ] {
+            let p: Conv1x1Problem = s.parse().unwrap();
+            assert_eq!(TileRows::best_fill(&p, 16), rows, "{s}");
+            let all = regions(&p, 16);
+            let key = |r: &Region| match rows {
+                TileRows::Pixels => (r.n, r.pixels.start),
+                TileRows::Channels => (r.n, r.panels.start),
+            };
+            let runs = all.windows(2).filter(|w| key(&w[0]) != key(&w[1])).count() + 1;
+            let distinct = all.iter().map(key).collect::<std::collections::BTreeSet<_>>().len();
+            assert!(distinct > 1 && runs == distinct, "{s}: {runs} runs of {distinct} blocks");
+        }
     }
 
     #[test]
