@@ -82,6 +82,35 @@ fn fused_chain_is_bit_identical_to_the_unfused_one_without_gap() {
 }
 
 #[test]
+fn fused_heads_on_one_thread_match_the_reference_and_their_output_on_three() {
+    // On one thread a pixel-rows head is one task over every image and class, its pixels
+    // packed across images where each fills whole 6-pixel tiles (6×6: a block of 96 pixels
+    // spans 3 images; 7 images leave a last block of 60), per image otherwise (10×10); on
+    // more threads, tasks of one image and 32 class panels. Each image's sums go in pixel
+    // order either way, so the outputs are the same bits.
+    for p in
+        problems::<MlpconvProblem>(&["7x40x6x6:48,gap", "2x64x6x6:1000,gap", "3x20x10x10:16,gap", "2x192x8x8:10,gap"])
+    {
+        let data = ChainData::seeded(&p, 11);
+        let expected = data.reference(&p);
+        for policy in POLICIES {
+            let kernels = mlpconv_kernels_with(policy);
+            let fused = kernels.iter().find(|k| k.name() == "mlpconv-fused").unwrap();
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| run_mlpconv(fused.as_ref(), &p, &data))
+            };
+            let (one, three) = (on(1), on(3));
+            if let Err(m) = expected.check(&one) {
+                panic!("{p} [{policy:?}] on 1 thread: {m}");
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one), bits(&three), "{p} [{policy:?}]: 1 and 3 threads differ");
+        }
+    }
+}
+
+#[test]
 fn chain_kernels_reject_bad_weights_and_lengths_and_leave_the_output_untouched() {
     let p: MlpconvProblem = "1x4x3x3:5:2".parse().unwrap();
     let data = ChainData::seeded(&p, 1);

@@ -256,11 +256,12 @@ fn head_in_pixel_rows(p: &MlpconvProblem, nr: usize) -> bool {
     p.gap && p.widths().len() == 1 && TileRows::best_fill(&p.layer(0), nr) == TileRows::Pixels
 }
 
-/// Class panels (NR classes each) per task of a pixel-rows head: 512 classes, so the 1000 of
-/// NIN-ImageNet give 2 tasks per image (both threads busy at batch 1), and each task packs the
-/// map once for 32 panels. Instructions per call on 1x1024x6x6:1000,gap (callgrind): 10.51 M
-/// with 16 panels per task, 10.16 M with 32, 9.99 M with the whole image in one task; the
-/// unfused chain 10.79 M.
+/// Class panels (NR classes each) per task of a pixel-rows head on more than one thread: 512
+/// classes, so the 1000 of NIN-ImageNet give 2 tasks per image (both threads busy at batch 1),
+/// and each task packs the map once for 32 panels. Instructions per call on
+/// 1x1024x6x6:1000,gap (callgrind): 10.51 M with 16 panels per task, 10.16 M with 32, 9.99 M
+/// with the whole image in one task, as one thread now runs it; the unfused chain 10.28 M
+/// since its layer packs the map once (10.79 M before).
 const PIXEL_ROWS_HEAD_PANELS_PER_TASK: usize = 32;
 
 /// Pixels a pixel-rows head packs at a time: the direct kernels' region width.
@@ -268,20 +269,32 @@ const PIXEL_ROWS_HEAD_PIXELS: usize = 16 * MR;
 
 /// Scratch of a pixel-rows head task: the packed pixel tiles, one panel's tile sums, and the
 /// task's class sums.
-fn pixel_rows_head_scratch_len(layer: &crate::problem::Conv1x1Problem, nr: usize) -> usize {
+fn pixel_rows_head_scratch_len(
+    layer: &crate::problem::Conv1x1Problem,
+    nr: usize,
+    images_per_task: usize,
+    panels_per_task: usize,
+) -> usize {
     let tiles = PIXEL_ROWS_HEAD_PIXELS / MR;
-    tiles * layer.cin * MR + tiles * MR * nr + PIXEL_ROWS_HEAD_PANELS_PER_TASK * nr
+    tiles * layer.cin * MR + tiles * MR * nr + images_per_task * panels_per_task * nr
 }
 
-/// A one-layer head in pixel rows: for image `n` and the classes of `class_panels`, the
-/// direct kernels' pixel-row tiles (MR pixels × NR classes, bias and ReLU in the epilogue),
-/// each tile's rows then summed into per-class sums, so the class maps are never written.
+/// A one-layer head in pixel rows: for the images `images` and the classes of `class_panels`,
+/// the direct kernels' pixel-row tiles (MR pixels × NR classes, bias and ReLU in the
+/// epilogue), each tile's rows then summed into its image's per-class sums, so the class maps
+/// are never written.
+///
+/// Where each image fills whole MR-pixel tiles (6×6), the pixels are packed
+/// [`PIXEL_ROWS_HEAD_PIXELS`] at a time across the images, as the direct kernels' regions go
+/// across images, so each block of weights a panel streams serves 16 tiles, not an image's 6
+/// (1024×1000 weights are 4 MB: streamed once per image at batch 32, they had put the fused
+/// head behind the unfused chain, 0.91×). Each image's rows are still added in pixel order.
 struct PixelRowsHead<'a> {
     layer: &'a crate::problem::Conv1x1Problem,
     input: &'a [f32],
     prepared: &'a PreparedWeights,
     out: OutPtr,
-    n: usize,
+    images: Range<usize>,
     class_panels: Range<usize>,
     /// At least [`pixel_rows_head_scratch_len`] values.
     scratch: &'a mut [f32],
@@ -292,54 +305,75 @@ impl WithSimd for PixelRowsHead<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let PixelRowsHead { layer, input, prepared, out, n, class_panels, scratch } = self;
+        let PixelRowsHead { layer, input, prepared, out, images, class_panels, scratch } = self;
         let mk = PulpMicrokernel(simd);
         let nr = mk.nr();
         let (cin, cout, hw) = (layer.cin, layer.cout, layer.pixels_out());
-        let x_n = &input[n * cin * hw..][..cin * hw];
         let tiles = PIXEL_ROWS_HEAD_PIXELS / MR;
         let (a_tiles, rest) = scratch.split_at_mut(tiles * cin * MR);
         let (tile_sums, class_sums) = rest.split_at_mut(tiles * MR * nr);
-        let class_sums = &mut class_sums[..class_panels.len() * nr];
+        // Image i's sums at class_sums[i·per_image ..], one NR run per panel.
+        let per_image = class_panels.len() * nr;
+        let class_sums = &mut class_sums[..images.len() * per_image];
         class_sums.fill(0.0);
-        for p0 in (0..hw).step_by(PIXEL_ROWS_HEAD_PIXELS) {
-            let pixels = p0..(p0 + PIXEL_ROWS_HEAD_PIXELS).min(hw);
-            direct::pack_pixel_tiles(layer, x_n, pixels.clone(), a_tiles);
-            for (panel, sums) in class_panels.clone().zip(class_sums.chunks_exact_mut(nr)) {
-                // SAFETY: `tile_sums` holds `tiles` blocks of MR×nr; the weights and bias were
-                // packed for pixel rows with this nr (`pack`).
-                unsafe {
-                    direct::pixel_rows_panel(
-                        mk,
-                        layer,
-                        a_tiles,
-                        pixels.clone(),
-                        prepared.weights(),
-                        prepared.bias(),
-                        panel,
-                        tile_sums.as_mut_ptr(),
-                        MR * nr,
-                        nr,
-                    );
+        // Blocks of pixels: across the images where tiles never straddle two, else per image.
+        let across = hw.is_multiple_of(MR);
+        let (span, block_of) = if across { (images.len() * hw, 0) } else { (hw, 1) };
+        for i in 0..if across { 1 } else { images.len() } {
+            for p0 in (0..span).step_by(PIXEL_ROWS_HEAD_PIXELS) {
+                let len = PIXEL_ROWS_HEAD_PIXELS.min(span - p0);
+                // Tile t: (image index in `images`, first pixel in that image, valid rows).
+                let origin = |t: usize| {
+                    let g = i * hw * block_of + p0 + t * MR;
+                    (g / hw, g % hw, MR.min(hw - g % hw).min(len - t * MR))
+                };
+                let block_tiles = len.div_ceil(MR);
+                for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(block_tiles).enumerate() {
+                    let (image, q, rows) = origin(t);
+                    let x_n = &input[(images.start + image) * cin * hw..][..cin * hw];
+                    direct::pack_pixel_tiles(layer, x_n, q..q + rows, a_tile);
                 }
-                // Each valid row of each tile is one pixel's NR classes: add it to the sums.
-                for (t, tile) in tile_sums.chunks_exact(MR * nr).take(pixels.len().div_ceil(MR)).enumerate() {
-                    let rows = MR.min(pixels.len() - t * MR);
-                    for row in tile.chunks_exact(nr).take(rows) {
-                        for (acc, &v) in sums.iter_mut().zip(row) {
-                            *acc += v;
+                for (k, panel) in class_panels.clone().enumerate() {
+                    // SAFETY: `tile_sums` holds `tiles` blocks of MR×nr; the weights and bias
+                    // were packed for pixel rows with this nr (`pack`).
+                    unsafe {
+                        direct::pixel_rows_panel(
+                            mk,
+                            layer,
+                            a_tiles,
+                            0..len,
+                            prepared.weights(),
+                            prepared.bias(),
+                            panel,
+                            tile_sums.as_mut_ptr(),
+                            MR * nr,
+                            nr,
+                        );
+                    }
+                    // Each valid row of each tile is one pixel's NR classes: add it to its
+                    // image's sums.
+                    for (t, tile) in tile_sums.chunks_exact(MR * nr).take(block_tiles).enumerate() {
+                        let (image, _, rows) = origin(t);
+                        let sums = &mut class_sums[image * per_image + k * nr..][..nr];
+                        for row in tile.chunks_exact(nr).take(rows) {
+                            for (acc, &v) in sums.iter_mut().zip(row) {
+                                *acc += v;
+                            }
                         }
                     }
                 }
             }
         }
         let inv = 1.0 / hw as f32;
-        for (panel, sums) in class_panels.zip(class_sums.chunks_exact(nr)) {
-            let co = panel * nr;
-            for (j, &sum) in sums.iter().enumerate().take(nr.min(cout - co)) {
-                // SAFETY: the head's output is N×K and n < N, co + j < K; these classes of
-                // image n belong to this task only.
-                unsafe { out.0.add(n * cout + co + j).write(sum * inv) };
+        for (i, n) in images.enumerate() {
+            let image_sums = &class_sums[i * per_image..][..per_image];
+            for (panel, sums) in class_panels.clone().zip(image_sums.chunks_exact(nr)) {
+                let co = panel * nr;
+                for (j, &sum) in sums.iter().enumerate().take(nr.min(cout - co)) {
+                    // SAFETY: the head's output is N×K and n < N, co + j < K; these classes of
+                    // image n belong to this task only.
+                    unsafe { out.0.add(n * cout + co + j).write(sum * inv) };
+                }
             }
         }
     }
@@ -389,6 +423,27 @@ impl MlpconvKernel for MlpconvFused {
         if head_in_pixel_rows(problem, nr) {
             let layer = problem.layer(0);
             let class_panels = panels(layer.cout, nr);
+            // On one thread (or where there is one task's work), one task: every image and every
+            // class, so each block of pixels is packed once and each block of weights streamed
+            // once per block of pixels, as the unfused chain's layer (rayon-tiled) does on one
+            // thread. Otherwise one image and PIXEL_ROWS_HEAD_PANELS_PER_TASK panels per task,
+            // so a batch of 1 still spreads over the threads.
+            if rayon::current_num_threads() == 1 || (problem.n == 1 && class_panels <= PIXEL_ROWS_HEAD_PANELS_PER_TASK)
+            {
+                let len = pixel_rows_head_scratch_len(&layer, nr, problem.n, class_panels);
+                with_scratch(Slot::PackA, len, |scratch| {
+                    policy.dispatch(PixelRowsHead {
+                        layer: &layer,
+                        input,
+                        prepared: &layers[0],
+                        out,
+                        images: 0..problem.n,
+                        class_panels: 0..class_panels,
+                        scratch,
+                    })
+                });
+                return;
+            }
             let tasks: Vec<(usize, Range<usize>)> = (0..problem.n)
                 .flat_map(|n| {
                     (0..class_panels)
@@ -396,32 +451,21 @@ impl MlpconvKernel for MlpconvFused {
                         .map(move |first| (n, first..(first + PIXEL_ROWS_HEAD_PANELS_PER_TASK).min(class_panels)))
                 })
                 .collect();
-            let len = pixel_rows_head_scratch_len(&layer, nr);
-            if tasks.len() == 1 || rayon::current_num_threads() == 1 {
-                // On the calling thread, without a parallel loop (see below).
-                with_scratch(Slot::PackA, len, |scratch| {
-                    for (n, class_panels) in &tasks {
-                        let (n, class_panels, prepared) = (*n, class_panels.clone(), &layers[0]);
-                        let scratch = &mut *scratch;
-                        policy.dispatch(PixelRowsHead {
-                            layer: &layer,
-                            input,
-                            prepared,
-                            out,
-                            n,
-                            class_panels,
-                            scratch,
-                        });
-                    }
-                });
-                return;
-            }
+            let len = pixel_rows_head_scratch_len(&layer, nr, 1, PIXEL_ROWS_HEAD_PANELS_PER_TASK);
             tasks.par_iter().for_each(|(n, class_panels)| {
                 // Scratch is taken before the dispatch (see `blocked_simd`).
                 with_scratch(Slot::PackA, len, |scratch| {
-                    let (n, class_panels) = (*n, class_panels.clone());
+                    let (images, class_panels) = (*n..*n + 1, class_panels.clone());
                     let prepared = &layers[0];
-                    policy.dispatch(PixelRowsHead { layer: &layer, input, prepared, out, n, class_panels, scratch })
+                    policy.dispatch(PixelRowsHead {
+                        layer: &layer,
+                        input,
+                        prepared,
+                        out,
+                        images,
+                        class_panels,
+                        scratch,
+                    })
                 });
             });
             return;
