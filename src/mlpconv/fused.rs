@@ -317,14 +317,18 @@ impl WithSimd for PixelRowsHead<'_> {
         let class_sums = &mut class_sums[..images.len() * per_image];
         class_sums.fill(0.0);
         // Blocks of pixels: across the images where tiles never straddle two, else per image.
-        let across = hw.is_multiple_of(MR);
-        let (span, block_of) = if across { (images.len() * hw, 0) } else { (hw, 1) };
-        for i in 0..if across { 1 } else { images.len() } {
-            for p0 in (0..span).step_by(PIXEL_ROWS_HEAD_PIXELS) {
-                let len = PIXEL_ROWS_HEAD_PIXELS.min(span - p0);
+        // Spans of pixels, counted over the task's images one after another, that are cut into
+        // blocks: all of them at once where each image fills whole tiles, else image by image.
+        let (spans, span_len) = match hw.is_multiple_of(MR) {
+            true => (1, images.len() * hw),
+            false => (images.len(), hw),
+        };
+        for span in (0..spans).map(|i| i * span_len..(i + 1) * span_len) {
+            for p0 in span.clone().step_by(PIXEL_ROWS_HEAD_PIXELS) {
+                let len = PIXEL_ROWS_HEAD_PIXELS.min(span.end - p0);
                 // Tile t: (image index in `images`, first pixel in that image, valid rows).
                 let origin = |t: usize| {
-                    let g = i * hw * block_of + p0 + t * MR;
+                    let g = p0 + t * MR;
                     (g / hw, g % hw, MR.min(hw - g % hw).min(len - t * MR))
                 };
                 let block_tiles = len.div_ceil(MR);
