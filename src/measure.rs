@@ -6,6 +6,8 @@
 
 use std::time::Instant;
 
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::conv1x1::Conv1x1Kernel;
@@ -16,9 +18,6 @@ use crate::peers::Peer;
 use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
-use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
-
 use crate::timing::{Timing, TimingBudget, measure, measure_paired, measure_rounds};
 
 /// One timed kernel × problem.
@@ -205,15 +204,18 @@ impl PeakShare {
     /// thread, where `ratios` are the per-round times of the loop over the kernel's and `work`
     /// is the kernel's work per call over the loop's (FLOPs or bytes).
     fn from_rounds(shape: String, kernel: &str, work: f64, (tk, tl, ratios): (&Timing, &Timing, Vec<f64>)) -> Self {
-        PeakShare {
-            shape,
-            kernel: kernel.to_string(),
-            threads: 1,
-            median: work * Timing { samples: ratios, batch: 1 }.median(),
-            p90: work * tl.p10() / tk.p10(),
-            l1_tile: None,
-        }
+        let (median, p90) = share_of_limit(work, Timing { samples: ratios, batch: 1 }.median(), tk, tl);
+        PeakShare { shape, kernel: kernel.to_string(), threads: 1, median, p90, l1_tile: None }
     }
+}
+
+/// A runner's share of the limit loop's speed, both timed in the same rounds: `work` is the
+/// runner's work per call over the loop's, `loop_over_runner` the median over rounds of the
+/// loop's time over the runner's, `t` and `t_limit` their timings. Returns the median share
+/// and the runner's p90 speed over the loop's p90.
+fn share_of_limit(work: f64, loop_over_runner: f64, t: &Timing, t_limit: &Timing) -> (f64, f64) {
+    // Per round: (W / t) / (L / t_limit) = (W / L) · (t_limit / t).
+    (work * loop_over_runner, work * t_limit.p10() / t.p10())
 }
 
 /// Times `kernel` on `p` on 1 thread against the FMA-peak loop ([`crate::machine::fma_burst`])
@@ -257,10 +259,10 @@ pub fn time_conv_against_peak(
             ],
         )
     })?;
-    // Per round: (F / t_kernel) / (B / t_peak) = (F / B) · (t_peak / t_kernel).
+    // Runner i's share of the peak loop (runner 1), FLOPs per call `flops`.
     let share_of = |i: usize, flops: f64| {
-        let (t, tp) = (rounds.timing(i), rounds.timing(1));
-        (flops / burst_flops * rounds.median_of(|r| r[1] / r[i]), flops / burst_flops * tp.p10() / t.p10())
+        let loop_over_runner = rounds.median_of(|r| r[1] / r[i]);
+        share_of_limit(flops / burst_flops, loop_over_runner, &rounds.timing(i), &rounds.timing(1))
     };
     let (median, p90) = share_of(0, p.flops() as f64);
     let (l1_median, l1_p90) = share_of(2, tile_flops);
