@@ -131,6 +131,15 @@ fn every_kernel_matches_reference_when_channel_tiles_are_copied_from_distant_row
 }
 
 #[test]
+fn every_kernel_matches_reference_when_copied_tiles_of_an_input_over_2_mib_are_prefetched() {
+    // Inputs of 2 MiB or more whose tiles are copied: the direct kernels prefetch the next
+    // tile's rows during each tile's panel calls. 95×97 ends in a partial tile (9215 pixels),
+    // past which nothing is prefetched; Cin 600 takes two K blocks of 300.
+    let ps = problems(&["1x64x95x97:48,relu", "1x600x30x30:50"]);
+    check_all_conv_kernels(&ps, 900);
+}
+
+#[test]
 fn rayon_tiled_is_bit_identical_for_1_2_and_3_threads_and_equals_blocked_simd() {
     for s in ["2x64x27x27:100,relu", "1x33x13x13:17,s2", "3x20x9x11:70,nhwc,relu", "2x300x6x6:200,relu"] {
         let p: Conv1x1Problem = s.parse().unwrap();

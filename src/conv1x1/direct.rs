@@ -30,7 +30,7 @@
 use std::ops::Range;
 
 use crate::gemm::KC;
-use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel};
+use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, prefetch};
 use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::{AlignedBuf, Layout, zeroed};
@@ -94,6 +94,16 @@ const PACK_ROWS_MIN_PIXELS: usize = 256;
 const IN_PLACE_MAX_BYTES: usize = 16 << 10;
 /// See [`PACK_ROWS_MIN_PIXELS`].
 const PACK_MIN_PANELS: usize = 8;
+/// Smallest input image, in bytes, whose copied pixel tiles are prefetched: during each
+/// tile's panel calls, the rows of the next tile are prefetched, a few per call. A tile's
+/// copy reads Cin rows each a row of the map apart, too many streams for the hardware
+/// prefetchers, and from an input this large they come from memory: skipping the copies
+/// altogether (an experiment, wrong results) measured 1.12× on 1x512x56x56:512. Prefetching
+/// against not (a sample of each in turn, blocked-simd, 1 thread, the same bits):
+/// 1x512x56x56:512 (6.3 MB) 1.06–1.07× in three runs, 1x256x56x56:256 (3.2 MB) 1.09–1.10×,
+/// but 1x512x28x28:512 (1.6 MB) 1.00–1.03×, 1x96x54x54:96 (1.1 MB) 0.98–1.05× and the
+/// 32×32 maps (0.6–0.8 MB) 0.96–0.99×, whose inputs stay in the caches.
+const PREFETCH_MIN_INPUT_BYTES: usize = 2 << 20;
 /// Regions an NCHW problem is cut into at least, where it is large enough (see
 /// [`MIN_REGION_FLOPS`]): with one 64-pixel block (an 8×8 map) and 192 channels, one region
 /// would leave the second core idle (`rayon-tiled` measured 0.61× on 1x192x8x8:192 before
@@ -324,10 +334,18 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
         TileRows::Channels => {
             let b_tile = &mut scratch.other()[..cin * nr];
             let k_block = channel_rows_k_block(cin);
+            let copies = copies_channel_tile(hw_in, k_block, region.panels.len());
+            // Rows of the next pixel tile to prefetch per panel call, where its copy would
+            // otherwise wait on memory: the tile's Cin rows spread over this tile's calls.
+            let prefetch_rows = (p.stride == 1 && copies && cin * hw_in * size_of::<f32>() >= PREFETCH_MIN_INPUT_BYTES)
+                .then(|| cin.div_ceil(cin.div_ceil(k_block) * region.panels.len()));
             for pt in region.pixels.clone().step_by(nr) {
                 let cols = nr.min(region.pixels.end - pt);
                 let in_place = p.stride == 1 && cols == nr;
-                let (b, ldb) = if in_place && !copies_channel_tile(hw_in, k_block, region.panels.len()) {
+                // The next full tile of the map (the next region's first, past this one's end).
+                let next = pt + nr;
+                let prefetch_rows = prefetch_rows.filter(|_| next + nr <= hw_in);
+                let (b, ldb) = if in_place && !copies {
                     (&x_n[pt..(cin - 1) * hw_in + pt + nr], hw_in)
                 } else if in_place {
                     // A contiguous copy of the tile's rows. (`pack_b` computes the same copy;
@@ -357,10 +375,20 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                 };
                 // K blocks outside the panels: this block of the pixel tile stays near L1
                 // while every panel of the region streams its weights past it.
+                let mut calls = 0;
                 for k0 in (0..cin).step_by(k_block) {
                     let kc = k_block.min(cin - k0);
                     let last = k0 + kc == cin;
                     for panel in region.panels.clone() {
+                        if let Some(per_call) = prefetch_rows {
+                            for k in (calls * per_call..(calls + 1) * per_call).take_while(|&k| k < cin) {
+                                // The tile's 16 values of row k may straddle two cache lines.
+                                let row = &x_n[k * hw_in + next..][..nr];
+                                prefetch(row.as_ptr());
+                                prefetch(row[nr - 1..].as_ptr());
+                            }
+                            calls += 1;
+                        }
                         let co = panel * MR;
                         let a = &weights[panel * cin * MR + k0 * MR..][..kc * MR];
                         let b_block = &b[k0 * ldb..(k0 + kc - 1) * ldb + nr];

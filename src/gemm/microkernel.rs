@@ -325,3 +325,17 @@ pub(crate) fn copy_padded<S: Simd>(simd: S, src: &[f32], dst: &mut [f32]) {
         store(simd, chunk, load(simd, from));
     }
 }
+
+/// Asks the CPU to bring the cache line holding `p` into its caches: a hint, which never
+/// faults and changes no value. A no-op on targets other than x86-64.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const f32) {
+    // SAFETY: a prefetch is only a hint: it never faults, whatever the address, and reads
+    // nothing the program sees; SSE, which it needs, is part of every x86-64 CPU.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
