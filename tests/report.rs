@@ -65,6 +65,15 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         }
     }
     assert!(json["gap"].as_array().unwrap().is_empty(), "the filter excludes every GAP problem");
+    // Each target lists every check it missed: none when met, some when not.
+    for t in json["targets"].as_array().unwrap() {
+        let missed = t["missed"].as_array().unwrap().len();
+        match t["met"].as_bool() {
+            Some(true) => assert_eq!(missed, 0, "{t}"),
+            Some(false) => assert!(missed > 0, "{t}"),
+            None => {}
+        }
+    }
 
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     for needle in [

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::{Report, ReportRow};
+use super::{Report, ReportRow, targets};
 use crate::cli::{format_seconds, thousands};
 use crate::problem::GapProblem;
 
@@ -93,6 +93,7 @@ pub(super) fn render(r: &Report) -> String {
         };
         let _ = writeln!(w, "| {} | {} | {met} |", t.target, t.measured);
     }
+    w.push_str(&every_miss(&r.targets));
 
     let shapes = problems(&r.conv1x1);
     for threads in [1, m.threads_all].into_iter().collect::<BTreeSet<_>>() {
@@ -376,7 +377,45 @@ pub(super) fn render(r: &Report) -> String {
     s
 }
 
+/// The misses the targets table only counts, listed in full: a paragraph per target that
+/// missed more than [`targets::MISSES_SHOWN`] checks; empty when none did.
+fn every_miss(all: &[targets::Target]) -> String {
+    let long: Vec<_> = all.iter().filter(|t| t.missed.len() > targets::MISSES_SHOWN).collect();
+    let mut w = String::new();
+    if !long.is_empty() {
+        let _ = writeln!(w, "\nEvery miss of the targets that missed more than {}:", targets::MISSES_SHOWN);
+        for t in long {
+            let number = t.target.split('.').next().unwrap_or(&t.target);
+            let _ = writeln!(w, "\n- target {number}, {} misses: {}.", t.missed.len(), t.missed.join("; "));
+        }
+    }
+    w
+}
+
 fn kernels_of(r: &Report) -> Vec<String> {
     let mut seen = BTreeSet::new();
     r.preparation.iter().filter(|p| seen.insert(p.kernel.clone())).map(|p| p.kernel.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::targets::Target;
+
+    fn target(name: &str, misses: usize) -> Target {
+        Target {
+            target: name.into(),
+            measured: String::new(),
+            met: Some(misses == 0),
+            missed: (0..misses).map(|i| format!("miss {i}")).collect(),
+        }
+    }
+
+    #[test]
+    fn every_miss_lists_in_full_only_the_targets_whose_table_cell_left_some_out() {
+        let list = every_miss(&[target("1. one", 6), target("2. two", 4), target("3. three", 0)]);
+        assert!(list.contains("- target 1, 6 misses: miss 0; miss 1; miss 2; miss 3; miss 4; miss 5."), "{list}");
+        assert!(!list.contains("target 2") && !list.contains("target 3"), "{list}");
+        assert_eq!(every_miss(&[target("2. two", 4)]), "");
+    }
 }

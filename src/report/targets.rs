@@ -20,7 +20,14 @@ pub struct Target {
     pub measured: String,
     /// Met in this run (`None`: not measurable in this run, e.g. filtered out or not built).
     pub met: Option<bool>,
+    /// Every check this run missed, one figure each (`measured` names the first
+    /// [`MISSES_SHOWN`] of them).
+    pub missed: Vec<String>,
 }
+
+/// Misses named in [`Target::measured`]; the rest are counted there and listed in
+/// [`Target::missed`].
+pub const MISSES_SHOWN: usize = 4;
 
 fn rows<'a>(rows: &'a [ReportRow], shape: &str, threads: usize) -> impl Iterator<Item = &'a ReportRow> {
     rows.iter().filter(move |r| r.run.shape == shape && r.run.threads == threads)
@@ -61,8 +68,11 @@ fn verdict(misses: &[String], checked: usize, what: &str) -> (String, Option<boo
     if misses.is_empty() {
         (format!("{checked} of {checked} {what}"), Some(true))
     } else {
-        let shown: Vec<&str> = misses.iter().take(4).map(String::as_str).collect();
-        let more = if misses.len() > 4 { format!("; {} more", misses.len() - 4) } else { String::new() };
+        let shown: Vec<&str> = misses.iter().take(MISSES_SHOWN).map(String::as_str).collect();
+        let more = match misses.len().checked_sub(MISSES_SHOWN) {
+            Some(rest) if rest > 0 => format!("; {rest} more"),
+            _ => String::new(),
+        };
         (format!("{} of {checked} {what}; missed: {}{more}", checked - misses.len(), shown.join("; ")), Some(false))
     }
 }
@@ -102,6 +112,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         target: "1. ahead of both GEMM libraries (≥ 1.10× on 6×6 and 8×8 maps)".into(),
         measured,
         met,
+        missed: misses,
     });
 
     // 2. Near the roofline, 1 thread: the share of the peak timed in turn with the peak loop
@@ -140,6 +151,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         target: "2. near the roofline, 1 thread (≥ 80% median and 90% p90 on the large layers, ≥ 70% elsewhere; share of the FMA peak timed in turn)".into(),
         measured,
         met,
+        missed: misses,
     });
 
     // 3. rayon-tiled scaling.
@@ -186,6 +198,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         ),
         measured,
         met,
+        missed: misses,
     });
 
     // 4. GAP at ≥ 60% of the read bandwidth for inputs of 64 KiB or more: the share timed in
@@ -214,6 +227,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         target: "4. gap-simd ≥ 60% of the read bandwidth of its working set (timed in turn)".into(),
         measured,
         met,
+        missed: misses,
     });
 
     // 5. im2col-gemm within 15% of blocked-simd at stride 1.
@@ -229,7 +243,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         }
     }
     let (measured, met) = verdict(&misses, checked, "layers with im2col-gemm ≥ 0.85× blocked-simd");
-    targets.push(Target { target: "5. im2col-gemm within 15% of blocked-simd".into(), measured, met });
+    targets.push(Target { target: "5. im2col-gemm within 15% of blocked-simd".into(), measured, met, missed: misses });
 
     // 6. The fused chain ahead of the unfused one at 1 thread: by ≥ 10% at batch 32 for the
     //    micro-networks, ahead at batch 1 and for the heads.
@@ -258,6 +272,24 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             .into(),
         measured,
         met,
+        missed: misses,
     });
     targets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_names_the_first_misses_and_counts_the_rest() {
+        let misses: Vec<String> = (0..6).map(|i| format!("m{i}")).collect();
+        let (measured, met) = verdict(&misses, 10, "checks");
+        assert_eq!(measured, "4 of 10 checks; missed: m0; m1; m2; m3; 2 more");
+        assert_eq!(met, Some(false));
+        let (measured, _) = verdict(&misses[..4], 10, "checks");
+        assert_eq!(measured, "6 of 10 checks; missed: m0; m1; m2; m3");
+        assert_eq!(verdict(&[], 3, "checks"), ("3 of 3 checks".into(), Some(true)));
+        assert_eq!(verdict(&[], 0, "checks").1, None);
+    }
 }
