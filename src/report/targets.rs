@@ -61,6 +61,15 @@ fn shapes(all: &[ReportRow]) -> Vec<String> {
     out
 }
 
+/// A missed figure with `decimals` decimals, rounded down: rounded to nearest, 69.6% against a
+/// bar of 70% or 1.097× against 1.10× would print as the bar itself. (A figure that meets a bar
+/// of that many decimals still prints at or above it.)
+fn short_of(x: f64, decimals: usize) -> String {
+    let scale = 10f64.powi(decimals as i32);
+    // The small nudge keeps 0.29 (28.999…96 once scaled) from printing as 0.28.
+    format!("{:.*}", decimals, ((x * scale) + 1e-9).floor() / scale)
+}
+
 fn verdict(misses: &[String], checked: usize, what: &str) -> (String, Option<bool>) {
     if checked == 0 {
         return ("not measured in this run".into(), None);
@@ -100,7 +109,8 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
                     // quietest tenth, as a share of the FMA peak.
                     let bar = needed * q.run.gflops_p90 / report.machine.fma_peak_for(threads);
                     misses.push(format!(
-                        "{shape} {threads}t vs {peer} {ratio:.2}× (need {needed:.2}×; {needed:.2}× {peer}'s p90 = {:.0}% of the FMA peak)",
+                        "{shape} {threads}t vs {peer} {}× (need {needed:.2}×; {needed:.2}× {peer}'s p90 = {:.0}% of the FMA peak)",
+                        short_of(ratio, 2),
                         100.0 * bar
                     ));
                 }
@@ -138,12 +148,12 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         checked += 1;
         if large && (median < 0.80 || p90 < 0.90) {
             misses.push(format!(
-                "{shape} {:.0}% median, {:.0}% p90 (need 80/90{ceiling})",
-                100.0 * median,
-                100.0 * p90
+                "{shape} {}% median, {}% p90 (need 80/90{ceiling})",
+                short_of(100.0 * median, 0),
+                short_of(100.0 * p90, 0)
             ));
         } else if !large && median < 0.70 {
-            misses.push(format!("{shape} {:.0}% (need 70{ceiling})", 100.0 * median));
+            misses.push(format!("{shape} {}% (need 70{ceiling})", short_of(100.0 * median, 0)));
         }
     }
     let (measured, met) = verdict(&misses, checked, "layers at their share of the FMA peak");
@@ -175,9 +185,9 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
                 .find(|s| s.shape == shape && s.threads == all_threads)
                 .map_or(String::new(), |s| format!("; FMA loop {:.2}× in the same rounds", s.fma_loop_speedup));
             if p.h >= 27 && speedup < 1.7 {
-                misses.push(format!("{shape} {speedup:.2}× (need 1.7×{machine})"));
+                misses.push(format!("{shape} {}× (need 1.7×{machine})", short_of(speedup, 2)));
             } else if speedup < 1.0 {
-                misses.push(format!("{shape} {speedup:.2}× slower than 1 thread{machine}"));
+                misses.push(format!("{shape} {}× slower than 1 thread{machine}", short_of(speedup, 2)));
             }
             for peer in ["gemm-crate", "matrixmultiply"] {
                 if let Some(q) = named(conv, &shape, all_threads, peer) {
@@ -185,7 +195,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
                     let ratio = paired(report, &shape, all_threads, "rayon-tiled", peer)
                         .unwrap_or(q.run.seconds_median / many.run.seconds_median);
                     if ratio < 1.0 {
-                        misses.push(format!("{shape} behind {peer} at {all_threads}t ({ratio:.2}×)"));
+                        misses.push(format!("{shape} behind {peer} at {all_threads}t ({}×)", short_of(ratio, 2)));
                     }
                 }
             }
@@ -216,7 +226,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             None => r.run.peak_fraction.unwrap_or(0.0),
         };
         if f < 0.60 {
-            misses.push(format!("{} {:.0}%", r.run.shape, 100.0 * f));
+            misses.push(format!("{} {}%", r.run.shape, short_of(100.0 * f, 0)));
         }
     }
     let (mut measured, met) = verdict(&misses, checked, "GAP problems ≥ 64 KiB at ≥ 60% of the read bandwidth");
@@ -239,7 +249,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         checked += 1;
         let ratio = paired(report, &shape, 1, "im2col-gemm", "blocked-simd").unwrap_or(g.run.gflops / b.run.gflops);
         if ratio < 0.85 {
-            misses.push(format!("{shape} {ratio:.2}×"));
+            misses.push(format!("{shape} {}×", short_of(ratio, 2)));
         }
     }
     let (measured, met) = verdict(&misses, checked, "layers with im2col-gemm ≥ 0.85× blocked-simd");
@@ -260,7 +270,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         figures.push(format!("{shape} {speedup:.2}×"));
         let needed = if !p.gap && p.n >= 32 { 1.10 } else { 1.0 };
         if speedup < needed {
-            misses.push(format!("{shape} {speedup:.2}× (need {needed:.2}×)"));
+            misses.push(format!("{shape} {}× (need {needed:.2}×)", short_of(speedup, 2)));
         }
     }
     let (mut measured, met) = verdict(&misses, checked, "chains where mlpconv-fused beats the unfused chain");
@@ -280,6 +290,15 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missed_figures_round_down_so_none_prints_as_its_bar() {
+        assert_eq!(short_of(1.0996, 2), "1.09");
+        assert_eq!(short_of(69.6, 0), "69");
+        assert_eq!(short_of(0.29, 2), "0.29");
+        assert_eq!(short_of(1.1, 2), "1.10");
+        assert_eq!(short_of(0.954, 2), "0.95");
+    }
 
     #[test]
     fn verdict_names_the_first_misses_and_counts_the_rest() {
