@@ -78,9 +78,9 @@ fn verdict(misses: &[String], checked: usize, what: &str) -> (String, Option<boo
         (format!("{checked} of {checked} {what}"), Some(true))
     } else {
         let shown: Vec<&str> = misses.iter().take(MISSES_SHOWN).map(String::as_str).collect();
-        let more = match misses.len().checked_sub(MISSES_SHOWN) {
-            Some(rest) if rest > 0 => format!("; {rest} more"),
-            _ => String::new(),
+        let more = match misses.len() > MISSES_SHOWN {
+            true => format!("; {} more", misses.len() - MISSES_SHOWN),
+            false => String::new(),
         };
         (format!("{} of {checked} {what}; missed: {}{more}", checked - misses.len(), shown.join("; ")), Some(false))
     }
