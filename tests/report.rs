@@ -54,6 +54,10 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
     let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
     assert_eq!(scaling.len(), if multi_core { 2 } else { 0 }, "{scaling:?}");
     assert!(scaling.iter().all(|c| c["speedup"].as_f64().unwrap() > 0.0));
+    // The control: on each problem, the fastest kernel at 1 thread timed against itself.
+    let controls: Vec<_> = json["paired"].as_array().unwrap().iter().filter(|c| c["kernel"] == c["against"]).collect();
+    assert_eq!(controls.len(), 2, "{controls:?}");
+    assert!(controls.iter().all(|c| c["threads"] == 1 && c["speedup"].as_f64().unwrap() > 0.0), "{controls:?}");
     // Beside each, the FMA-peak loop's speed-up on the same pools in the same rounds.
     let machine = json["scaling"].as_array().unwrap();
     assert_eq!(machine.len(), scaling.len(), "{machine:?}");
@@ -85,6 +89,7 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         "## Share of the FMA peak and rayon-tiled's scaling, timed in turn",
         "| FMA loop scaling | ÷ loop |",
         "| microkernel in L1, same rounds |",
+        "Control: our fastest kernel on each layer timed in turn against itself",
     ] {
         assert!(md.contains(needle), "report.md lacks '{needle}'");
     }

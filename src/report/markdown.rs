@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::{Report, ReportRow, targets};
+use super::{PairedRatio, Report, ReportRow, targets};
 use crate::cli::{format_seconds, thousands};
 use crate::problem::GapProblem;
 
@@ -94,6 +94,7 @@ pub(super) fn render(r: &Report) -> String {
         let _ = writeln!(w, "| {} | {} | {met} |", t.target, t.measured);
     }
     w.push_str(&every_miss(&r.targets));
+    w.push_str(&control(&r.paired));
 
     let shapes = problems(&r.conv1x1);
     for threads in [1, m.threads_all].into_iter().collect::<BTreeSet<_>>() {
@@ -392,6 +393,31 @@ fn every_miss(all: &[targets::Target]) -> String {
     w
 }
 
+/// The control below the targets: the range of the ratios of a kernel timed in turn against
+/// itself ([`PairedRatio::is_control`]), the band within which two equal runners land in this
+/// run; empty when the report timed none.
+fn control(paired: &[PairedRatio]) -> String {
+    let ratios: Vec<f64> = paired.iter().filter(|c| c.is_control()).map(|c| c.speedup).collect();
+    let (Some(low), Some(high)) = (ratios.iter().copied().reduce(f64::min), ratios.iter().copied().reduce(f64::max))
+    else {
+        return String::new();
+    };
+    let range = if format!("{low:.2}") == format!("{high:.2}") {
+        format!("{low:.2}×")
+    } else {
+        format!("{low:.2}–{high:.2}×")
+    };
+    let layers = match ratios.len() {
+        1 => "its one layer".to_string(),
+        n => format!("the {n} layers"),
+    };
+    format!(
+        "\nControl: our fastest kernel on each layer timed in turn against itself, as every ratio \
+         above is timed, measured {range} on {layers}, 1 thread. Two equal runners landed that far \
+         apart in this run: a ratio inside that band is within its noise.\n"
+    )
+}
+
 fn kernels_of(r: &Report) -> Vec<String> {
     let mut seen = BTreeSet::new();
     r.preparation.iter().filter(|p| seen.insert(p.kernel.clone())).map(|p| p.kernel.clone()).collect()
@@ -409,6 +435,25 @@ mod tests {
             met: Some(misses == 0),
             missed: (0..misses).map(|i| format!("miss {i}")).collect(),
         }
+    }
+
+    fn pair(kernel: &str, against: &str, speedup: f64) -> PairedRatio {
+        let shape = "1x8x8x8:8".to_string();
+        PairedRatio { shape, threads: 1, kernel: kernel.into(), against: against.into(), speedup }
+    }
+
+    #[test]
+    fn control_gives_the_range_of_the_kernels_timed_against_themselves_only() {
+        let paired = [
+            pair("blocked-simd", "blocked-simd", 0.96),
+            pair("blocked-simd", "gemm-crate", 0.80),
+            pair("im2col-gemm", "im2col-gemm", 1.03),
+            pair("im2col-gemm", "blocked-simd", 1.20),
+        ];
+        let line = control(&paired);
+        assert!(line.contains("measured 0.96–1.03× on the 2 layers"), "{line}");
+        assert_eq!(control(&paired[1..2]), "");
+        assert!(control(&paired[..1]).contains("measured 0.96× on its one layer"), "{}", control(&paired[..1]));
     }
 
     #[test]

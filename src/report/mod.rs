@@ -146,6 +146,15 @@ pub struct PairedRatio {
     pub speedup: f64,
 }
 
+impl PairedRatio {
+    /// Whether this is the control: a kernel timed against itself (prepared twice, each with
+    /// its own output). Its speed-up would be 1 on a quiet machine; how far it strays is the
+    /// noise of this run's ratios.
+    pub fn is_control(&self) -> bool {
+        self.kernel == self.against
+    }
+}
+
 /// Time a kernel spends preparing the weights of one layer, once.
 #[derive(Debug, Clone, Serialize)]
 pub struct Preparation {
@@ -394,7 +403,8 @@ fn conv_problem(
 
 /// Times the comparisons the targets rest on in turn ([`PairedRatio`]): at each thread count,
 /// the fastest of our kernels (by its median in `rows`) against each peer; `im2col-gemm`
-/// against `blocked-simd` at 1 thread; `rayon-tiled` on all threads against itself on 1
+/// against `blocked-simd` at 1 thread; the fastest at 1 thread against itself (the control,
+/// [`PairedRatio::is_control`]); `rayon-tiled` on all threads against itself on 1
 /// ([`SCALING_AGAINST`]); and the fastest at 1 thread against the FMA-peak loop ([`PeakShare`]).
 #[allow(clippy::too_many_arguments)]
 fn paired_comparisons(
@@ -423,6 +433,11 @@ fn paired_comparisons(
     }
     if let (Some(gemm), Some(direct)) = (kernel("im2col-gemm"), kernel("blocked-simd")) {
         pairs.push((1, ConvRunner::Kernel(gemm), ConvRunner::Kernel(direct)));
+    }
+    // The control: the same kernel against itself, timed as every pair above. How far its
+    // ratio strays from 1 is how far this run's noise moves a ratio of two equal runners.
+    if let Some(fastest) = fastest(1) {
+        pairs.push((1, ConvRunner::Kernel(fastest), ConvRunner::Kernel(fastest)));
     }
     let scaled = kernel("rayon-tiled").filter(|_| threads_all > 1);
     let peak_of = fastest(1);
