@@ -434,13 +434,14 @@ fn paired_comparisons(
     if let (Some(gemm), Some(direct)) = (kernel("im2col-gemm"), kernel("blocked-simd")) {
         pairs.push((1, ConvRunner::Kernel(gemm), ConvRunner::Kernel(direct)));
     }
+    // The fastest at 1 thread: timed against itself (the control) and against the peak loop.
+    let peak_of = fastest(1);
     // The control: the same kernel against itself, timed as every pair above. How far its
     // ratio strays from 1 is how far this run's noise moves a ratio of two equal runners.
-    if let Some(fastest) = fastest(1) {
-        pairs.push((1, ConvRunner::Kernel(fastest), ConvRunner::Kernel(fastest)));
+    if let Some(k) = peak_of {
+        pairs.push((1, ConvRunner::Kernel(k), ConvRunner::Kernel(k)));
     }
     let scaled = kernel("rayon-tiled").filter(|_| threads_all > 1);
-    let peak_of = fastest(1);
     bar.inc_length((pairs.len() + usize::from(scaled.is_some()) + usize::from(peak_of.is_some())) as u64);
     for (threads, first, second) in pairs {
         bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
