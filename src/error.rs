@@ -103,4 +103,96 @@ pub enum NinError {
         /// Comma-separated registered names.
         known: String,
     },
+    /// The work asked for needs more memory than the budget allows; refused before allocating.
+    #[error("{what} needs {}; {}", format_bytes(*needed), budget_phrase(*available, *from_flag))]
+    Memory {
+        /// What needs it: a problem string, or a command and its tensors.
+        what: String,
+        /// Bytes it would allocate, at least.
+        needed: u64,
+        /// Bytes the budget allows.
+        available: u64,
+        /// Whether the budget is `--max-memory` (else the machine's available memory).
+        from_flag: bool,
+    },
+    /// Nothing to do: an empty shape file, a filter or kernel that matches no problem.
+    #[error("{what}: {reason}")]
+    Empty {
+        /// What was empty.
+        what: String,
+        /// Why that leaves nothing to run.
+        reason: String,
+    },
+}
+
+fn budget_phrase(available: u64, from_flag: bool) -> String {
+    if from_flag {
+        format!("--max-memory allows {}", format_bytes(available))
+    } else {
+        format!("this machine has {} available", format_bytes(available))
+    }
+}
+
+/// Bytes in binary units with three significant digits: `812 B`, `23.1 GiB`, `3.55 PiB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} B"),
+        _ if value >= 100.0 => format!("{value:.0} {}", UNITS[unit]),
+        _ if value >= 10.0 => format!("{value:.1} {}", UNITS[unit]),
+        _ => format!("{value:.2} {}", UNITS[unit]),
+    }
+}
+
+/// `text` on one line: every run of whitespace (newlines included) becomes one space. For
+/// messages of other crates (an .npy header's parse error) that may span lines.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Longest echo of user input in an error message, in characters.
+pub const MAX_ECHO_CHARS: usize = 60;
+
+/// `text` as it may be echoed in a one-line error: control characters escaped (a newline
+/// becomes `\n`), and cut to [`MAX_ECHO_CHARS`] with `…` and the full length when longer.
+pub fn shorten(text: &str) -> String {
+    let escaped: String = text.chars().flat_map(|c| c.escape_debug()).collect();
+    let chars = escaped.chars().count();
+    if chars <= MAX_ECHO_CHARS {
+        escaped
+    } else {
+        let head: String = escaped.chars().take(MAX_ECHO_CHARS).collect();
+        format!("{head}… ({} characters)", text.chars().count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_print_in_binary_units_with_three_digits() {
+        assert_eq!(format_bytes(812), "812 B");
+        assert_eq!(format_bytes(1536), "1.50 KiB");
+        assert_eq!(format_bytes(23_100_000_000), "21.5 GiB");
+        assert_eq!(format_bytes(4_000_000_000_000_000), "3.55 PiB");
+        assert_eq!(format_bytes(u64::MAX), "16.0 EiB");
+    }
+
+    #[test]
+    fn echoes_are_one_line_and_cut_to_a_readable_length() {
+        assert_eq!(shorten("1x2x3x4:5"), "1x2x3x4:5");
+        assert_eq!(shorten("a\nb"), "a\\nb");
+        assert_eq!(shorten("a\nb\u{1b}"), "a\\nb\\u{1b}");
+        let long = "9".repeat(10_000);
+        let cut = shorten(&long);
+        assert!(cut.starts_with(&"9".repeat(MAX_ECHO_CHARS)) && cut.ends_with("… (10000 characters)"), "{cut}");
+        assert!(cut.chars().count() < MAX_ECHO_CHARS + 30);
+    }
 }

@@ -59,9 +59,10 @@ pub fn read_summaries(dir: &Path, measured_with: String) -> Result<Counts> {
     let mut counts = BTreeMap::new();
     for (i, case) in cases().into_iter().enumerate() {
         let path = dir.join(format!("gate.kernel_{i}")).join("summary.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            file_error(&path, format!("no gate result for '{case}' ({e}); did the gate benchmark run?"))
-        })?;
+        if !path.exists() {
+            return Err(file_error(&path, format!("no gate result for '{case}'; did the gate benchmark run?")));
+        }
+        let text = crate::files::read_text(&path, "gungraun summary")?;
         let summary: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| file_error(&path, format!("not a gungraun summary: {e}")))?;
         let ir = summary["profiles"][0]["data"]["parts"][0]["metrics"]["Ir"]["values"]["new"]

@@ -29,9 +29,11 @@
 //! # Ok::<(), nin_bench::NinError>(())
 //! ```
 
+pub mod budget;
 pub mod cli;
 pub mod conv1x1;
 pub mod error;
+pub mod files;
 pub mod gap;
 pub mod gate;
 pub(crate) mod gemm;

@@ -2,17 +2,20 @@
 //! PyTorch output.
 //!
 //! Only what the kernels take is accepted: dtype float32 (either byte order), C order. Anything
-//! else is a [`NinError::File`] that says what was found and how to convert it. Writes go to a
-//! temporary file beside the target and are renamed into place, so a failed run never leaves a
-//! partial or stale output file.
+//! else is a [`NinError::File`] that says what was found and how to convert it. A file is
+//! opened header first ([`open_f32`]): its shape is known, and checked against the bytes the file
+//! holds, before any of its data is allocated, so a 100-byte file claiming a terabyte of data is
+//! refused at once. Writes go through [`crate::files::write_output`]: a temporary file beside a
+//! regular target, renamed into place (a failed run never leaves a partial file), written
+//! through to a device or FIFO.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
-use std::path::Path;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
 
-use npyz::{DType, Order, WriterBuilder};
+use npyz::{DType, NpyFile, Order, WriterBuilder};
 
-use crate::error::{NinError, Result};
+use crate::error::{NinError, Result, format_bytes, one_line};
 
 /// An f32 array read from a `.npy` file.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,14 +26,141 @@ pub struct NpyArray {
     pub data: Vec<f32>,
 }
 
+/// Largest header accepted, in bytes. NumPy writes a few hundred (and refuses to read more
+/// than 10,000 by default); the format allows 4 GiB, which a hostile file would make us
+/// allocate.
+const MAX_HEADER_BYTES: usize = 1 << 16;
+
 fn file_error(path: &Path, reason: impl Into<String>) -> NinError {
-    NinError::File { path: path.display().to_string(), reason: reason.into() }
+    NinError::File { path: path.display().to_string(), reason: one_line(&reason.into()) }
 }
 
-/// Reads an f32, C-order `.npy` file.
-pub fn read_f32(path: &Path) -> Result<NpyArray> {
-    let file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
-    let npy = npyz::NpyFile::new(BufReader::new(file))
+/// An f32, C-order `.npy` file whose header has been read and checked; its data is read by
+/// [`NpyF32File::read`].
+pub struct NpyF32File {
+    path: PathBuf,
+    shape: Vec<usize>,
+    len: usize,
+    npy: NpyFile<BufReader<std::io::Chain<std::io::Cursor<Vec<u8>>, File>>>,
+}
+
+impl NpyF32File {
+    /// Dimensions, outermost first.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of values (the product of the shape).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the array has no values (a zero in its shape).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes the values take in memory.
+    pub fn bytes(&self) -> u64 {
+        4 * self.len as u64
+    }
+
+    /// Reads the values. Their memory is reserved with `try_reserve`, so a failed allocation is
+    /// an error, not an abort.
+    pub fn read(self) -> Result<NpyArray> {
+        let Self { path, shape, len, npy } = self;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len)
+            .map_err(|_| file_error(&path, format!("cannot allocate {} for its data", format_bytes(4 * len as u64))))?;
+        let values = npy.data::<f32>().map_err(|e| file_error(&path, format!("unreadable data: {e}")))?;
+        for value in values {
+            data.push(value.map_err(|e| file_error(&path, format!("truncated or unreadable data: {e}")))?);
+        }
+        if data.len() != len {
+            return Err(file_error(&path, format!("holds {} values, its shape {shape:?} needs {len}", data.len())));
+        }
+        Ok(NpyArray { shape, data })
+    }
+}
+
+/// Reads the fixed part of a .npy file (magic, version, header length) and its header, and
+/// returns the offset of the data and the bytes read. The header length is checked before
+/// anything of that length is allocated, and the shape before npyz multiplies it out (an
+/// overflowing product would wrap in npyz).
+fn read_header(path: &Path, file: &mut File) -> Result<(usize, Vec<u8>)> {
+    let mut prefix = Vec::with_capacity(12);
+    file.by_ref().take(12).read_to_end(&mut prefix).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    if prefix.len() < 10 || &prefix[..6] != b"\x93NUMPY" {
+        return Err(file_error(path, "not a valid .npy file: it does not start with the NumPy magic string"));
+    }
+    let (fixed, header_len) = match prefix[6] {
+        1 => (10, u16::from_le_bytes([prefix[8], prefix[9]]) as usize),
+        2 | 3 if prefix.len() == 12 => {
+            (12, u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize)
+        }
+        2 | 3 => return Err(file_error(path, "not a valid .npy file: it ends inside its header")),
+        v => return Err(file_error(path, format!("not a valid .npy file: format version {v} is not 1, 2 or 3"))),
+    };
+    if header_len > MAX_HEADER_BYTES {
+        return Err(file_error(
+            path,
+            format!("not a valid .npy file: its header claims {header_len} bytes; NumPy writes a few hundred"),
+        ));
+    }
+    let mut bytes = prefix;
+    let want = fixed + header_len - bytes.len().min(fixed + header_len);
+    file.by_ref()
+        .take(want as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    if let Some(shape) = bytes.get(fixed..).and_then(header_shape) {
+        if shape.contains(&None) {
+            return Err(file_error(path, "its shape has a dimension that is not a whole number, 0 or more"));
+        }
+        let fits = shape
+            .iter()
+            .try_fold(1u64, |acc, d| d.and_then(|d| acc.checked_mul(d)))
+            .is_some_and(|len| len.checked_mul(4).is_some_and(|b| b <= isize::MAX as u64));
+        if !fits {
+            return Err(file_error(path, "its shape holds more values than fit in memory"));
+        }
+    }
+    Ok((fixed + header_len, bytes))
+}
+
+/// The `shape` entry of a header's dict, each dimension as a `u64` (`None` for one that is
+/// not), or `None` when the header is not a dict with a shape tuple (npyz then says what is
+/// wrong with it).
+fn header_shape(header: &[u8]) -> Option<Vec<Option<u64>>> {
+    let text = std::str::from_utf8(header).ok()?;
+    let py_literal::Value::Dict(entries) = text.trim_end().parse().ok()? else { return None };
+    let shape = entries.iter().find_map(|(key, value)| match (key, value) {
+        (py_literal::Value::String(k), py_literal::Value::Tuple(dims)) if k == "shape" => Some(dims),
+        _ => None,
+    })?;
+    Some(
+        shape
+            .iter()
+            .map(|d| match d {
+                py_literal::Value::Integer(i) => u64::try_from(i).ok(),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// Opens an f32, C-order `.npy` file and checks its header: dtype, order, a shape whose size
+/// fits in memory addressing and, for a regular file, matches the bytes it holds.
+pub fn open_f32(path: &Path) -> Result<NpyF32File> {
+    let mut file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+    let meta = file.metadata().map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+    if meta.is_dir() {
+        return Err(file_error(path, "is a directory, not a .npy file"));
+    }
+    let (offset, prefix) = read_header(path, &mut file)?;
+    // npyz reads the header from the start: the prefix already read, then the rest of the file
+    // (a pipe cannot be rewound).
+    let npy = NpyFile::new(BufReader::new(std::io::Cursor::new(prefix).chain(file)))
         .map_err(|e| file_error(path, format!("not a valid .npy file: {e}")))?;
     let descr = match npy.dtype() {
         DType::Plain(ts) => ts.to_string(),
@@ -45,34 +175,38 @@ pub fn read_f32(path: &Path) -> Result<NpyArray> {
     if npy.order() == Order::Fortran {
         return Err(file_error(path, "array is in Fortran order; save it with np.ascontiguousarray(x)"));
     }
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let expected: usize = shape.iter().product();
-    let data: Vec<f32> = npy.into_vec().map_err(|e| file_error(path, format!("truncated or unreadable data: {e}")))?;
-    if data.len() != expected {
-        return Err(file_error(path, format!("holds {} values, its shape {shape:?} needs {expected}", data.len())));
+    let too_big = || file_error(path, format!("its shape {:?} holds more values than fit in memory", npy.shape()));
+    let shape = npy.shape().iter().map(|&d| usize::try_from(d).map_err(|_| too_big())).collect::<Result<Vec<_>>>()?;
+    let len = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|len| len.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize))
+        .ok_or_else(too_big)?;
+    // A pipe's length is unknown: its data is read with `try_reserve` and must then be complete.
+    let data_bytes = meta.len().saturating_sub(offset as u64);
+    if meta.is_file() && data_bytes != 4 * len as u64 {
+        let what = if data_bytes < 4 * len as u64 { "truncated: it" } else { "it" };
+        return Err(file_error(
+            path,
+            format!("{what} holds {data_bytes} bytes of data, its shape {shape:?} of float32 needs {}", 4 * len as u64),
+        ));
     }
-    Ok(NpyArray { shape, data })
+    Ok(NpyF32File { path: path.to_path_buf(), shape, len, npy })
 }
 
-/// Writes `data` with `shape` as an f32 `.npy` file, atomically (temporary file + rename).
+/// Reads an f32, C-order `.npy` file: [`open_f32`], then [`NpyF32File::read`].
+pub fn read_f32(path: &Path) -> Result<NpyArray> {
+    open_f32(path)?.read()
+}
+
+/// Writes `data` with `shape` as an f32 `.npy` file, through [`crate::files::write_output`].
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let err = |e: std::io::Error| file_error(path, format!("cannot write: {e}"));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    {
-        let mut out = BufWriter::new(tmp.as_file());
+    crate::files::write_output(path, |out| {
         let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-        let mut writer =
-            npyz::WriteOptions::new().default_dtype().shape(&shape_u64).writer(&mut out).begin_nd().map_err(err)?;
-        writer.extend(data.iter().copied()).map_err(err)?;
-        writer.finish().map_err(err)?;
-        out.flush().map_err(err)?;
-    }
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+        let mut writer = npyz::WriteOptions::new().default_dtype().shape(&shape_u64).writer(out).begin_nd()?;
+        writer.extend(data.iter().copied())?;
+        writer.finish()
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::error::{NinError, Result};
+use crate::error::{NinError, Result, shorten};
 use crate::tensor::Layout;
 
 const CONV_FORMAT: &str = "NxCxHxW:K[,sS][,relu][,nobias][,nhwc], e.g. 1x192x28x28:32,relu";
@@ -243,7 +243,36 @@ impl fmt::Display for Conv1x1Problem {
 }
 
 fn parse_error(input: &str, reason: impl Into<String>, expected: &'static str) -> NinError {
-    NinError::Parse { input: input.to_string(), reason: reason.into(), expected }
+    NinError::Parse { input: shorten(input), reason: reason.into(), expected }
+}
+
+/// The flags of one problem string seen so far, by the setting each one sets: a second flag
+/// for the same setting is an error naming both, so that a string has one meaning (`s2,s3`
+/// and `relu,relu` are refused, not resolved by the last one).
+struct SeenFlags<'a> {
+    input: &'a str,
+    expected: &'static str,
+    seen: Vec<(&'static str, &'a str)>,
+}
+
+impl<'a> SeenFlags<'a> {
+    fn new(input: &'a str, expected: &'static str) -> Self {
+        Self { input, expected, seen: Vec::new() }
+    }
+
+    /// Records that `flag` sets `setting`; an error if another flag already did.
+    fn claim(&mut self, setting: &'static str, flag: &'a str) -> Result<()> {
+        if let Some((_, first)) = self.seen.iter().find(|(s, _)| *s == setting) {
+            let reason = if *first == flag {
+                format!("flag '{}' is given twice", shorten(flag))
+            } else {
+                format!("flags '{}' and '{}' both set the {setting}", shorten(first), shorten(flag))
+            };
+            return Err(parse_error(self.input, reason, self.expected));
+        }
+        self.seen.push((setting, flag));
+        Ok(())
+    }
 }
 
 /// Parses `NxCxHxW` into four dimensions.
@@ -252,16 +281,15 @@ fn parse_dims(input: &str, dims: &str, expected: &'static str) -> Result<[usize;
     if parts.len() != 4 {
         return Err(parse_error(
             input,
-            format!("'{dims}' has {} dimensions, not 4 (N, C, H, W)", parts.len()),
+            format!("'{}' has {} dimensions, not 4 (N, C, H, W)", shorten(dims), parts.len()),
             expected,
         ));
     }
     let mut out = [0usize; 4];
     for (slot, (part, name)) in out.iter_mut().zip(parts.iter().zip(["N", "C", "H", "W"])) {
-        *slot = part
-            .trim()
-            .parse()
-            .map_err(|_| parse_error(input, format!("{name} = '{part}' is not a non-negative integer"), expected))?;
+        *slot = part.trim().parse().map_err(|_| {
+            parse_error(input, format!("{name} = '{}' is not a non-negative integer", shorten(part)), expected)
+        })?;
     }
     Ok(out)
 }
@@ -277,25 +305,39 @@ impl FromStr for Conv1x1Problem {
         let [n, cin, h, w] = parse_dims(input, dims, CONV_FORMAT)?;
         let mut flags = rest.split(',');
         let cout_str = flags.next().unwrap_or_default().trim();
-        let cout = cout_str
-            .parse()
-            .map_err(|_| parse_error(input, format!("K = '{cout_str}' is not a non-negative integer"), CONV_FORMAT))?;
+        let cout = cout_str.parse().map_err(|_| {
+            parse_error(input, format!("K = '{}' is not a non-negative integer", shorten(cout_str)), CONV_FORMAT)
+        })?;
         let mut shape = Conv1x1Shape::new(n, cin, h, w, cout);
+        let mut seen = SeenFlags::new(input, CONV_FORMAT);
         for flag in flags.map(str::trim) {
             match flag {
-                "relu" => shape.relu = true,
-                "nobias" => shape.bias = false,
-                "nhwc" => shape.layout = Layout::Nhwc,
-                "nchw" => shape.layout = Layout::Nchw,
+                "relu" => {
+                    seen.claim("activation", flag)?;
+                    shape.relu = true;
+                }
+                "nobias" => {
+                    seen.claim("bias", flag)?;
+                    shape.bias = false;
+                }
+                "nhwc" => {
+                    seen.claim("layout", flag)?;
+                    shape.layout = Layout::Nhwc;
+                }
+                "nchw" => {
+                    seen.claim("layout", flag)?;
+                    shape.layout = Layout::Nchw;
+                }
                 _ if flag.starts_with('s') && flag.len() > 1 => {
+                    seen.claim("stride", flag)?;
                     shape.stride = flag[1..].parse().map_err(|_| {
-                        parse_error(input, format!("stride flag '{flag}' is not s<integer>"), CONV_FORMAT)
+                        parse_error(input, format!("stride flag '{}' is not s<integer>", shorten(flag)), CONV_FORMAT)
                     })?;
                 }
                 _ => {
                     return Err(parse_error(
                         input,
-                        format!("unknown flag '{flag}' (flags: sS, relu, nobias, nhwc)"),
+                        format!("unknown flag '{}' (flags: sS, relu, nobias, nhwc)", shorten(flag)),
                         CONV_FORMAT,
                     ));
                 }
@@ -390,12 +432,23 @@ impl FromStr for GapProblem {
         }
         let [n, c, h, w] = parse_dims(input, dims, GAP_FORMAT)?;
         let mut layout = Layout::Nchw;
+        let mut seen = SeenFlags::new(input, GAP_FORMAT);
         for flag in parts.map(str::trim) {
             match flag {
-                "nhwc" => layout = Layout::Nhwc,
-                "nchw" => layout = Layout::Nchw,
+                "nhwc" => {
+                    seen.claim("layout", flag)?;
+                    layout = Layout::Nhwc;
+                }
+                "nchw" => {
+                    seen.claim("layout", flag)?;
+                    layout = Layout::Nchw;
+                }
                 _ => {
-                    return Err(parse_error(input, format!("unknown flag '{flag}' (GAP takes only nhwc)"), GAP_FORMAT));
+                    return Err(parse_error(
+                        input,
+                        format!("unknown flag '{}' (GAP takes only nhwc)", shorten(flag)),
+                        GAP_FORMAT,
+                    ));
                 }
             }
         }
@@ -585,19 +638,27 @@ impl FromStr for MlpconvProblem {
         let widths = links
             .map(|k| {
                 let k = k.trim();
-                k.parse()
-                    .map_err(|_| parse_error(input, format!("K = '{k}' is not a non-negative integer"), MLPCONV_FORMAT))
+                k.parse().map_err(|_| {
+                    parse_error(input, format!("K = '{}' is not a non-negative integer", shorten(k)), MLPCONV_FORMAT)
+                })
             })
             .collect::<Result<Vec<usize>>>()?;
         let mut gap = false;
+        let mut seen = SeenFlags::new(input, MLPCONV_FORMAT);
         for flag in parts.map(str::trim) {
             match flag {
-                "gap" => gap = true,
-                "nchw" => {}
+                "gap" => {
+                    seen.claim("pooling", flag)?;
+                    gap = true;
+                }
+                "nchw" => seen.claim("layout", flag)?,
                 _ => {
                     return Err(parse_error(
                         input,
-                        format!("unknown flag '{flag}' (a chain takes only gap; every layer has bias and ReLU, NCHW)"),
+                        format!(
+                            "unknown flag '{}' (a chain takes only gap; every layer has bias and ReLU, NCHW)",
+                            shorten(flag)
+                        ),
                         MLPCONV_FORMAT,
                     ));
                 }
@@ -787,6 +848,40 @@ mod tests {
         assert_eq!("1x2x0x4:5,gap".parse::<MlpconvProblem>(), Err(NinError::ZeroDimension { name: "H" }));
         let big = format!("{0}x{0}x{0}x{0}:1:1", u32::MAX);
         assert!(matches!(big.parse::<MlpconvProblem>(), Err(NinError::Overflow { .. })));
+    }
+
+    #[test]
+    fn repeated_or_conflicting_flags_are_refused_naming_both() {
+        let cases = [
+            ("1x3x4x4:5,s2,s3", "flags 's2' and 's3' both set the stride"),
+            ("1x3x4x4:5,s2,s2", "flag 's2' is given twice"),
+            ("1x3x4x4:5,relu,relu", "flag 'relu' is given twice"),
+            ("1x3x4x4:5,nobias,nobias", "flag 'nobias' is given twice"),
+            ("1x3x4x4:5,nhwc,nchw", "flags 'nhwc' and 'nchw' both set the layout"),
+            ("1x3x4x4,nhwc,nhwc", "flag 'nhwc' is given twice"),
+            ("1x3x4x4:5,gap,gap", "flag 'gap' is given twice"),
+            ("1x3x4x4:5:6,nchw,nchw", "flag 'nchw' is given twice"),
+        ];
+        for (s, needle) in cases {
+            let msg = s.parse::<Problem>().unwrap_err().to_string();
+            assert!(msg.contains(needle), "{s}: {msg}");
+        }
+        // One of each setting is still fine, in any order.
+        assert_eq!(
+            "1x3x4x4:5,nhwc,s2,nobias,relu".parse::<Problem>().unwrap().to_string(),
+            "1x3x4x4:5,s2,relu,nobias,nhwc"
+        );
+    }
+
+    #[test]
+    fn echoed_input_is_cut_and_kept_on_one_line() {
+        let long = format!("1x{}x4x4:5", "7".repeat(5000));
+        let msg = long.parse::<Problem>().unwrap_err().to_string();
+        assert!(msg.len() < 400, "{} characters: {msg}", msg.len());
+        let multiline = "1x2x3x4:5\n,relu\r,evil\x1b[2J";
+        let msg = multiline.parse::<Problem>().unwrap_err().to_string();
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+        assert!(!msg.contains('\x1b'), "{msg}");
     }
 
     #[test]

@@ -56,6 +56,15 @@ pub fn zeroed(len: usize) -> AlignedBuf {
     buf
 }
 
+/// [`zeroed`] that reports a failed allocation as `None` instead of aborting the process: for
+/// buffers whose size comes from the user.
+pub fn try_zeroed(len: usize) -> Option<AlignedBuf> {
+    let mut buf = AlignedBuf::new(ALIGN);
+    buf.try_reserve_exact(len).ok()?;
+    buf.resize(len, 0.0);
+    Some(buf)
+}
+
 /// An aligned copy of `data`.
 pub fn aligned_copy(data: &[f32]) -> AlignedBuf {
     AlignedBuf::from_slice(ALIGN, data)

@@ -3,34 +3,13 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+
+use common::{assert_bad_input, run};
 use nin_bench::npy::{read_f32, write_f32};
 use nin_bench::registry::{conv1x1_kernels, gap_kernels, mlpconv_kernels};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, GapProblem, reference};
-
-fn nin_bench() -> Command {
-    Command::cargo_bin("nin-bench").expect("binary built")
-}
-
-/// Runs with `args`; returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = nin_bench().args(args).output().expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-/// Asserts a bad-input failure: exit 2, one line on stderr containing `needle`, no panic.
-fn assert_bad_input(args: &[&str], needle: &str) {
-    let (code, _, stderr) = run(args);
-    assert_eq!(code, 2, "{args:?}: {stderr}");
-    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
-}
 
 #[test]
 fn list_json_has_every_kernel_with_name_and_op() {
@@ -282,6 +261,7 @@ fn compare_exits_1_on_a_regression_beyond_the_limit_and_0_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let report = |fraction: f64| {
         serde_json::json!({
+            "machine": {"id": "test-machine"},
             "conv1x1": [{"kernel": "blocked-simd", "shape": "1x192x8x8:10,relu", "threads": 1, "peak_fraction": fraction, "gflops": 70.0}],
             "gap": [{"kernel": "gap-simd", "shape": "1x1000x6x6", "threads": 1, "peak_fraction": 0.5}]
         })

@@ -18,7 +18,7 @@ pub(crate) struct GateArgs {
     #[arg(long, value_name = "FILE", default_value = "results/gate/baseline.json")]
     baseline: PathBuf,
     /// Fail when a case's instruction count grows by more than this many percent.
-    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_MAX_INCREASE_PCT)]
+    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_MAX_INCREASE_PCT, value_parser = super::parse_percent)]
     max_increase: f64,
     /// Write the new counts as the baseline instead of comparing (after an intended change).
     #[arg(long)]
@@ -47,8 +47,7 @@ pub(crate) fn gate(args: GateArgs) -> CommandResult {
         println!("gate: wrote {} cases to {}", new.cases.len(), args.baseline.display());
         return Ok(());
     }
-    let text =
-        std::fs::read_to_string(&args.baseline).map_err(|e| file_err(format!("cannot read the baseline: {e}")))?;
+    let text = crate::files::read_text(&args.baseline, "the gate baseline")?;
     let base: Counts = serde_json::from_str(&text).map_err(|e| file_err(format!("not a gate baseline: {e}")))?;
     let rows = compare(&base, &new);
     println!("{:<40} {:>14} {:>14} {:>9}  verdict", "case (kernel problem)", "baseline Ir", "new Ir", "change");

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::budget::MemoryBudget;
 use crate::error::{NinError, Result};
 use crate::machine;
 use crate::measure::{
@@ -39,6 +40,30 @@ use crate::timing::TimingBudget;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Most memory a command may allocate, such as 512M or 4G (default: what the machine has
+    /// available). Work that needs more is refused before anything is allocated.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::budget::parse_size)]
+    max_memory: Option<u64>,
+}
+
+/// Most threads `--threads` accepts: far above the cores of any machine this suite runs on,
+/// low enough that a typo cannot make the process start a hundred thousand of them.
+pub const MAX_THREADS: usize = 1024;
+
+/// Parses a percentage threshold: a finite number, 0 or more. `NaN` or `inf` would make every
+/// comparison pass and so switch a gate off without a word.
+pub(crate) fn parse_percent(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a finite percentage, 0 or more, such as 10 or 2.5".to_string()),
+    }
+}
+
+fn parse_threads(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("threads must be a whole number from 1 to {MAX_THREADS}")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,8 +114,9 @@ enum Command {
         kernel: String,
         #[command(flatten)]
         problems: ProblemArgs,
-        /// Threads for rayon kernels (default: all cores). Single-threaded kernels use 1.
-        #[arg(long, value_name = "N")]
+        /// Threads for rayon kernels, 1 to 1024 (default: all cores). Single-threaded kernels
+        /// use 1.
+        #[arg(long, value_name = "N", value_parser = parse_threads)]
         threads: Option<usize>,
         /// Time the kernel against this one, a sample of each in turn, and print the median
         /// speed-up over those rounds (robust to a shared machine's drift). For a conv kernel,
@@ -159,18 +185,23 @@ struct ProblemArgs {
 }
 
 impl ProblemArgs {
-    /// The problems named, or `None` if none was.
+    /// The problems named, or `None` if none was. A shape file with no problem in it is an
+    /// error, not a request for the standard suite.
     fn problems(&self) -> Result<Option<Vec<Problem>>> {
         let mut out = Vec::new();
         for s in &self.shapes {
             out.push(s.parse()?);
         }
         if let Some(path) = &self.shape_file {
-            let text = std::fs::read_to_string(path).map_err(|e| NinError::File {
-                path: path.display().to_string(),
-                reason: format!("cannot read shape file: {e}"),
-            })?;
-            out.extend(parse_shape_file::<Problem>(&text)?);
+            let text = crate::files::read_text(path, "shape file")?;
+            let problems = parse_shape_file::<Problem>(&text)?;
+            if problems.is_empty() {
+                return Err(NinError::Empty {
+                    what: format!("shape file {}", path.display()),
+                    reason: "holds no problem (only blank lines and comments)".into(),
+                });
+            }
+            out.extend(problems);
         }
         Ok((!out.is_empty()).then_some(out))
     }
@@ -192,40 +223,49 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // One line, whatever the text of another crate's error inside it.
+            eprintln!("error: {}", crate::error::one_line(&e.to_string()));
             ExitCode::from(2)
         }
     }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let budget = MemoryBudget::new(cli.max_memory);
     match cli.command {
         Command::List { json } => list(json),
         Command::Report { quick, filter, out } => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let dir = crate::report::run_report(&crate::report::ReportOptions { quick, filter, out, progress })?;
+            let dir =
+                crate::report::run_report(&crate::report::ReportOptions { quick, filter, out, progress, budget })?;
             println!("wrote {}", dir.display());
             for name in ["report.md", "report.json", "roofline.svg"] {
                 println!("  {}", dir.join(name).display());
             }
             Ok(())
         }
-        Command::Verify { problems, kernels } => verify(problems.problems()?.unwrap_or_else(standard_suite), &kernels),
+        Command::Verify { problems, kernels } => {
+            verify(problems.problems()?.unwrap_or_else(standard_suite), &kernels, &budget)
+        }
         Command::Run { kernel, problems, threads, against, quick, json } => {
             let problems = problems.problems()?.ok_or_else(|| NinError::Shape {
                 what: "run".to_string(),
                 reason: "no problem given: use --shape S or --shapes FILE".to_string(),
             })?;
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let budget = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
-            run_kernel(&kernel, against.as_deref(), &problems, threads, budget, json)
+            let runners = if against.is_some() { 2 } else { 1 };
+            for p in &problems {
+                budget.check(p, crate::budget::timing_bytes(p, runners))?;
+            }
+            let timing = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
+            run_kernel(&kernel, against.as_deref(), &problems, threads, timing, json)
         }
         Command::Compare(args) => compare::compare(args),
         Command::Gate(args) => gate::gate(args),
         Command::Models { model, json } => models::models(model, json),
         Command::Heads { json } => models::heads(json),
-        Command::Conv1x1(args) => tensors::conv1x1(args),
-        Command::Gap(args) => tensors::gap(args),
+        Command::Conv1x1(args) => tensors::conv1x1(args, &budget),
+        Command::Gap(args) => tensors::gap(args, &budget),
     }
     .map(|()| ExitCode::SUCCESS)
     .or_else(|e| match e {
@@ -267,9 +307,23 @@ fn list(json: bool) -> CommandResult {
     Ok(())
 }
 
-fn verify(problems: Vec<Problem>, only: &[String]) -> CommandResult {
+fn verify(problems: Vec<Problem>, only: &[String], budget: &MemoryBudget) -> CommandResult {
+    // A kernel named but given no problem of its operation would make a run that checks
+    // nothing and passes.
     for name in only {
-        registry::kernel(name)?;
+        let op = registry::kernel(name)?.info().op;
+        if !problems.iter().any(|p| p.op() == op) {
+            let given: Vec<&str> =
+                problems.iter().map(|p| p.op()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            return Err(NinError::Empty {
+                what: format!("--kernel {name}"),
+                reason: format!("it is a {op} kernel, and no {op} problem was given (only {})", given.join(", ")),
+            }
+            .into());
+        }
+    }
+    for p in &problems {
+        budget.check(p, crate::budget::verify_bytes(p))?;
     }
     let wanted = |name: &str| only.is_empty() || only.iter().any(|k| k == name);
     let (mut checks, mut failures) = (0, 0);

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CommandResult;
+use crate::budget::MemoryBudget;
 use crate::error::{NinError, Result};
-use crate::npy::{NpyArray, read_f32, write_f32};
-use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem};
+use crate::npy::{open_f32, write_f32};
+use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, Problem};
 use crate::registry;
-use crate::tensor::{Layout, zeroed};
+use crate::tensor::{AlignedBuf, Layout, try_zeroed};
 
 /// Arguments of `nin-bench conv1x1`.
 #[derive(Debug, Args)]
@@ -55,35 +56,44 @@ fn shape_error(what: &str, reason: String) -> NinError {
     NinError::Shape { what: what.to_string(), reason }
 }
 
-fn nchw(what: &str, a: &NpyArray) -> Result<[usize; 4]> {
-    <[usize; 4]>::try_from(a.shape.as_slice())
-        .map_err(|_| shape_error(what, format!("shape {:?} has rank {}, expected 4 (N×C×H×W)", a.shape, a.shape.len())))
+fn nchw(what: &str, shape: &[usize]) -> Result<[usize; 4]> {
+    <[usize; 4]>::try_from(shape)
+        .map_err(|_| shape_error(what, format!("shape {shape:?} has rank {}, expected 4 (N×C×H×W)", shape.len())))
 }
 
-pub(crate) fn conv1x1(args: ConvArgs) -> CommandResult {
+/// A zeroed output buffer, allocated with `try_reserve`: a typed error instead of an abort.
+fn output_buffer(len: usize) -> Result<AlignedBuf> {
+    try_zeroed(len).ok_or_else(|| NinError::Shape {
+        what: "output".into(),
+        reason: format!("cannot allocate {}", crate::error::format_bytes(4 * len as u64)),
+    })
+}
+
+pub(crate) fn conv1x1(args: ConvArgs, budget: &MemoryBudget) -> CommandResult {
     let kernel = registry::conv1x1_kernel(&args.kernel)?;
-    let x = read_f32(&args.input)?;
-    let w = read_f32(&args.weights)?;
-    let b = args.bias.as_deref().map(read_f32).transpose()?;
-    let [n, cin, h, wd] = nchw("input", &x)?;
-    let cout = match w.shape.as_slice() {
-        &[cout, c] | &[cout, c, 1, 1] if c == cin => cout,
-        &[_, c] | &[_, c, 1, 1] => {
+    // Headers first: the shapes say what the command will allocate before any data is read.
+    let x = open_f32(&args.input)?;
+    let w = open_f32(&args.weights)?;
+    let b = args.bias.as_deref().map(open_f32).transpose()?;
+    let [n, cin, h, wd] = nchw("input", x.shape())?;
+    let cout = match *w.shape() {
+        [cout, c] | [cout, c, 1, 1] if c == cin => cout,
+        [_, c] | [_, c, 1, 1] => {
             return Err(shape_error(
                 "weights",
-                format!("shape {:?} has Cin = {c}, the input has {cin} channels", w.shape),
+                format!("shape {:?} has Cin = {c}, the input has {cin} channels", w.shape()),
             )
             .into());
         }
         _ => {
-            return Err(shape_error("weights", format!("shape {:?} is not Cout×Cin or Cout×Cin×1×1", w.shape)).into());
+            return Err(shape_error("weights", format!("shape {:?} is not Cout×Cin or Cout×Cin×1×1", w.shape())).into());
         }
     };
     if let Some(b) = &b
-        && b.shape != [cout]
+        && b.shape() != [cout]
     {
         return Err(
-            shape_error("bias", format!("shape {:?}, expected [{cout}] (one per output channel)", b.shape)).into()
+            shape_error("bias", format!("shape {:?}, expected [{cout}] (one per output channel)", b.shape())).into()
         );
     }
     let shape = Conv1x1Shape {
@@ -98,20 +108,27 @@ pub(crate) fn conv1x1(args: ConvArgs) -> CommandResult {
         layout: Layout::Nchw,
     };
     let p = Conv1x1Problem::new(shape)?;
+    budget.check(
+        format!("conv1x1 {p} (input, weights, packed weights, output)"),
+        crate::budget::timing_bytes(&Problem::Conv1x1(p), 1),
+    )?;
+    let (x, w, b) = (x.read()?, w.read()?, b.map(|b| b.read()).transpose()?);
     let prepared = kernel.prepare(&p, &w.data, b.as_ref().map(|b| &b.data[..]))?;
-    let mut y = zeroed(p.output_len());
+    let mut y = output_buffer(p.output_len())?;
     kernel.run(&p, &x.data, &prepared, &mut y)?;
     write_f32(&args.output, &p.output_dims(), &y)?;
     eprintln!("{}: {p} -> {} ({})", kernel.name(), args.output.display(), dims(&p.output_dims()));
     Ok(())
 }
 
-pub(crate) fn gap(args: GapArgs) -> CommandResult {
+pub(crate) fn gap(args: GapArgs, budget: &MemoryBudget) -> CommandResult {
     let kernel = registry::gap_kernel(&args.kernel)?;
-    let x = read_f32(&args.input)?;
-    let [n, c, h, w] = nchw("input", &x)?;
+    let x = open_f32(&args.input)?;
+    let [n, c, h, w] = nchw("input", x.shape())?;
     let p = GapProblem::new(n, c, h, w, Layout::Nchw)?;
-    let mut y = zeroed(p.output_len());
+    budget.check(format!("gap {p} (input, output)"), crate::budget::timing_bytes(&Problem::Gap(p), 1))?;
+    let x = x.read()?;
+    let mut y = output_buffer(p.output_len())?;
     kernel.run(&p, &x.data, &mut y)?;
     write_f32(&args.output, &[n, c], &y)?;
     eprintln!("{}: {p} -> {} ({})", kernel.name(), args.output.display(), dims(&[n, c]));

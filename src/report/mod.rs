@@ -22,7 +22,7 @@ use crate::measure::{
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::reference;
 use crate::registry;
 use crate::suite;
@@ -41,6 +41,8 @@ pub struct ReportOptions {
     pub out: PathBuf,
     /// Show a progress bar.
     pub progress: bool,
+    /// Memory the report may allocate; checked on every problem before the probe starts.
+    pub budget: crate::budget::MemoryBudget,
 }
 
 /// One row of the report: a kernel or peer timed on one problem at one thread count.
@@ -207,11 +209,6 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     let chain_problems = suite::mlpconv_suite();
     let chain_kernels = registry::mlpconv_kernels();
 
-    let bar = if opts.progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}").expect("valid template"));
-    bar.set_message("probing the machine (FMA peak, bandwidth)");
-    let machine = probe::probe(opts.quick, threads_all);
-
     // Count the measurements for the progress bar.
     let conv_runners: Vec<(&str, bool)> = conv_kernels
         .iter()
@@ -224,6 +221,28 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     let chain_runners: Vec<(&str, bool)> =
         chain_kernels.iter().map(|k| (k.name(), k.info().threads == "rayon")).collect();
     let chain_total = planned(&chain_problems, &chain_runners, &opts.filter);
+    if conv_total + gap_total + chain_total == 0 && !matches(&opts.filter, "heads", "heads") {
+        return Err(NinError::Empty {
+            what: format!("--filter {}", crate::error::shorten(opts.filter.as_deref().unwrap_or_default())),
+            reason: "matches no problem, kernel or peer of the standard suites, nor \"heads\"".into(),
+        });
+    }
+    let suites = conv_problems
+        .iter()
+        .map(|p| Problem::Conv1x1(*p))
+        .chain(gap_problems.iter().map(|p| Problem::Gap(*p)))
+        .chain(chain_problems.iter().map(|p| Problem::Mlpconv(*p)));
+    let names: Vec<&str> = conv_runners.iter().chain(&gap_runners).chain(&chain_runners).map(|r| r.0).collect();
+    for p in suites.filter(|p| names.iter().any(|name| matches(&opts.filter, &p.to_string(), name))) {
+        // Each runner is verified, then timed in pairs.
+        opts.budget.check(p, crate::budget::verify_bytes(&p).max(crate::budget::timing_bytes(&p, 2)))?;
+    }
+
+    let bar = if opts.progress { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}").expect("valid template"));
+    bar.set_message("probing the machine (FMA peak, bandwidth)");
+    let machine = probe::probe(opts.quick, threads_all);
+
     bar.set_length((conv_total + gap_total + chain_total) as u64);
     bar.set_position(0);
 
@@ -606,8 +625,10 @@ fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
     let json = serde_json::to_string_pretty(report).expect("plain data serialises");
-    std::fs::write(dir.join("report.json"), json + "\n").map_err(io)?;
-    std::fs::write(dir.join("report.md"), markdown::render(report)).map_err(io)?;
+    let write =
+        |name: &str, text: String| crate::files::write_output(&dir.join(name), |w| w.write_all(text.as_bytes()));
+    write("report.json", json + "\n")?;
+    write("report.md", markdown::render(report))?;
     roofline::draw(report, &dir.join("roofline.svg"))?;
     Ok(dir)
 }

@@ -2,6 +2,7 @@
 //! kernel, and a failure message that names the kernel, the problem and the first bad index.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use assert_cmd::Command;
 use nin_bench::reference::{self, Reference};
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::{AlignedBuf, seeded_uniform};
@@ -138,4 +139,45 @@ pub fn check_all_mlpconv_kernels(problems: &[nin_bench::MlpconvProblem], seed: u
         }
     }
     assert!(failures.is_empty(), "{} of {checked} checks failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+// The built binary, for the command-line tests.
+
+/// The `nin-bench` binary of this build.
+pub fn nin_bench() -> Command {
+    Command::cargo_bin("nin-bench").expect("binary built")
+}
+
+/// Runs with `args`; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = nin_bench().args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Asserts a bad-input failure: exit 2, one line on stderr containing `needle`, no panic.
+pub fn assert_bad_input(args: &[&str], needle: &str) {
+    let (code, _, stderr) = run(args);
+    assert_eq!(code, 2, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: expected '{needle}' in: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: not one line: {stderr}");
+}
+
+/// A private character device node in `dir` (major 1: the kernel's memory devices, minor 3
+/// /dev/null, 7 /dev/full), or `None`, said loudly, where this process may not make or open
+/// one (not root, or a folder on a `nodev` mount). The real /dev/null is never touched.
+pub fn private_device(dir: &std::path::Path, name: &str, minor: u32) -> Option<std::path::PathBuf> {
+    let path = dir.join(name);
+    let c_path = std::ffi::CString::new(path.to_str()?).ok()?;
+    // SAFETY: a valid NUL-terminated path; mknod only creates a node in the test's temp folder.
+    let made = unsafe { libc::mknod(c_path.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, minor)) } == 0;
+    if !made || std::fs::OpenOptions::new().write(true).open(&path).is_err() {
+        eprintln!("skipped: cannot make or open a private character device here (needs root and a dev mount)");
+        return None;
+    }
+    Some(path)
 }
