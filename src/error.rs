@@ -115,6 +115,14 @@ pub enum NinError {
         /// Whether the budget is `--max-memory` (else the machine's available memory).
         from_flag: bool,
     },
+    /// An ISA path that is unknown, or that this CPU or build cannot run.
+    #[error("ISA {asked}: {reason}")]
+    Isa {
+        /// The path asked for (and where from, for the environment).
+        asked: String,
+        /// Why it cannot run, and what can.
+        reason: String,
+    },
     /// Nothing to do: an empty shape file, a filter or kernel that matches no problem.
     #[error("{what}: {reason}")]
     Empty {
@@ -123,6 +131,16 @@ pub enum NinError {
         /// Why that leaves nothing to run.
         reason: String,
     },
+}
+
+impl NinError {
+    /// The same error with `source` (an environment variable) named beside an ISA request.
+    pub fn with_source(self, source: &str) -> NinError {
+        match self {
+            NinError::Isa { asked, reason } => NinError::Isa { asked: format!("{asked} (from {source})"), reason },
+            other => other,
+        }
+    }
 }
 
 fn budget_phrase(available: u64, from_flag: bool) -> String {

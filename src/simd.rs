@@ -1,15 +1,98 @@
 //! Runtime ISA selection for the pulp kernels.
 //!
-//! `pulp` detects the best instruction set at run time (AVX2+FMA on this project's machines) and
-//! falls back to scalar code elsewhere. [`SimdPolicy::ScalarOnly`] forces that fallback, so the
-//! path a CPU without AVX2 takes is tested and benchmarked here too; the environment variable
-//! [`FORCE_SCALAR_ENV`] selects it for the whole registry without rebuilding.
+//! `pulp` detects the best instruction set at run time (AVX2+FMA on this project's AVX2
+//! machines) and falls back to scalar code elsewhere. A path can be forced, so that every path
+//! a CPU offers is tested and benchmarked on it: [`SimdPolicy::for_isa`] builds the policy of
+//! one [`Isa`], refusing one the CPU (or this build) lacks, and the process-wide choice comes
+//! from `--isa`, else the environment variable [`ISA_ENV`] (`scalar`, `avx2`, `avx512`), else
+//! [`FORCE_SCALAR_ENV`]` = 1` (the older spelling of `scalar`), else the widest path.
+//!
+//! AVX-512: pulp's V4 path needs its `x86-v4` feature, which this build does not enable yet
+//! (the 512-bit kernels have not been run on an AVX-512 machine), so `avx512` is refused with
+//! that reason on a CPU that has AVX-512F, and with "this CPU has no avx512f" elsewhere.
+
+use std::sync::OnceLock;
 
 use pulp::{Simd, WithSimd};
 
+use crate::error::{NinError, Result};
+
 /// Environment variable that, when set to `1`, makes the registry build every pulp kernel with
-/// [`SimdPolicy::ScalarOnly`].
+/// [`SimdPolicy::ScalarOnly`] (the same as `NIN_BENCH_ISA=scalar`).
 pub const FORCE_SCALAR_ENV: &str = "NIN_BENCH_FORCE_SCALAR";
+
+/// Environment variable naming the ISA path to force: `scalar`, `avx2` or `avx512`.
+pub const ISA_ENV: &str = "NIN_BENCH_ISA";
+
+/// An instruction-set path of the pulp kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// pulp's portable scalar fallback: every CPU.
+    Scalar,
+    /// AVX2 + FMA, 8 floats per vector (pulp's V3).
+    Avx2,
+    /// AVX-512F, 16 floats per vector (pulp's V4).
+    Avx512,
+}
+
+impl Isa {
+    /// Every path, narrowest first.
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+
+    /// The name used by `--isa` and [`ISA_ENV`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses `scalar`, `avx2` or `avx512` (any case).
+    pub fn parse(text: &str) -> Result<Isa> {
+        let wanted = text.trim().to_ascii_lowercase();
+        Isa::ALL.into_iter().find(|isa| isa.name() == wanted).ok_or_else(|| NinError::Isa {
+            asked: crate::error::shorten(text),
+            reason: "not an ISA path; the paths are scalar, avx2, avx512".into(),
+        })
+    }
+
+    /// `Ok` when this CPU and this build can run the path, else why not.
+    pub fn check(self) -> std::result::Result<(), String> {
+        match self {
+            Isa::Scalar => Ok(()),
+            Isa::Avx2 if cpu_has(&["avx2", "fma"]) => Ok(()),
+            Isa::Avx2 => Err("this CPU has no avx2+fma".into()),
+            Isa::Avx512 if cpu_has(&["avx512f"]) => {
+                Err("this build runs no AVX-512 code yet (pulp's x86-v4 feature is off)".into())
+            }
+            Isa::Avx512 => Err("this CPU has no avx512f".into()),
+        }
+    }
+
+    /// The paths this CPU and build can run, narrowest first.
+    pub fn available() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|isa| isa.check().is_ok()).collect()
+    }
+}
+
+/// Whether the CPU has every feature in `features` (names as `is_x86_feature_detected!`).
+fn cpu_has(features: &[&str]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        features.iter().all(|f| match *f {
+            "avx2" => std::arch::is_x86_feature_detected!("avx2"),
+            "fma" => std::arch::is_x86_feature_detected!("fma"),
+            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
+            _ => false,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = features;
+        false
+    }
+}
 
 /// Which instruction set the pulp kernels may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -19,15 +102,63 @@ pub enum SimdPolicy {
     Auto,
     /// pulp's portable scalar fallback, whatever the CPU.
     ScalarOnly,
+    /// AVX2+FMA forced. Made by [`SimdPolicy::for_isa`], which checks that the CPU has it.
+    Avx2,
 }
 
+/// The policy `--isa` chose for this process, if it did.
+static PROCESS_POLICY: OnceLock<SimdPolicy> = OnceLock::new();
+
 impl SimdPolicy {
-    /// [`SimdPolicy::ScalarOnly`] when `NIN_BENCH_FORCE_SCALAR=1`, else [`SimdPolicy::Auto`].
-    pub fn from_env() -> Self {
-        match std::env::var(FORCE_SCALAR_ENV) {
-            Ok(v) if v.trim() == "1" => SimdPolicy::ScalarOnly,
-            _ => SimdPolicy::Auto,
+    /// The policy that runs exactly `isa`, or an error naming what the CPU has.
+    pub fn for_isa(isa: Isa) -> Result<SimdPolicy> {
+        isa.check().map_err(|reason| NinError::Isa {
+            asked: isa.name().into(),
+            reason: format!(
+                "{reason}; the paths available here are {}",
+                Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+        Ok(match isa {
+            Isa::Scalar => SimdPolicy::ScalarOnly,
+            Isa::Avx2 => SimdPolicy::Avx2,
+            Isa::Avx512 => unreachable!("refused by Isa::check above"),
+        })
+    }
+
+    /// The policy the environment asks for: [`ISA_ENV`], else [`FORCE_SCALAR_ENV`]` = 1`, else
+    /// [`SimdPolicy::Auto`]; an error for an unknown or unavailable ISA.
+    pub fn requested_by_env() -> Result<SimdPolicy> {
+        match std::env::var(ISA_ENV) {
+            Ok(isa) if !isa.trim().is_empty() => {
+                SimdPolicy::for_isa(Isa::parse(&isa).map_err(|e| e.with_source(ISA_ENV))?)
+                    .map_err(|e| e.with_source(ISA_ENV))
+            }
+            _ => Ok(match std::env::var(FORCE_SCALAR_ENV) {
+                Ok(v) if v.trim() == "1" => SimdPolicy::ScalarOnly,
+                _ => SimdPolicy::Auto,
+            }),
         }
+    }
+
+    /// Makes `policy` the one [`SimdPolicy::from_env`] returns for the rest of the process
+    /// (what `--isa` does); the first call wins.
+    pub fn select_for_process(policy: SimdPolicy) {
+        let _ = PROCESS_POLICY.set(policy);
+    }
+
+    /// The process's policy: the one `--isa` selected, else [`SimdPolicy::requested_by_env`].
+    /// An unknown or unavailable [`ISA_ENV`] is reported once on stderr and the widest path is
+    /// used (the command line refuses it before this is reached).
+    pub fn from_env() -> Self {
+        if let Some(policy) = PROCESS_POLICY.get() {
+            return *policy;
+        }
+        SimdPolicy::requested_by_env().unwrap_or_else(|e| {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| eprintln!("warning: {e}; using the widest path"));
+            SimdPolicy::Auto
+        })
     }
 
     /// Runs `op` with the instruction set this policy selects.
@@ -36,6 +167,7 @@ impl SimdPolicy {
         match self {
             SimdPolicy::Auto => pulp::Arch::new().dispatch(op),
             SimdPolicy::ScalarOnly => Simd::vectorize(pulp::Scalar::new(), op),
+            SimdPolicy::Avx2 => avx2_dispatch(op),
         }
     }
 
@@ -48,6 +180,7 @@ impl SimdPolicy {
     pub fn isa_name(self) -> String {
         let probe = self.dispatch(Probe);
         let name = match probe.type_name.rsplit("::").next().unwrap_or(probe.type_name) {
+            "V3" if self == SimdPolicy::Avx2 => "avx2+fma (pulp V3, forced)",
             "V3" => "avx2+fma (pulp V3, runtime)",
             "V4" => "avx512 (pulp V4, runtime)",
             "Scalar" if self == SimdPolicy::ScalarOnly => "scalar (pulp fallback, forced)",
@@ -56,6 +189,16 @@ impl SimdPolicy {
         };
         name.to_string()
     }
+}
+
+/// [`SimdPolicy::Avx2`]'s dispatch: V3 exists only where [`SimdPolicy::for_isa`] checked it.
+#[inline(always)]
+fn avx2_dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v3) = pulp::x86::V3::try_new() {
+        return Simd::vectorize(v3, op);
+    }
+    panic!("SimdPolicy::Avx2 on a CPU without AVX2+FMA: make policies with SimdPolicy::for_isa")
 }
 
 struct Probe;
@@ -81,6 +224,29 @@ mod tests {
     fn scalar_policy_has_one_lane_and_says_forced() {
         assert_eq!(SimdPolicy::ScalarOnly.f32_lanes(), 1);
         assert!(SimdPolicy::ScalarOnly.isa_name().contains("forced"));
+    }
+
+    #[test]
+    fn isa_names_parse_and_unavailable_paths_say_what_the_cpu_has() {
+        assert_eq!(Isa::parse(" AVX2 ").unwrap(), Isa::Avx2);
+        assert!(Isa::parse("sse9").unwrap_err().to_string().contains("scalar, avx2, avx512"));
+        assert_eq!(SimdPolicy::for_isa(Isa::Scalar).unwrap(), SimdPolicy::ScalarOnly);
+        assert!(Isa::available().contains(&Isa::Scalar));
+        for isa in Isa::ALL {
+            match (SimdPolicy::for_isa(isa), isa.check()) {
+                (Ok(policy), Ok(())) => assert!(policy.f32_lanes() >= 1),
+                (Err(e), Err(why)) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(&why) && msg.contains("the paths available here are scalar"), "{msg}");
+                    eprintln!("skipped: {why}");
+                }
+                (policy, why) => panic!("{isa:?}: {policy:?} but {why:?}"),
+            }
+        }
+        if let Ok(avx2) = SimdPolicy::for_isa(Isa::Avx2) {
+            assert_eq!(avx2.f32_lanes(), 8);
+            assert!(avx2.isa_name().contains("forced"));
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::POLICIES;
+use common::policies;
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, GapProblem, Layout, NinError};
@@ -40,7 +40,7 @@ fn wrong_buffer_lengths_return_errors_and_leave_the_output_untouched() {
     let x = seeded_uniform(p.input_len(), 1);
     let w = seeded_uniform(p.weights_len(), 2);
     let b = seeded_uniform(p.cout, 3);
-    for policy in POLICIES {
+    for policy in policies() {
         for kernel in conv1x1_kernels_with(policy) {
             let prepared = kernel.prepare(&p, &w, Some(&b)).unwrap();
             for (input_len, output_len, what) in
@@ -120,7 +120,7 @@ fn weights_prepared_for_another_map_size_batch_stride_or_relu_are_reused() {
 fn gap_kernels_reject_wrong_lengths_and_leave_the_output_untouched() {
     let p: GapProblem = "2x9x3x3".parse().unwrap();
     let x = seeded_uniform(p.input_len(), 1);
-    for policy in POLICIES {
+    for policy in policies() {
         for kernel in gap_kernels_with(policy) {
             let mut out = vec![SENTINEL; p.output_len()];
             let err = kernel.run(&p, &x[1..], &mut out).unwrap_err();

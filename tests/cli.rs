@@ -283,3 +283,31 @@ fn compare_exits_1_on_a_regression_beyond_the_limit_and_0_otherwise() {
     std::fs::write(dir.path().join("junk.json"), "{").unwrap();
     assert_bad_input(&["compare", p, dir.path().join("junk.json").to_str().unwrap()], "not a nin-bench report.json");
 }
+
+#[test]
+fn isa_can_be_forced_and_a_path_the_cpu_lacks_is_refused_naming_what_it_has() {
+    let (code, stdout, stderr) = run(&["--isa", "scalar", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("scalar (pulp fallback, forced)"), "{stdout}");
+    assert!(stdout.contains("ISA paths on this CPU: scalar"), "{stdout}");
+    let (code, stdout, stderr) =
+        run(&["verify", "--isa", "scalar", "--shape", "1x9x5x5:7", "--kernel", "blocked-simd"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("1 checks, 0 failed"), "{stdout}");
+    for isa in nin_bench::simd::Isa::ALL {
+        if let Err(why) = isa.check() {
+            assert_bad_input(
+                &["run", "--isa", isa.name(), "--kernel", "naive", "--shape", "1x2x2x2:2", "--quick"],
+                &why,
+            );
+            assert_bad_input(&["list", "--isa", isa.name()], "the paths available here are scalar");
+            eprintln!("skipped running --isa {}: {why}", isa.name());
+        }
+    }
+    assert_bad_input(&["list", "--isa", "sse9"], "ISA sse9: not an ISA path; the paths are scalar, avx2, avx512");
+    let out = common::nin_bench().args(["list"]).env("NIN_BENCH_ISA", "bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ISA bogus (from NIN_BENCH_ISA)"));
+    let out = common::nin_bench().args(["list"]).env("NIN_BENCH_FORCE_SCALAR", "1").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("scalar (pulp fallback, forced)"));
+}

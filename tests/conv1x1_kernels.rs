@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ConvData, POLICIES, check_all_conv_kernels, problems, run_conv};
+use common::{ConvData, check_all_conv_kernels, policies, problems, run_conv};
 use nin_bench::registry::conv1x1_kernels_with;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, Layout};
 
@@ -144,7 +144,7 @@ fn rayon_tiled_is_bit_identical_for_1_2_and_3_threads_and_equals_blocked_simd() 
     for s in ["2x64x27x27:100,relu", "1x33x13x13:17,s2", "3x20x9x11:70,nhwc,relu", "2x300x6x6:200,relu"] {
         let p: Conv1x1Problem = s.parse().unwrap();
         let data = ConvData::new(&p, 7);
-        for policy in POLICIES {
+        for policy in policies() {
             let kernels = conv1x1_kernels_with(policy);
             let find = |name: &str| kernels.iter().find(|k| k.name() == name).unwrap();
             let serial = run_conv(find("blocked-simd").as_ref(), &p, &data);
@@ -173,7 +173,7 @@ fn nan_and_infinity_propagate_as_in_the_reference_with_and_without_relu() {
         let expected = data.reference(&p);
         assert!(expected.values.iter().any(|v| v.is_nan()) && expected.values.iter().any(|v| v.is_infinite()));
         let mut failures = Vec::new();
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in conv1x1_kernels_with(policy) {
                 if let Err(e) = common::check_conv(kernel.as_ref(), &p, &data, &expected) {
                     failures.push(e);
@@ -190,7 +190,7 @@ fn relu_keeps_nan_as_nan_in_every_kernel() {
     let p: Conv1x1Problem = "1x4x3x3:7,relu".parse().unwrap();
     let mut data = ConvData::new(&p, 3);
     data.weights.iter_mut().for_each(|w| *w = f32::NAN);
-    for policy in POLICIES {
+    for policy in policies() {
         for kernel in conv1x1_kernels_with(policy) {
             let out = run_conv(kernel.as_ref(), &p, &data);
             assert!(out.iter().all(|v| v.is_nan()), "{} turned NaN into a number under ReLU", kernel.name());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{POLICIES, check_all_gap_kernels, problems, run_gap};
+use common::{check_all_gap_kernels, policies, problems, run_gap};
 use nin_bench::registry::gap_kernels_with;
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{GapProblem, Layout, reference};
@@ -43,7 +43,7 @@ fn gap_rayon_is_bit_identical_for_1_2_and_3_threads_and_equals_gap_simd() {
     for s in ["3x200x7x7", "2x130x6x6,nhwc"] {
         let p: GapProblem = s.parse().unwrap();
         let input = seeded_uniform(p.input_len(), 5);
-        for policy in POLICIES {
+        for policy in policies() {
             let kernels = gap_kernels_with(policy);
             let find = |name: &str| kernels.iter().find(|k| k.name() == name).unwrap();
             let serial = run_gap(find("gap-simd").as_ref(), &p, &input);
@@ -67,7 +67,7 @@ fn nan_and_infinity_propagate_through_gap_as_in_the_reference() {
         input[layout.index(dims, 1, 39, 5, 5)] = f32::INFINITY;
         input[layout.index(dims, 1, 0, 0, 0)] = f32::NEG_INFINITY;
         let expected = reference::gap(&p, &input);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in gap_kernels_with(policy) {
                 let got = run_gap(kernel.as_ref(), &p, &input);
                 assert!(got[3].is_nan() && got[40 + 39] == f32::INFINITY && got[40] == f32::NEG_INFINITY);

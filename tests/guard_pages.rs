@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ConvData, POLICIES, problems};
+use common::{ConvData, policies, problems};
 use nin_bench::measure::ChainData;
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with, mlpconv_kernels_with};
 use nin_bench::tensor::seeded_uniform;
@@ -128,7 +128,7 @@ fn conv_kernels_stay_inside_buffers_that_touch_guard_pages() {
     for (i, p) in conv_edge_shapes().iter().enumerate() {
         let data = ConvData::new(p, 7000 + i as u64);
         let expected = data.reference(p);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in conv1x1_kernels_with(policy) {
                 for place in PLACES {
                     let x = Guarded::new(&data.input, place);
@@ -165,7 +165,7 @@ fn gap_kernels_stay_inside_buffers_that_touch_guard_pages() {
     for (i, p) in ps.iter().enumerate() {
         let input = seeded_uniform(p.input_len(), 8000 + i as u64);
         let expected = reference::gap(p, &input);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in gap_kernels_with(policy) {
                 for place in PLACES {
                     let x = Guarded::new(&input, place);
@@ -197,7 +197,7 @@ fn chain_kernels_stay_inside_buffers_that_touch_guard_pages() {
     for (i, p) in ps.iter().enumerate() {
         let data = ChainData::seeded(p, 9000 + 10 * i as u64);
         let expected = data.reference(p);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in mlpconv_kernels_with(policy) {
                 for place in PLACES {
                     let x = Guarded::new(&data.input, place);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{POLICIES, check_all_mlpconv_kernels, problems, run_mlpconv};
+use common::{check_all_mlpconv_kernels, policies, problems, run_mlpconv};
 use nin_bench::measure::ChainData;
 use nin_bench::registry::mlpconv_kernels_with;
 use nin_bench::{MlpconvProblem, NinError};
@@ -70,7 +70,7 @@ fn fused_chain_is_bit_identical_to_the_unfused_one_without_gap() {
     // The same microkernel reduces the full Cin of every layer in the same order, fused or not.
     for p in problems::<MlpconvProblem>(&["2x192x9x9:160:96", "1x13x17x3:7:5:3"]) {
         let data = ChainData::seeded(&p, 7);
-        for policy in POLICIES {
+        for policy in policies() {
             let kernels = mlpconv_kernels_with(policy);
             let outputs: Vec<Vec<u32>> = kernels
                 .iter()
@@ -93,7 +93,7 @@ fn fused_heads_on_one_thread_match_the_reference_and_their_output_on_three() {
     {
         let data = ChainData::seeded(&p, 11);
         let expected = data.reference(&p);
-        for policy in POLICIES {
+        for policy in policies() {
             let kernels = mlpconv_kernels_with(policy);
             let fused = kernels.iter().find(|k| k.name() == "mlpconv-fused").unwrap();
             let on = |threads: usize| {
@@ -143,7 +143,7 @@ fn chain_kernels_carry_nan_through_every_layer_as_the_reference_does() {
     let mut data = ChainData::seeded(&p, 3);
     data.input[0] = f32::NAN; // pixel 0 of channel 0: NaN through both layers at pixel 0
     let expected = data.reference(&p);
-    for policy in POLICIES {
+    for policy in policies() {
         for kernel in mlpconv_kernels_with(policy) {
             let got = run_mlpconv(kernel.as_ref(), &p, &data);
             expected.check(&got).unwrap_or_else(|m| panic!("{} [{policy:?}]: {m}", kernel.name()));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ConvData, POLICIES, check_conv, run_gap};
+use common::{ConvData, check_conv, policies, run_gap};
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, GapProblem, Layout, reference};
@@ -37,7 +37,7 @@ proptest! {
     fn every_conv_kernel_matches_reference_on_random_problems(p in conv_problem(), seed: u64) {
         let data = ConvData::new(&p, seed);
         let expected = data.reference(&p);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in conv1x1_kernels_with(policy) {
                 let outcome = check_conv(kernel.as_ref(), &p, &data, &expected);
                 prop_assert!(outcome.is_ok(), "{}", outcome.unwrap_err());
@@ -49,7 +49,7 @@ proptest! {
     fn every_gap_kernel_matches_reference_on_random_problems(p in gap_problem(), seed: u64) {
         let input = seeded_uniform(p.input_len(), seed);
         let expected = reference::gap(&p, &input);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in gap_kernels_with(policy) {
                 let got = run_gap(kernel.as_ref(), &p, &input);
                 let outcome = expected.check(&got);

@@ -25,6 +25,7 @@ use crate::peers::Peer;
 use crate::problem::{Problem, parse_shape_file};
 use crate::reference;
 use crate::registry::{self, AnyKernel};
+use crate::simd::{Isa, SimdPolicy};
 use crate::suite;
 use crate::tensor::seeded_uniform;
 use crate::timing::TimingBudget;
@@ -44,6 +45,10 @@ pub struct Cli {
     /// available). Work that needs more is refused before anything is allocated.
     #[arg(long, global = true, value_name = "SIZE", value_parser = crate::budget::parse_size)]
     max_memory: Option<u64>,
+    /// Force the ISA path of the pulp kernels: scalar, avx2 or avx512 (default: the widest this
+    /// CPU has, or NIN_BENCH_ISA). Asking for one the CPU lacks is an error naming what it has.
+    #[arg(long, global = true, value_name = "ISA")]
+    isa: Option<String>,
 }
 
 /// Most threads `--threads` accepts: far above the cores of any machine this suite runs on,
@@ -232,6 +237,11 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let budget = MemoryBudget::new(cli.max_memory);
+    let policy = match &cli.isa {
+        Some(isa) => SimdPolicy::for_isa(Isa::parse(isa)?)?,
+        None => SimdPolicy::requested_by_env()?,
+    };
+    SimdPolicy::select_for_process(policy);
     match cli.command {
         Command::List { json } => list(json),
         Command::Report { quick, filter, out } => {
@@ -303,6 +313,18 @@ fn list(json: bool) -> CommandResult {
         let layouts = k.layouts.iter().map(|l| l.name()).collect::<Vec<_>>().join(",");
         let tile = k.tile.unwrap_or_else(|| "-".to_string());
         println!("{:<15} {:<8} {:<10} {:<7} {:<56} {tile}", k.name, k.op, layouts, k.threads, k.isa);
+    }
+    let names = |isas: Vec<Isa>| isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ");
+    println!(
+        "\nISA paths on this CPU: {} (select with --isa or {}); the kernels run {}",
+        names(Isa::available()),
+        crate::simd::ISA_ENV,
+        SimdPolicy::from_env().isa_name()
+    );
+    for isa in Isa::ALL {
+        if let Err(why) = isa.check() {
+            println!("not here: {} ({why})", isa.name());
+        }
     }
     Ok(())
 }

@@ -8,8 +8,20 @@ use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::{AlignedBuf, seeded_uniform};
 use nin_bench::{Conv1x1Kernel, Conv1x1Problem, GapKernel, GapProblem, SimdPolicy};
 
-/// Both ISA policies: what the CPU offers, and pulp's scalar fallback forced.
-pub const POLICIES: [SimdPolicy; 2] = [SimdPolicy::Auto, SimdPolicy::ScalarOnly];
+/// Every ISA path this CPU and build can run (scalar, AVX2, AVX-512), each forced; a path it
+/// cannot run is named on stderr ("skipped: this CPU has no avx512f").
+pub fn policies() -> Vec<SimdPolicy> {
+    nin_bench::simd::Isa::ALL
+        .into_iter()
+        .filter_map(|isa| match SimdPolicy::for_isa(isa) {
+            Ok(policy) => Some(policy),
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                None
+            }
+        })
+        .collect()
+}
 
 /// Seeded inputs of one conv problem.
 pub struct ConvData {
@@ -62,7 +74,7 @@ pub fn check_all_conv_kernels(problems: &[Conv1x1Problem], seed: u64) {
     for (i, p) in problems.iter().enumerate() {
         let data = ConvData::new(p, seed + i as u64);
         let expected = data.reference(p);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in conv1x1_kernels_with(policy) {
                 checked += 1;
                 if let Err(e) = check_conv(kernel.as_ref(), p, &data, &expected) {
@@ -88,7 +100,7 @@ pub fn check_all_gap_kernels(problems: &[GapProblem], seed: u64) {
     for (i, p) in problems.iter().enumerate() {
         let input = seeded_uniform(p.input_len(), seed + i as u64);
         let expected = reference::gap(p, &input);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in gap_kernels_with(policy) {
                 checked += 1;
                 let got = run_gap(kernel.as_ref(), p, &input);
@@ -128,7 +140,7 @@ pub fn check_all_mlpconv_kernels(problems: &[nin_bench::MlpconvProblem], seed: u
     for (i, p) in problems.iter().enumerate() {
         let data = nin_bench::measure::ChainData::seeded(p, seed + 10 * i as u64);
         let expected = data.reference(p);
-        for policy in POLICIES {
+        for policy in policies() {
             for kernel in nin_bench::registry::mlpconv_kernels_with(policy) {
                 checked += 1;
                 let got = run_mlpconv(kernel.as_ref(), p, &data);
