@@ -35,6 +35,24 @@ impl Peer {
         }
     }
 
+    /// The instruction set this peer runs on this CPU, as the library itself chooses it at run
+    /// time (for the `gemm` crate, within what this build enabled: its AVX-512 kernels need
+    /// its `x86-v4` feature, which this crate's `avx512` feature turns on).
+    pub fn isa(self) -> String {
+        let has = |f: &[&str]| crate::simd::cpu_has(f);
+        match self {
+            Peer::Matrixmultiply if has(&["avx512f"]) => "avx512f (runtime)".into(),
+            Peer::GemmCrate if cfg!(feature = "avx512") && crate::simd::Isa::Avx512.check().is_ok() => {
+                "avx512 (x86-v4 build, runtime)".into()
+            }
+            _ if has(&["avx2", "fma"]) => {
+                let unused = if has(&["avx512f"]) { "; built without x86-v4, the CPU's AVX-512 unused" } else { "" };
+                format!("avx2+fma (runtime{unused})")
+            }
+            _ => "sse2 or scalar (runtime)".into(),
+        }
+    }
+
     /// The peer called `name` (as [`Peer::name`] spells it), if there is one.
     pub fn from_name(name: &str) -> Option<Peer> {
         Peer::ALL.into_iter().find(|q| q.name() == name)
@@ -152,6 +170,21 @@ mod tests {
                     assert!(expected.check(&y).is_ok(), "{} with {threads} threads on {p}", peer.name());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn each_peer_names_the_isa_it_runs_and_an_unused_avx512() {
+        use crate::simd::cpu_has;
+        let gemm = Peer::GemmCrate.isa();
+        let mm = Peer::Matrixmultiply.isa();
+        if cpu_has(&["avx512f"]) {
+            assert!(mm.starts_with("avx512f"), "{mm}");
+            assert!(gemm.starts_with("avx512") || gemm.contains("AVX-512 unused"), "{gemm}");
+        } else if cpu_has(&["avx2", "fma"]) {
+            assert_eq!((gemm.as_str(), mm.as_str()), ("avx2+fma (runtime)", "avx2+fma (runtime)"));
+        } else {
+            eprintln!("skipped: this CPU has no avx2+fma; the peers say {gemm}, {mm}");
         }
     }
 }

@@ -7,9 +7,10 @@
 //! from `--isa`, else the environment variable [`ISA_ENV`] (`scalar`, `avx2`, `avx512`), else
 //! [`FORCE_SCALAR_ENV`]` = 1` (the older spelling of `scalar`), else the widest path.
 //!
-//! AVX-512: pulp's V4 path needs its `x86-v4` feature, which this build does not enable yet
-//! (the 512-bit kernels have not been run on an AVX-512 machine), so `avx512` is refused with
-//! that reason on a CPU that has AVX-512F, and with "this CPU has no avx512f" elsewhere.
+//! AVX-512: pulp's V4 path needs its `x86-v4` feature, which this crate's `avx512` feature
+//! turns on. It is off by default until the 512-bit kernels have passed their tests on an
+//! AVX-512 machine; without it `avx512` is refused with that reason on a CPU that has AVX-512,
+//! and with "this CPU has no avx512f" elsewhere.
 
 use std::sync::OnceLock;
 
@@ -63,8 +64,12 @@ impl Isa {
             Isa::Scalar => Ok(()),
             Isa::Avx2 if cpu_has(&["avx2", "fma"]) => Ok(()),
             Isa::Avx2 => Err("this CPU has no avx2+fma".into()),
+            Isa::Avx512 if v4_available() => Ok(()),
+            Isa::Avx512 if cpu_has(&["avx512f"]) && cfg!(feature = "avx512") => {
+                Err("this CPU has avx512f but not all of pulp's x86-64-v4 (F, BW, CD, DQ, VL)".into())
+            }
             Isa::Avx512 if cpu_has(&["avx512f"]) => {
-                Err("this build runs no AVX-512 code yet (pulp's x86-v4 feature is off)".into())
+                Err("this build runs no AVX-512 code (build with --features avx512)".into())
             }
             Isa::Avx512 => Err("this CPU has no avx512f".into()),
         }
@@ -76,8 +81,9 @@ impl Isa {
     }
 }
 
-/// Whether the CPU has every feature in `features` (names as `is_x86_feature_detected!`).
-fn cpu_has(features: &[&str]) -> bool {
+/// Whether the CPU has every feature in `features`: `avx2`, `fma`, `avx512f` (any other name
+/// is reported absent).
+pub fn cpu_has(features: &[&str]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         features.iter().all(|f| match *f {
@@ -94,6 +100,18 @@ fn cpu_has(features: &[&str]) -> bool {
     }
 }
 
+/// Whether pulp's V4 (AVX-512) path exists in this build and runs on this CPU.
+fn v4_available() -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    {
+        pulp::x86::V4::try_new().is_some()
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "avx512")))]
+    {
+        false
+    }
+}
+
 /// Which instruction set the pulp kernels may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SimdPolicy {
@@ -104,6 +122,8 @@ pub enum SimdPolicy {
     ScalarOnly,
     /// AVX2+FMA forced. Made by [`SimdPolicy::for_isa`], which checks that the CPU has it.
     Avx2,
+    /// AVX-512 forced (the `avx512` feature). Made by [`SimdPolicy::for_isa`], likewise.
+    Avx512,
 }
 
 /// The policy `--isa` chose for this process, if it did.
@@ -122,7 +142,7 @@ impl SimdPolicy {
         Ok(match isa {
             Isa::Scalar => SimdPolicy::ScalarOnly,
             Isa::Avx2 => SimdPolicy::Avx2,
-            Isa::Avx512 => unreachable!("refused by Isa::check above"),
+            Isa::Avx512 => SimdPolicy::Avx512,
         })
     }
 
@@ -168,6 +188,7 @@ impl SimdPolicy {
             SimdPolicy::Auto => pulp::Arch::new().dispatch(op),
             SimdPolicy::ScalarOnly => Simd::vectorize(pulp::Scalar::new(), op),
             SimdPolicy::Avx2 => avx2_dispatch(op),
+            SimdPolicy::Avx512 => avx512_dispatch(op),
         }
     }
 
@@ -182,6 +203,7 @@ impl SimdPolicy {
         let name = match probe.type_name.rsplit("::").next().unwrap_or(probe.type_name) {
             "V3" if self == SimdPolicy::Avx2 => "avx2+fma (pulp V3, forced)",
             "V3" => "avx2+fma (pulp V3, runtime)",
+            "V4" if self == SimdPolicy::Avx512 => "avx512 (pulp V4, forced)",
             "V4" => "avx512 (pulp V4, runtime)",
             "Scalar" if self == SimdPolicy::ScalarOnly => "scalar (pulp fallback, forced)",
             "Scalar" => "scalar (pulp fallback)",
@@ -199,6 +221,17 @@ fn avx2_dispatch<Op: WithSimd>(op: Op) -> Op::Output {
         return Simd::vectorize(v3, op);
     }
     panic!("SimdPolicy::Avx2 on a CPU without AVX2+FMA: make policies with SimdPolicy::for_isa")
+}
+
+/// [`SimdPolicy::Avx512`]'s dispatch: V4 exists only where [`SimdPolicy::for_isa`] checked it.
+#[inline(always)]
+fn avx512_dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    if let Some(v4) = pulp::x86::V4::try_new() {
+        return Simd::vectorize(v4, op);
+    }
+    let _ = op;
+    panic!("SimdPolicy::Avx512 without an AVX-512 build and CPU: make policies with SimdPolicy::for_isa")
 }
 
 struct Probe;

@@ -55,16 +55,18 @@ pub(super) fn render(r: &Report) -> String {
     );
 
     let _ = writeln!(w, "## Machine\n");
-    let _ = writeln!(w, "| CPU | cores | SIMD detected | pulp path | `blocked-wide` compiled for |");
-    let _ = writeln!(w, "| --- | --- | --- | --- | --- |");
+    let _ = writeln!(w, "| CPU | cores | SIMD detected | pulp path | `blocked-wide` compiled for | peers ran with |");
+    let _ = writeln!(w, "| --- | --- | --- | --- | --- | --- |");
+    let peers: Vec<String> = m.peer_isas.iter().map(|q| format!("{}: {}", q.name, q.isa)).collect();
     let _ = writeln!(
         w,
-        "| {} | {} | {} | {} | {} |\n",
+        "| {} | {} | {} | {} | {} | {} |\n",
         m.cpu_model,
         m.cores,
         m.simd_features.join(", "),
         m.pulp_path,
-        m.wide_isa
+        m.wide_isa,
+        peers.join("; ")
     );
     let _ = writeln!(w, "The FMA peaks are the higher of a probe before and one after the timings.\n");
     let _ = writeln!(w, "| measured limit | value |");

@@ -35,6 +35,8 @@ pub struct MachineInfo {
     pub pulp_path: String,
     /// ISA `blocked-wide` was compiled for.
     pub wide_isa: &'static str,
+    /// The instruction set each peer GEMM library runs here.
+    pub peer_isas: Vec<PeerIsa>,
     /// `rustc --version`.
     pub rustc: String,
     /// `git rev-parse --short HEAD`, with `-dirty` for uncommitted changes.
@@ -152,6 +154,15 @@ fn machine_id(cpu: &str, cores: usize, features: &[&str]) -> String {
     format!("{slug}-{cores}c-{simd}")
 }
 
+/// A peer library and the instruction set it runs on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerIsa {
+    /// The peer's name in reports.
+    pub name: &'static str,
+    /// Its instruction set, as [`crate::peers::Peer::isa`] says.
+    pub isa: String,
+}
+
 /// Probes the machine: identity, then FMA peaks and bandwidths (about 1 s; 0.3 s when `quick`).
 pub fn probe(quick: bool, threads_all: usize) -> MachineInfo {
     let cpu = cpu_model();
@@ -180,6 +191,7 @@ pub fn probe(quick: bool, threads_all: usize) -> MachineInfo {
         cores,
         pulp_path: SimdPolicy::from_env().isa_name(),
         wide_isa: crate::conv1x1::blocked_wide::BlockedWide::compiled_isa(),
+        peer_isas: crate::peers::Peer::ALL.iter().map(|q| PeerIsa { name: q.name(), isa: q.isa() }).collect(),
         simd_features: features,
         rustc: command_output("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
         git_commit: commit,
