@@ -50,7 +50,11 @@ fn fma_loop_flops(iterations: usize, lanes: usize) -> f64 {
 /// The FMA peak in GFLOP/s with `threads` threads (each running independent FMA chains at the
 /// widest vector pulp finds), the best of `repeats` runs of about 20 ms each.
 pub fn fma_peak_gflops(threads: usize, repeats: usize) -> f64 {
-    let policy = SimdPolicy::Auto;
+    fma_peak_gflops_with(SimdPolicy::Auto, threads, repeats)
+}
+
+/// [`fma_peak_gflops`] on the vectors of `policy` (the peak of one ISA path).
+pub fn fma_peak_gflops_with(policy: SimdPolicy, threads: usize, repeats: usize) -> f64 {
     let lanes = policy.f32_lanes();
     let iterations = 1 << 20;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");

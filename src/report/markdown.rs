@@ -53,6 +53,19 @@ pub(super) fn render(r: &Report) -> String {
         m.git_commit,
         m.rustc
     );
+    if !r.probe_warnings.is_empty() {
+        let shown: Vec<&str> = r.probe_warnings.iter().take(5).map(String::as_str).collect();
+        let more = r.probe_warnings.len().saturating_sub(shown.len());
+        let _ = writeln!(
+            w,
+            "> **The probe is wrong:** {} rows ran above {:.0}% of the peak they are measured against, which no \
+             kernel can; their shares are left out. {}{}\n",
+            r.probe_warnings.len(),
+            100.0 * super::ABOVE_PEAK_LIMIT,
+            shown.join("; "),
+            if more > 0 { format!("; and {more} more.") } else { ".".into() }
+        );
+    }
 
     let _ = writeln!(w, "## Machine\n");
     let _ = writeln!(w, "| CPU | cores | SIMD detected | pulp path | `blocked-wide` compiled for | peers ran with |");
@@ -68,7 +81,14 @@ pub(super) fn render(r: &Report) -> String {
         m.wide_isa,
         peers.join("; ")
     );
-    let _ = writeln!(w, "The FMA peaks are the higher of a probe before and one after the timings.\n");
+    let isa_peaks: Vec<String> = m.isa_peaks.iter().map(|p| format!("{} {:.1}", p.isa, p.gflops)).collect();
+    let _ = writeln!(
+        w,
+        "FMA peak of each ISA path the kernels can run, 1 thread (GFLOP/s): {}; every share of the peak is \
+         against the widest ({}). The FMA peaks below are the higher of a probe before and one after the timings.\n",
+        isa_peaks.join(", "),
+        m.isa_peaks.last().map_or("-", |p| p.isa)
+    );
     let _ = writeln!(w, "| measured limit | value |");
     let _ = writeln!(w, "| --- | --- |");
     let _ = writeln!(w, "| FMA peak, 1 thread | {:.1} GFLOP/s |", m.fma_peak_gflops);

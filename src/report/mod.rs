@@ -131,6 +131,34 @@ pub struct Report {
     pub heads: Vec<crate::model::heads::HeadStats>,
     /// The performance targets and whether this run met them.
     pub targets: Vec<targets::Target>,
+    /// Rows that ran above [`ABOVE_PEAK_LIMIT`] of the peak they are measured against: the
+    /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
+    /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
+    pub probe_warnings: Vec<String>,
+}
+
+/// Largest share of its peak a row may show before the probe is taken to be wrong: timing
+/// noise can lift a row a little above a peak probed at another moment, not by more.
+pub const ABOVE_PEAK_LIMIT: f64 = 1.05;
+
+/// Takes out the share of every row above [`ABOVE_PEAK_LIMIT`] of its peak (`limit` names the
+/// peak) and returns one line for each.
+fn flag_rows_above_peak(rows: &mut [ReportRow], limit: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for row in rows {
+        if let Some(f) = row.run.peak_fraction.filter(|f| *f > ABOVE_PEAK_LIMIT) {
+            let threads =
+                if row.run.threads == 1 { "1 thread".to_string() } else { format!("{} threads", row.run.threads) };
+            warnings.push(format!(
+                "{} on {}, {threads}: {:.0}% of the {limit}",
+                row.run.kernel,
+                row.run.shape,
+                100.0 * f
+            ));
+            row.run.peak_fraction = None;
+        }
+    }
+    warnings
 }
 
 /// One comparison timed in turn: `kernel` against `against` on `shape` with `threads` threads.
@@ -262,6 +290,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
         heads: Vec::new(),
         targets: Vec::new(),
+        probe_warnings: Vec::new(),
         machine,
     };
 
@@ -300,6 +329,12 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     }
     bar.set_message("probing the FMA peak again");
     reprobe_peaks(&mut report, opts.quick);
+    report.probe_warnings = [
+        flag_rows_above_peak(&mut report.conv1x1, "FMA peak"),
+        flag_rows_above_peak(&mut report.mlpconv, "FMA peak"),
+        flag_rows_above_peak(&mut report.gap, "read bandwidth"),
+    ]
+    .concat();
     report.targets = targets::evaluate(&report);
     bar.finish_and_clear();
     write_report(&report, &opts.out)
@@ -631,4 +666,38 @@ fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     write("report.md", markdown::render(report))?;
     roofline::draw(report, &dir.join("roofline.svg"))?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kernel: &str, threads: usize, peak_fraction: Option<f64>) -> ReportRow {
+        let run = RunRow {
+            kernel: kernel.into(),
+            shape: "1x192x8x8:10,relu".into(),
+            threads,
+            gflops: 100.0,
+            gflops_p90: 110.0,
+            gbps: 1.0,
+            seconds_median: 1e-6,
+            seconds_p10: 1e-6,
+            seconds_min: 1e-6,
+            seconds_max: 1e-6,
+            peak_fraction,
+            prepare_seconds: None,
+            paired_speedup: None,
+        };
+        ReportRow::new("kernel", run, 1.0)
+    }
+
+    #[test]
+    fn rows_above_105_percent_of_their_peak_lose_their_share_and_are_named() {
+        let mut rows =
+            vec![row("blocked-simd", 1, Some(0.84)), row("matrixmultiply", 1, Some(1.6)), row("x", 2, Some(1.05))];
+        let warnings = flag_rows_above_peak(&mut rows, "FMA peak");
+        assert_eq!(warnings, ["matrixmultiply on 1x192x8x8:10,relu, 1 thread: 160% of the FMA peak"]);
+        let shares: Vec<Option<f64>> = rows.iter().map(|r| r.run.peak_fraction).collect();
+        assert_eq!(shares, [Some(0.84), None, Some(1.05)]);
+    }
 }

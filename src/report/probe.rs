@@ -37,6 +37,9 @@ pub struct MachineInfo {
     pub wide_isa: &'static str,
     /// The instruction set each peer GEMM library runs here.
     pub peer_isas: Vec<PeerIsa>,
+    /// The FMA peak, 1 thread, of every ISA path the kernels can run here, narrowest first.
+    /// The last is the widest, whose peak every share of the report is against.
+    pub isa_peaks: Vec<IsaPeak>,
     /// `rustc --version`.
     pub rustc: String,
     /// `git rev-parse --short HEAD`, with `-dirty` for uncommitted changes.
@@ -154,6 +157,26 @@ fn machine_id(cpu: &str, cores: usize, features: &[&str]) -> String {
     format!("{slug}-{cores}c-{simd}")
 }
 
+/// The FMA peak of one ISA path.
+#[derive(Debug, Clone, Serialize)]
+pub struct IsaPeak {
+    /// The path (`scalar`, `avx2`, `avx512`).
+    pub isa: &'static str,
+    /// Its FMA peak on 1 thread, GFLOP/s.
+    pub gflops: f64,
+}
+
+/// The FMA peak of each path the kernels can run here ([`crate::simd::Isa::available`]).
+fn isa_peaks(repeats: usize) -> Vec<IsaPeak> {
+    crate::simd::Isa::available()
+        .into_iter()
+        .filter_map(|isa| {
+            let policy = SimdPolicy::for_isa(isa).ok()?;
+            Some(IsaPeak { isa: isa.name(), gflops: crate::machine::fma_peak_gflops_with(policy, 1, repeats) })
+        })
+        .collect()
+}
+
 /// A peer library and the instruction set it runs on this machine.
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerIsa {
@@ -191,6 +214,7 @@ pub fn probe(quick: bool, threads_all: usize) -> MachineInfo {
         cores,
         pulp_path: SimdPolicy::from_env().isa_name(),
         wide_isa: crate::conv1x1::blocked_wide::BlockedWide::compiled_isa(),
+        isa_peaks: isa_peaks(repeats),
         peer_isas: crate::peers::Peer::ALL.iter().map(|q| PeerIsa { name: q.name(), isa: q.isa() }).collect(),
         simd_features: features,
         rustc: command_output("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
