@@ -124,17 +124,40 @@ pub fn read_pass(data: &[f32]) -> f32 {
 /// Single-thread read bandwidth in GB/s (10⁹ bytes/s) over a working set of `bytes`, the best
 /// of passes over at least `min_seconds`: 8 vector accumulators, so the loads are the limit.
 pub fn read_bandwidth_gbps(bytes: usize, min_seconds: f64) -> f64 {
+    read_bandwidth_gbps_threads(bytes, min_seconds, 1)
+}
+
+/// [`read_bandwidth_gbps`] with `threads` threads, each reading its own contiguous share of the
+/// working set (as a parallel kernel over the same input does): the limit of a multi-threaded
+/// kernel, whose share of the single-thread figure could exceed 1.
+pub fn read_bandwidth_gbps_threads(bytes: usize, min_seconds: f64, threads: usize) -> f64 {
     let data = seeded_uniform((bytes / 4).max(64), 17);
+    let threads = threads.clamp(1, data.len() / 16);
     let policy = SimdPolicy::Auto;
-    black_box(policy.dispatch(SumLoop { data: &data })); // bring it into the cache level
+    let chunk = data.len().div_ceil(threads);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    let pass = |passes: usize| {
+        if threads == 1 {
+            for _ in 0..passes {
+                black_box(policy.dispatch(SumLoop { data: black_box(&data) }));
+            }
+        } else {
+            pool.install(|| {
+                data.par_chunks(chunk).for_each(|part| {
+                    for _ in 0..passes {
+                        black_box(policy.dispatch(SumLoop { data: black_box(part) }));
+                    }
+                })
+            });
+        }
+    };
+    pass(1); // bring it into the cache level (of each thread's core)
     let passes = ((64 << 20) / (data.len() * 4)).clamp(1, 1 << 16);
     let mut best: f64 = 0.0;
     let start = Instant::now();
     while start.elapsed().as_secs_f64() < min_seconds || best == 0.0 {
         let t = Instant::now();
-        for _ in 0..passes {
-            black_box(policy.dispatch(SumLoop { data: black_box(&data) }));
-        }
+        pass(passes);
         best = best.max((passes * data.len() * 4) as f64 / t.elapsed().as_secs_f64() / 1e9);
     }
     best
@@ -150,5 +173,7 @@ mod tests {
         assert!(peak.is_finite() && peak > 0.0, "{peak}");
         let bw = read_bandwidth_gbps(16 << 10, 0.01);
         assert!(bw.is_finite() && bw > 0.0, "{bw}");
+        let bw2 = read_bandwidth_gbps_threads(1 << 20, 0.01, 2);
+        assert!(bw2.is_finite() && bw2 > 0.0, "{bw2}");
     }
 }

@@ -455,7 +455,7 @@ fn run_kernel(
         }
         if let Some(other) = &other {
             let limit = match problem {
-                Problem::Gap(p) => Some(machine::read_bandwidth_gbps(p.input_len() * 4, 0.05)),
+                Problem::Gap(p) => Some(machine::read_bandwidth_gbps_threads(p.input_len() * 4, 0.05, threads)),
                 _ => peak,
             };
             let pair = crate::measure::time_pair(&kernel, other, problem, threads, budget, limit)?;
@@ -473,7 +473,7 @@ fn run_kernel(
         let row = match (problem, &kernel) {
             (Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => time_conv(k.as_ref(), p, threads, budget, peak)?,
             (Problem::Gap(p), AnyKernel::Gap(k)) => {
-                let bandwidth = machine::read_bandwidth_gbps(p.input_len() * 4, 0.05);
+                let bandwidth = machine::read_bandwidth_gbps_threads(p.input_len() * 4, 0.05, threads);
                 time_gap(k.as_ref(), p, threads, budget, Some(bandwidth))?
             }
             (Problem::Mlpconv(p), AnyKernel::Mlpconv(k)) => time_mlpconv(k.as_ref(), p, threads, budget, peak)?,

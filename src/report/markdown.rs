@@ -267,8 +267,8 @@ pub(super) fn render(r: &Report) -> String {
     let _ = writeln!(
         w,
         "GB/s counts the input read once and the output written once; \"of read bw\" is against the \
-         single-thread read bandwidth measured now over a working set of the input's size (the level \
-         it fits in is named), so with more than one thread it can pass 100%. \"in turn\": the kernel \
+         read bandwidth measured now over a working set of the input's size on as many threads as the \
+         row, each reading its own share (the level the input fits in is named). \"in turn\": the kernel \
          and a read pass over its own input, a sample of each in turn; the median of the per-round \
          ratios of their GB/s.\n"
     );

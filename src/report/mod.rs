@@ -64,8 +64,8 @@ pub struct ReportRow {
     pub speedup_vs_unfused: Option<f64>,
     /// For GAP: the cache level the input fits in.
     pub bandwidth_level: Option<&'static str>,
-    /// For GAP: single-thread read bandwidth measured over a working set of the input's size,
-    /// GB/s; `peak_fraction` is against it.
+    /// For GAP: read bandwidth measured over a working set of the input's size, on as many
+    /// threads as the row, GB/s; `peak_fraction` is against it.
     pub read_gbps: Option<f64>,
 }
 
@@ -554,8 +554,15 @@ fn gap_problem(
     // The limit for this input is what the machine reads over a working set of the same size,
     // measured now (the level figures are for half-full caches and would misjudge sizes
     // between levels).
+    // With more threads the limit is the same read over the same working set on that many
+    // threads, each reading its own share.
     bar.set_message(format!("{shape}: read bandwidth for {} bytes", p.input_len() * 4));
-    let read_gbps = crate::machine::read_bandwidth_gbps(p.input_len() * 4, if opts.quick { 0.02 } else { 0.1 });
+    let seconds = if opts.quick { 0.02 } else { 0.1 };
+    let read_gbps: Vec<(usize, f64)> = thread_counts_for(true)
+        .into_iter()
+        .map(|t| (t, crate::machine::read_bandwidth_gbps_threads(p.input_len() * 4, seconds, t)))
+        .collect();
+    let read_gbps_for = |threads: usize| read_gbps.iter().find(|(t, _)| *t == threads).map_or(read_gbps[0].1, |r| r.1);
     let mut rows = Vec::new();
     for kernel in kernels.iter().filter(|k| matches(&opts.filter, &shape, k.name())) {
         let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
@@ -568,12 +575,10 @@ fn gap_problem(
         }
         for threads in thread_counts {
             bar.set_message(timing_message(&shape, kernel.name(), threads));
-            // The bandwidth is a single-thread read; with more threads the fraction is against
-            // that same single-core figure, so it can exceed 1.
-            let run = time_gap(kernel.as_ref(), p, threads, budget, Some(read_gbps))?;
+            let run = time_gap(kernel.as_ref(), p, threads, budget, Some(read_gbps_for(threads)))?;
             rows.push(ReportRow {
                 bandwidth_level: Some(level),
-                read_gbps: Some(read_gbps),
+                read_gbps: Some(read_gbps_for(threads)),
                 ..ReportRow::new("kernel", run, p.input_len() as f64 / p.bytes() as f64)
             });
             bar.inc(1);
