@@ -2,7 +2,7 @@
 //!
 //! Inputs come from a seeded generator, weights are prepared once (outside the timing, timed on
 //! their own), each kernel runs inside a rayon pool of the requested size, and the result is a
-//! row with the figures of DESIGN.md's `run --json` contract.
+//! row with the figures of the `run --json` contract (docs/architecture.md).
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! Problems: what a kernel is asked to compute, and their compact string form.
 //!
-//! The string forms are part of the interface contract (DESIGN.md):
+//! The string forms are part of the interface contract (docs/architecture.md):
 //! - 1×1 convolution: `NxCxHxW:K` plus optional comma-separated flags `sS` (stride S), `relu`,
 //!   `nobias`, `nhwc`; for example `1x192x28x28:32,relu` or `8x256x56x56:128,s2`.
 //! - Global average pooling: `NxCxHxW`, optionally followed by `,nhwc`.

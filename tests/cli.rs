@@ -311,3 +311,15 @@ fn isa_can_be_forced_and_a_path_the_cpu_lacks_is_refused_naming_what_it_has() {
     let out = common::nin_bench().args(["list"]).env("NIN_BENCH_FORCE_SCALAR", "1").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("scalar (pulp fallback, forced)"));
 }
+
+#[test]
+fn readme_kernel_table_is_what_list_markdown_prints() {
+    let (code, table, stderr) = run(&["list", "--markdown"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(table.lines().count(), 2 + conv1x1_kernels().len() + gap_kernels().len() + mlpconv_kernels().len());
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's Kernels table differs from the registry: paste the output of `nin-bench list --markdown`:\n{table}"
+    );
+}

@@ -77,8 +77,11 @@ enum Command {
     #[command(after_help = "Example:\n  nin-bench list --json")]
     List {
         /// Print a JSON array of objects instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the Markdown table of README.md's Kernels section (name, op, what it is).
+        #[arg(long)]
+        markdown: bool,
     },
     /// The main job: probe the machine, verify and time every kernel and peer on the standard
     /// suite, write report.md, report.json and roofline.svg under <out>/<machine-id>/.
@@ -243,7 +246,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     SimdPolicy::select_for_process(policy);
     match cli.command {
-        Command::List { json } => list(json),
+        Command::List { json, markdown } => list(json, markdown),
         Command::Report { quick, filter, out } => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let dir =
@@ -302,10 +305,14 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("plain data serialises")
 }
 
-fn list(json: bool) -> CommandResult {
+fn list(json: bool, markdown: bool) -> CommandResult {
     let kernels = registry::all_kernel_info();
     if json {
         println!("{}", to_json(&kernels));
+        return Ok(());
+    }
+    if markdown {
+        print!("{}", kernel_table_markdown(&kernels));
         return Ok(());
     }
     println!("{:<15} {:<8} {:<10} {:<7} {:<56} tile", "name", "op", "layouts", "threads", "isa");
@@ -327,6 +334,15 @@ fn list(json: bool) -> CommandResult {
         }
     }
     Ok(())
+}
+
+/// The registry as README.md's kernel table: one row per kernel with its description.
+pub fn kernel_table_markdown(kernels: &[crate::KernelInfo]) -> String {
+    let mut out = String::from("| name | op | what it is |\n| --- | --- | --- |\n");
+    for k in kernels {
+        out.push_str(&format!("| `{}` | {} | {} |\n", k.name, k.op, k.description));
+    }
+    out
 }
 
 fn verify(problems: Vec<Problem>, only: &[String], budget: &MemoryBudget) -> CommandResult {

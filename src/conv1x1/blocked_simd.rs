@@ -87,7 +87,7 @@ impl Conv1x1Kernel for BlockedSimd {
             isa: self.isa.clone(),
             tile: Some(tile_name(self.policy)),
             threads: "1",
-            description: "direct channel-blocked kernel, weights packed once, FMA register tile (pulp, runtime ISA)",
+            description: "direct channel-blocked kernel, no im2col: 6×16 register tile of output channels × pixels (NCHW) or pixels × channels (NHWC, and NCHW maps that fill 6-pixel rows a fifth better, such as 6×6, whose batches take regions across images; in pixel rows each block of pixels is packed once for all its blocks of channels), Cin in equal blocks of at most 512 (256 in pixel rows), tiles copied into a panel when their rows are far apart or their block would overflow half the L1 (from an input of 2 MiB or more, the next tile's rows prefetched during each tile's panel calls), bias + ReLU in the epilogue; pulp, ISA chosen at run time",
         }
     }
 

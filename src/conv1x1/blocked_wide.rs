@@ -124,7 +124,7 @@ impl Conv1x1Kernel for BlockedWide {
             isa: self.isa().to_string(),
             tile: Some(format!("{MR}x{NR}")),
             threads: "1",
-            description: "direct channel-blocked kernel on wide::f32x8 (ISA fixed at compile time)",
+            description: "the same on `wide::f32x8`: the ISA is fixed at compile time, and `list` says which",
         }
     }
 

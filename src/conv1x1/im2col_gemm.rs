@@ -176,7 +176,7 @@ impl Conv1x1Kernel for Im2colGemm {
                 crate::gemm::NC
             )),
             threads: "1",
-            description: "im2col (gather only when strided) + the crate's BLIS-style packed GEMM",
+            description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, 6×16 FMA microkernel; on 6×6 maps the transposed product, written back transposed",
         }
     }
 

@@ -26,7 +26,7 @@ impl Conv1x1Kernel for Naive {
             isa: self.isa().to_string(),
             tile: None,
             threads: "1",
-            description: "direct loops in f32, one sequential dot product per output",
+            description: "the direct loops in f32",
         }
     }
 

@@ -47,7 +47,7 @@ impl Conv1x1Kernel for RayonTiled {
             isa: self.isa.clone(),
             tile: Some(tile_name(self.policy)),
             threads: "rayon",
-            description: "blocked-simd over independent output regions with rayon (bit-identical for any thread count)",
+            description: "`blocked-simd` over independent output regions with rayon; bit-identical for any thread count",
         }
     }
 

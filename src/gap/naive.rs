@@ -20,7 +20,7 @@ impl GapKernel for GapNaive {
             isa: "scalar (compiler's choice)".to_string(),
             tile: None,
             threads: "1",
-            description: "sequential f32 sum per channel, then divide by H·W",
+            description: "sequential sum per channel",
         }
     }
 

@@ -44,7 +44,7 @@ impl GapKernel for GapRayon {
             isa: self.isa.clone(),
             tile: Some(format!("{CHANNELS_PER_TASK} channels per task")),
             threads: "rayon",
-            description: "gap-simd over (image, channel block) tasks with rayon",
+            description: "`gap-simd` over (image, channel block) tasks",
         }
     }
 

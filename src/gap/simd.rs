@@ -313,7 +313,7 @@ impl GapKernel for GapSimd {
             isa: self.isa.clone(),
             tile: Some(format!("{ACCUMULATORS} accumulators x {} lanes", self.policy.f32_lanes())),
             threads: "1",
-            description: "explicit SIMD sums with 4 accumulators (pulp, runtime ISA)",
+            description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors eight channels at a time, their horizontal sums done together with AVX2) or channel vectors accumulated pixel by pixel (NHWC)",
         }
     }
 

@@ -400,7 +400,7 @@ impl MlpconvKernel for MlpconvFused {
             isa: self.isa.clone(),
             tile: Some(format!("{} ({SUBTILES_PER_TILE} per pixel tile)", tile_name(self.policy))),
             threads: "rayon",
-            description: "fused chain (and conv + GAP head), pixel tile by tile, intermediates packed in cache",
+            description: "the chain pixel tile by pixel tile: input tile packed, then each 16-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
         }
     }
 

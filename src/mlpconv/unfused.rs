@@ -44,7 +44,7 @@ impl MlpconvKernel for MlpconvUnfused {
             isa: self.conv.isa().to_string(),
             tile: self.conv.info().tile,
             threads: "rayon",
-            description: "the chain layer by layer (rayon-tiled, then gap-rayon), intermediates written in full",
+            description: "a chain as frameworks run it: `rayon-tiled` per layer, then `gap-rayon`, every intermediate written in full (the baseline)",
         }
     }
 

@@ -1,5 +1,5 @@
 //! Model accounting: a small layer description with shape inference, and per-layer output
-//! shape, parameters, MACs, FLOPs and activation bytes for the models of DESIGN.md.
+//! shape, parameters, MACs, FLOPs and activation bytes for the models of docs/architecture.md.
 //!
 //! Counting rules (the same for every model):
 //! - params = weights + biases;

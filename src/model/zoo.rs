@@ -1,4 +1,4 @@
-//! The models of DESIGN.md, as their Caffe definitions give them.
+//! The models of docs/architecture.md, as their Caffe definitions give them.
 //!
 //! - `nin-cifar10`: the NIN of the paper's CIFAR-10 experiments (Caffe model zoo), 32×32 input,
 //!   three mlpconv blocks (a 5×5, 5×5, 3×3 convolution, each followed by two 1×1 "cccp"
@@ -139,7 +139,7 @@ pub fn alexnet() -> Model {
     }
 }
 
-/// Every model, in the order of DESIGN.md.
+/// Every model, in the order of docs/architecture.md.
 pub fn models() -> Vec<Model> {
     vec![nin_cifar10(), nin_imagenet(), alexnet()]
 }
