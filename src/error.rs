@@ -104,7 +104,7 @@ pub enum NinError {
         known: String,
     },
     /// The work asked for needs more memory than the budget allows; refused before allocating.
-    #[error("{what} needs {}; {}", format_bytes(*needed), budget_phrase(*available, *from_flag))]
+    #[error("{what} needs {}; {}", crate::format::format_bytes(*needed), budget_phrase(*available, *from_flag))]
     Memory {
         /// What needs it: a problem string, or a command and its tensors.
         what: String,
@@ -145,26 +145,9 @@ impl NinError {
 
 fn budget_phrase(available: u64, from_flag: bool) -> String {
     if from_flag {
-        format!("--max-memory allows {}", format_bytes(available))
+        format!("--max-memory allows {}", crate::format::format_bytes(available))
     } else {
-        format!("this machine has {} available", format_bytes(available))
-    }
-}
-
-/// Bytes in binary units with three significant digits: `812 B`, `23.1 GiB`, `3.55 PiB`.
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} B"),
-        _ if value >= 100.0 => format!("{value:.0} {}", UNITS[unit]),
-        _ if value >= 10.0 => format!("{value:.1} {}", UNITS[unit]),
-        _ => format!("{value:.2} {}", UNITS[unit]),
+        format!("this machine has {} available", crate::format::format_bytes(available))
     }
 }
 
@@ -193,15 +176,6 @@ pub fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_print_in_binary_units_with_three_digits() {
-        assert_eq!(format_bytes(812), "812 B");
-        assert_eq!(format_bytes(1536), "1.50 KiB");
-        assert_eq!(format_bytes(23_100_000_000), "21.5 GiB");
-        assert_eq!(format_bytes(4_000_000_000_000_000), "3.55 PiB");
-        assert_eq!(format_bytes(u64::MAX), "16.0 EiB");
-    }
 
     #[test]
     fn echoes_are_one_line_and_cut_to_a_readable_length() {

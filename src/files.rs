@@ -14,7 +14,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{NinError, Result, format_bytes};
+use crate::error::{NinError, Result};
+use crate::format::format_bytes;
 
 /// Largest text file (shape file, report, baseline) read, in bytes: far above any real one.
 pub const MAX_TEXT_FILE_BYTES: u64 = 64 << 20;

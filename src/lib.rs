@@ -34,6 +34,7 @@ pub mod cli;
 pub mod conv1x1;
 pub mod error;
 pub mod files;
+pub mod format;
 pub mod gap;
 pub mod gate;
 pub(crate) mod gemm;

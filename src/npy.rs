@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use npyz::{DType, NpyFile, Order, WriterBuilder};
 
-use crate::error::{NinError, Result, format_bytes, one_line};
+use crate::error::{NinError, Result, one_line};
+use crate::format::format_bytes;
 
 /// An f32 array read from a `.npy` file.
 #[derive(Debug, Clone, PartialEq)]

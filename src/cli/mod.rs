@@ -6,7 +6,6 @@
 mod compare;
 mod gate;
 mod models;
-pub(crate) use models::{size_comparison, thousands};
 mod tensors;
 
 use std::path::PathBuf;
@@ -16,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::budget::MemoryBudget;
 use crate::error::{NinError, Result};
+use crate::format::format_seconds;
 use crate::machine;
 use crate::measure::{
     ChainData, ConvRunner, RunRow, check_conv, check_gap, check_mlpconv, effective_threads, time_conv,
@@ -592,22 +592,4 @@ fn print_run_row(r: &RunRow) {
         fraction,
         format_seconds(r.seconds_median)
     );
-}
-
-/// Seconds with a unit that keeps 3 or 4 significant digits: `812 ns`, `3.92 µs`, `1.33 ms`.
-pub(crate) fn format_seconds(s: f64) -> String {
-    let (value, unit) = match s {
-        s if s < 1e-6 => (s * 1e9, "ns"),
-        s if s < 1e-3 => (s * 1e6, "µs"),
-        s if s < 1.0 => (s * 1e3, "ms"),
-        s => (s, "s"),
-    };
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.decimals$} {unit}")
 }

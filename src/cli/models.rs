@@ -1,46 +1,16 @@
 //! `nin-bench models` and `nin-bench heads`: human tables, or JSON with `--json`.
 
-use super::{CommandResult, format_seconds, to_json};
+use super::{CommandResult, to_json};
+use crate::format::{dims, format_seconds, thousands};
+use crate::model::heads::HeadStats;
 use crate::model::heads::standard_heads;
+use crate::model::size_comparison;
 use crate::model::zoo;
-use crate::model::{ModelStats, heads::HeadStats};
 use crate::timing::TimingBudget;
 
 /// `1234567` → `1,234,567`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn kib(bytes: u64) -> String {
     if bytes < 1024 { format!("{bytes} B") } else { format!("{} KiB", thousands(bytes / 1024)) }
-}
-
-fn dims(d: &[usize]) -> String {
-    d.iter().map(usize::to_string).collect::<Vec<_>>().join("×")
-}
-
-/// The one-line comparison the NIN paper makes: NIN's weights against AlexNet's.
-pub(crate) fn size_comparison(stats: &[ModelStats]) -> Option<String> {
-    let nin = stats.iter().find(|s| s.name == "nin-imagenet")?;
-    let alex = stats.iter().find(|s| s.name == "alexnet")?;
-    Some(format!(
-        "nin-imagenet: {} parameters = {:.1} MiB fp32; alexnet: {} parameters = {:.1} MiB fp32 ({:.1}× more, {:.0}% of them in its 3 FC layers)",
-        thousands(nin.total_params),
-        nin.size_mib_fp32,
-        thousands(alex.total_params),
-        alex.size_mib_fp32,
-        alex.total_params as f64 / nin.total_params as f64,
-        100.0 * alex.layers.iter().filter(|l| l.kind == "fc").map(|l| l.params).sum::<u64>() as f64
-            / alex.total_params as f64
-    ))
 }
 
 pub(crate) fn models(name: Option<String>, json: bool) -> CommandResult {
@@ -119,17 +89,4 @@ pub(crate) fn heads(json: bool) -> CommandResult {
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(60_965_224), "60,965,224");
-    }
 }

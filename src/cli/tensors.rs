@@ -7,6 +7,7 @@ use clap::Args;
 use super::CommandResult;
 use crate::budget::MemoryBudget;
 use crate::error::{NinError, Result};
+use crate::format::{dims, format_bytes};
 use crate::npy::{open_f32, write_f32};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, Problem};
 use crate::registry;
@@ -65,7 +66,7 @@ fn nchw(what: &str, shape: &[usize]) -> Result<[usize; 4]> {
 fn output_buffer(len: usize) -> Result<AlignedBuf> {
     try_zeroed(len).ok_or_else(|| NinError::Shape {
         what: "output".into(),
-        reason: format!("cannot allocate {}", crate::error::format_bytes(4 * len as u64)),
+        reason: format!("cannot allocate {}", format_bytes(4 * len as u64)),
     })
 }
 
@@ -133,8 +134,4 @@ pub(crate) fn gap(args: GapArgs, budget: &MemoryBudget) -> CommandResult {
     write_f32(&args.output, &[n, c], &y)?;
     eprintln!("{}: {p} -> {} ({})", kernel.name(), args.output.display(), dims(&[n, c]));
     Ok(())
-}
-
-fn dims(d: &[usize]) -> String {
-    d.iter().map(usize::to_string).collect::<Vec<_>>().join("×")
 }

@@ -243,6 +243,22 @@ impl Model {
     }
 }
 
+/// The one-line comparison the NIN paper makes: NIN's weights against AlexNet's.
+pub fn size_comparison(stats: &[ModelStats]) -> Option<String> {
+    let nin = stats.iter().find(|s| s.name == "nin-imagenet")?;
+    let alex = stats.iter().find(|s| s.name == "alexnet")?;
+    Some(format!(
+        "nin-imagenet: {} parameters = {:.1} MiB fp32; alexnet: {} parameters = {:.1} MiB fp32 ({:.1}× more, {:.0}% of them in its 3 FC layers)",
+        crate::format::thousands(nin.total_params),
+        nin.size_mib_fp32,
+        crate::format::thousands(alex.total_params),
+        alex.size_mib_fp32,
+        alex.total_params as f64 / nin.total_params as f64,
+        100.0 * alex.layers.iter().filter(|l| l.kind == "fc").map(|l| l.params).sum::<u64>() as f64
+            / alex.total_params as f64
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

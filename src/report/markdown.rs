@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::{PairedRatio, Report, ReportRow, targets};
-use crate::cli::{format_seconds, thousands};
+use crate::format::{format_seconds, thousands};
 use crate::problem::GapProblem;
 
 fn pct(f: Option<f64>) -> String {
@@ -341,7 +341,7 @@ pub(super) fn render(r: &Report) -> String {
     }
 
     let _ = writeln!(w, "\n## NIN against fully-connected heads\n");
-    if let Some(line) = crate::cli::size_comparison(&r.models) {
+    if let Some(line) = crate::model::size_comparison(&r.models) {
         let _ = writeln!(w, "**{line}.**\n");
     }
     let _ = writeln!(w, "| model | input | params | fp32 weights | MACs | FLOPs (2·MACs) |");
