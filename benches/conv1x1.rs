@@ -46,7 +46,7 @@ fn conv1x1(c: &mut Criterion) {
             .nresamples(10_000);
         for kernel in conv1x1_kernels() {
             let prepared = kernel.prepare(&p, &w, bias).expect("prepare");
-            let parallel = kernel.info().threads == "rayon";
+            let parallel = kernel.info().threads.is_parallel();
             for (threads, pool) in pools.iter().filter(|(t, _)| *t == 1 || parallel) {
                 group.bench_function(BenchmarkId::new(kernel.name(), format!("{threads}t")), |bench| {
                     pool.install(|| {

@@ -31,7 +31,7 @@ fn gap(c: &mut Criterion) {
             .sample_size(10)
             .nresamples(10_000);
         for kernel in gap_kernels() {
-            let parallel = kernel.info().threads == "rayon";
+            let parallel = kernel.info().threads.is_parallel();
             for (threads, pool) in pools.iter().filter(|(t, _)| *t == 1 || parallel) {
                 group.bench_function(BenchmarkId::new(kernel.name(), format!("{threads}t")), |bench| {
                     pool.install(|| bench.iter(|| kernel.run(&p, black_box(&x), black_box(&mut y)).expect("run")))

@@ -32,7 +32,7 @@ fn mlpconv(c: &mut Criterion) {
             .sample_size(10)
             .nresamples(10_000);
         for kernel in mlpconv_kernels() {
-            let parallel = kernel.info().threads == "rayon";
+            let parallel = kernel.info().threads.is_parallel();
             let prepared = kernel.prepare(&p, &data.weight_slices(), &data.bias_slices()).expect("prepare");
             for (threads, pool) in pools.iter().filter(|(t, _)| *t == 1 || parallel) {
                 group.bench_function(BenchmarkId::new(kernel.name(), format!("{threads}t")), |bench| {

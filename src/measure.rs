@@ -71,8 +71,8 @@ pub fn thread_counts() -> Vec<usize> {
 }
 
 /// Threads a kernel actually uses in a pool of `threads`.
-pub fn effective_threads(kernel_threads: &str, threads: usize) -> usize {
-    if kernel_threads == "rayon" { threads.max(1) } else { 1 }
+pub fn effective_threads(kernel_threads: crate::Threads, threads: usize) -> usize {
+    kernel_threads.used_in(threads)
 }
 
 impl RunRow {

@@ -685,12 +685,12 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// `conv1x1` or `gap`, as in [`crate::KernelInfo::op`].
-    pub fn op(&self) -> &'static str {
+    /// The operation, as in [`crate::KernelInfo::op`].
+    pub fn op(&self) -> crate::Op {
         match self {
-            Problem::Conv1x1(_) => "conv1x1",
-            Problem::Gap(_) => "gap",
-            Problem::Mlpconv(_) => "mlpconv",
+            Problem::Conv1x1(_) => crate::Op::Conv1x1,
+            Problem::Gap(_) => crate::Op::Gap,
+            Problem::Mlpconv(_) => crate::Op::Mlpconv,
         }
     }
 }
@@ -824,7 +824,7 @@ mod tests {
 
     #[test]
     fn problem_strings_pick_their_operation() {
-        let op = |s: &str| s.parse::<Problem>().unwrap().op();
+        let op = |s: &str| s.parse::<Problem>().unwrap().op().name();
         assert_eq!(op("1x192x28x28:32,relu"), "conv1x1");
         assert_eq!(op("1x1000x6x6"), "gap");
         assert_eq!(op("1x192x32x32:160:96"), "mlpconv");

@@ -15,7 +15,7 @@ use crate::gap::GapKernel;
 use crate::gap::naive::GapNaive;
 use crate::gap::rayon::GapRayon;
 use crate::gap::simd::GapSimd;
-use crate::kernel::KernelInfo;
+use crate::kernel::{KernelInfo, Op};
 use crate::mlpconv::MlpconvKernel;
 use crate::mlpconv::fused::MlpconvFused;
 use crate::mlpconv::unfused::MlpconvUnfused;
@@ -50,11 +50,21 @@ pub fn mlpconv_kernels() -> Vec<Box<dyn MlpconvKernel>> {
 
 /// The `mlpconv` kernel called `name`, or an error listing the known names.
 pub fn mlpconv_kernel(name: &str) -> Result<Box<dyn MlpconvKernel>> {
-    let kernels = mlpconv_kernels();
-    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-    kernels.into_iter().find(|k| k.name() == name).ok_or(NinError::UnknownKernel {
-        op: "mlpconv",
-        name: name.to_string(),
+    by_name(mlpconv_kernels(), name, Op::Mlpconv, |k| k.name())
+}
+
+/// The kernel of `kernels` called `name`, or an error naming `op` and listing the known names:
+/// the one lookup behind every operation's.
+fn by_name<K: ?Sized>(
+    kernels: Vec<Box<K>>,
+    name: &str,
+    op: Op,
+    name_of: impl Fn(&K) -> &'static str,
+) -> Result<Box<K>> {
+    let known = kernels.iter().map(|k| name_of(k)).collect::<Vec<_>>().join(", ");
+    kernels.into_iter().find(|k| name_of(k) == name).ok_or_else(|| NinError::UnknownKernel {
+        op: op.name(),
+        name: crate::error::shorten(name),
         known,
     })
 }
@@ -72,24 +82,12 @@ pub fn gap_kernels() -> Vec<Box<dyn GapKernel>> {
 
 /// The 1×1 convolution kernel called `name`, or an error listing the known names.
 pub fn conv1x1_kernel(name: &str) -> Result<Box<dyn Conv1x1Kernel>> {
-    let kernels = conv1x1_kernels();
-    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-    kernels.into_iter().find(|k| k.name() == name).ok_or(NinError::UnknownKernel {
-        op: "conv1x1",
-        name: name.to_string(),
-        known,
-    })
+    by_name(conv1x1_kernels(), name, Op::Conv1x1, |k| k.name())
 }
 
 /// The GAP kernel called `name`, or an error listing the known names.
 pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
-    let kernels = gap_kernels();
-    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-    kernels.into_iter().find(|k| k.name() == name).ok_or(NinError::UnknownKernel {
-        op: "gap",
-        name: name.to_string(),
-        known,
-    })
+    by_name(gap_kernels(), name, Op::Gap, |k| k.name())
 }
 
 /// A registered kernel of any operation.
@@ -124,6 +122,42 @@ pub fn kernel(name: &str) -> Result<AnyKernel> {
     }
 }
 
+/// What the report and its targets ask of particular kernels. The registry says which kernel
+/// plays each role, so that neither names kernels itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The plain loops every conv kernel's speed-up is counted from.
+    ConvBaseline,
+    /// The plain loop every GAP kernel's speed-up is counted from.
+    GapBaseline,
+    /// im2col + GEMM, timed in turn against the direct kernel ([`Role::Direct`]).
+    Gemm,
+    /// The direct channel-blocked kernel on one thread.
+    Direct,
+    /// The parallel conv kernel whose scaling from the threads the report measures.
+    Scaling,
+    /// The GAP kernel timed in turn against a read pass over its input.
+    BandwidthShare,
+    /// The fused chain, timed in turn against [`Role::Unfused`].
+    Fused,
+    /// The chain as frameworks run it, layer by layer.
+    Unfused,
+}
+
+/// The name of the kernel that plays `role`.
+pub const fn role(role: Role) -> &'static str {
+    match role {
+        Role::ConvBaseline => "naive",
+        Role::GapBaseline => "gap-naive",
+        Role::Gemm => "im2col-gemm",
+        Role::Direct => "blocked-simd",
+        Role::Scaling => "rayon-tiled",
+        Role::BandwidthShare => "gap-simd",
+        Role::Fused => "mlpconv-fused",
+        Role::Unfused => "mlpconv-unfused",
+    }
+}
+
 /// The kernel `nin-bench conv1x1` uses unless told otherwise: the fastest on all cores.
 pub const DEFAULT_CONV1X1_KERNEL: &str = "rayon-tiled";
 /// The kernel `nin-bench gap` uses unless told otherwise.
@@ -132,7 +166,7 @@ pub const DEFAULT_GAP_KERNEL: &str = "gap-simd";
 /// The error for a name that no registry knows, listing every kernel of every operation.
 pub fn unknown_kernel(name: &str) -> NinError {
     let known = all_kernel_info().iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
-    NinError::UnknownKernel { op: "conv1x1, gap or mlpconv", name: name.to_string(), known }
+    NinError::UnknownKernel { op: "conv1x1, gap or mlpconv", name: crate::error::shorten(name), known }
 }
 
 /// Descriptions of every registered kernel: conv, then GAP, then the fused chains.
@@ -165,6 +199,25 @@ mod tests {
         for k in mlpconv_kernels() {
             assert_eq!(mlpconv_kernel(k.name()).unwrap().name(), k.name());
         }
+    }
+
+    #[test]
+    fn every_role_is_played_by_a_registered_kernel_of_its_operation() {
+        let roles = [
+            (Role::ConvBaseline, Op::Conv1x1),
+            (Role::GapBaseline, Op::Gap),
+            (Role::Gemm, Op::Conv1x1),
+            (Role::Direct, Op::Conv1x1),
+            (Role::Scaling, Op::Conv1x1),
+            (Role::BandwidthShare, Op::Gap),
+            (Role::Fused, Op::Mlpconv),
+            (Role::Unfused, Op::Mlpconv),
+        ];
+        for (r, op) in roles {
+            let info = kernel(role(r)).unwrap_or_else(|e| panic!("{r:?}: {e}")).info();
+            assert_eq!(info.op, op, "{r:?}");
+        }
+        assert!(kernel(role(Role::Scaling)).unwrap().info().threads.is_parallel());
     }
 
     #[test]

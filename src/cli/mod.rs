@@ -352,7 +352,7 @@ fn verify(problems: Vec<Problem>, only: &[String], budget: &MemoryBudget) -> Com
         let op = registry::kernel(name)?.info().op;
         if !problems.iter().any(|p| p.op() == op) {
             let given: Vec<&str> =
-                problems.iter().map(|p| p.op()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+                problems.iter().map(|p| p.op().name()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             return Err(NinError::Empty {
                 what: format!("--kernel {name}"),
                 reason: format!("it is a {op} kernel, and no {op} problem was given (only {})", given.join(", ")),
@@ -424,7 +424,7 @@ fn run_kernel(
     // `--against` names a kernel, or a GEMM library for a conv kernel.
     let peer = against.and_then(Peer::from_name);
     if let Some(q) = peer
-        && op != "conv1x1"
+        && op != crate::Op::Conv1x1
     {
         return Err(NinError::Shape {
             what: format!("--against {}", q.name()),
@@ -452,7 +452,7 @@ fn run_kernel(
     let threads_of = |k: &AnyKernel| effective_threads(k.info().threads, threads);
     let threads =
         threads_of(&kernel).max(other.as_ref().map_or(1, threads_of)).max(if peer.is_some() { threads } else { 1 });
-    let peak = (op != "gap").then(|| machine::fma_peak_gflops(threads, 10));
+    let peak = (op != crate::Op::Gap).then(|| machine::fma_peak_gflops(threads, 10));
     let mut rows: Vec<RunRow> = Vec::new();
     for problem in problems {
         if let (Some(q), Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) = (peer, problem, &kernel) {
@@ -568,11 +568,11 @@ fn run_against_limit(
     Ok(())
 }
 
-fn print_run_header(op: &str, peak: Option<f64>) {
+fn print_run_header(op: crate::Op, peak: Option<f64>) {
     if let Some(peak) = peak {
         println!("FMA peak measured now: {peak:.1} GFLOP/s");
     }
-    let limit = if op == "gap" { "of read bw" } else { "of FMA peak" };
+    let limit = if op == crate::Op::Gap { "of read bw" } else { "of FMA peak" };
     println!(
         "{:<15} {:<26} {:>7} {:>9} {:>9} {:>8} {:>12} {:>12}",
         "kernel", "problem", "threads", "GFLOP/s", "p90", "GB/s", limit, "median"

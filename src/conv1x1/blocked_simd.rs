@@ -6,6 +6,7 @@ use pulp::{Simd, WithSimd};
 use super::direct::{self, OutPtr, Region, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
+use crate::kernel::{Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -82,11 +83,11 @@ impl Conv1x1Kernel for BlockedSimd {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "conv1x1",
+            op: Op::Conv1x1,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
             tile: Some(tile_name(self.policy)),
-            threads: "1",
+            threads: Threads::Single,
             description: "direct channel-blocked kernel, no im2col: 6×16 register tile of output channels × pixels (NCHW) or pixels × channels (NHWC, and NCHW maps that fill 6-pixel rows a fifth better, such as 6×6, whose batches take regions across images; in pixel rows each block of pixels is packed once for all its blocks of channels), Cin in equal blocks of at most 512 (256 in pixel rows), tiles copied into a panel when their rows are far apart or their block would overflow half the L1 (from an input of 2 MiB or more, the next tile's rows prefetched during each tile's panel calls), bias + ReLU in the epilogue; pulp, ISA chosen at run time",
         }
     }

@@ -11,6 +11,7 @@ use wide::f32x8;
 use super::direct::{self, OutPtr, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, relu};
+use crate::kernel::{Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::tensor::Layout;
@@ -119,11 +120,11 @@ impl Conv1x1Kernel for BlockedWide {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "conv1x1",
+            op: Op::Conv1x1,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa().to_string(),
             tile: Some(format!("{MR}x{NR}")),
-            threads: "1",
+            threads: Threads::Single,
             description: "the same on `wide::f32x8`: the ISA is fixed at compile time, and `list` says which",
         }
     }

@@ -18,6 +18,7 @@ use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, Microkernel, NV, PulpMicrokernel};
 use crate::gemm::pack::MatRef;
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
+use crate::kernel::{Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -165,7 +166,7 @@ impl Conv1x1Kernel for Im2colGemm {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "conv1x1",
+            op: Op::Conv1x1,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
             tile: Some(format!(
@@ -175,7 +176,7 @@ impl Conv1x1Kernel for Im2colGemm {
                 crate::gemm::MC,
                 crate::gemm::NC
             )),
-            threads: "1",
+            threads: Threads::Single,
             description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, 6×16 FMA microkernel; on 6×6 maps the transposed product, written back transposed",
         }
     }

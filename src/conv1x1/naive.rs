@@ -2,6 +2,7 @@
 
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::relu;
+use crate::kernel::{Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::{Layout, aligned_copy};
 
@@ -21,11 +22,11 @@ impl Conv1x1Kernel for Naive {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "conv1x1",
+            op: Op::Conv1x1,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa().to_string(),
             tile: None,
-            threads: "1",
+            threads: Threads::Single,
             description: "the direct loops in f32",
         }
     }

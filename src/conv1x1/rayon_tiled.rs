@@ -6,6 +6,7 @@ use super::blocked_simd::{DirectOp, tile_name};
 use super::direct::{self, OutPtr, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::NV;
+use crate::kernel::{Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -42,11 +43,11 @@ impl Conv1x1Kernel for RayonTiled {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "conv1x1",
+            op: Op::Conv1x1,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
             tile: Some(tile_name(self.policy)),
-            threads: "rayon",
+            threads: Threads::Rayon,
             description: "`blocked-simd` over independent output regions with rayon; bit-identical for any thread count",
         }
     }

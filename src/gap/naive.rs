@@ -1,6 +1,7 @@
 //! `gap-naive`: a sequential f32 sum per channel, divided by H·W.
 
 use super::{GapArgs, GapKernel, KernelInfo};
+use crate::kernel::{Op, Threads};
 use crate::tensor::Layout;
 
 /// The textbook loops.
@@ -15,11 +16,11 @@ impl GapKernel for GapNaive {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "gap",
+            op: Op::Gap,
             layouts: Layout::ALL.to_vec(),
             isa: "scalar (compiler's choice)".to_string(),
             tile: None,
-            threads: "1",
+            threads: Threads::Single,
             description: "sequential sum per channel",
         }
     }

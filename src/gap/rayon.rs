@@ -4,6 +4,7 @@ use rayon::prelude::*;
 
 use super::simd::GapBlock;
 use super::{GapArgs, GapKernel, KernelInfo};
+use crate::kernel::{Op, Threads};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 
@@ -39,11 +40,11 @@ impl GapKernel for GapRayon {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "gap",
+            op: Op::Gap,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
             tile: Some(format!("{CHANNELS_PER_TASK} channels per task")),
-            threads: "rayon",
+            threads: Threads::Rayon,
             description: "`gap-simd` over (image, channel block) tasks",
         }
     }

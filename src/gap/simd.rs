@@ -6,6 +6,7 @@ use pulp::{Simd, WithSimd};
 
 use super::{GapArgs, GapKernel, KernelInfo};
 use crate::gemm::microkernel::{load, store};
+use crate::kernel::{Op, Threads};
 use crate::problem::GapProblem;
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
@@ -308,11 +309,11 @@ impl GapKernel for GapSimd {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "gap",
+            op: Op::Gap,
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
             tile: Some(format!("{ACCUMULATORS} accumulators x {} lanes", self.policy.f32_lanes())),
-            threads: "1",
+            threads: Threads::Single,
             description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors eight channels at a time, their horizontal sums done together with AVX2) or channel vectors accumulated pixel by pixel (NHWC)",
         }
     }

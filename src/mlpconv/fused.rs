@@ -41,6 +41,7 @@ use crate::conv1x1::blocked_simd::tile_name;
 use crate::conv1x1::direct::{self, OutPtr, TileRows};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
 use crate::gemm::pack::panels;
+use crate::kernel::{Op, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -395,11 +396,11 @@ impl MlpconvKernel for MlpconvFused {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "mlpconv",
+            op: Op::Mlpconv,
             layouts: vec![Layout::Nchw],
             isa: self.isa.clone(),
             tile: Some(format!("{} ({SUBTILES_PER_TILE} per pixel tile)", tile_name(self.policy))),
-            threads: "rayon",
+            threads: Threads::Rayon,
             description: "the chain pixel tile by pixel tile: input tile packed, then each 16-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
         }
     }

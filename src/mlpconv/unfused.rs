@@ -6,6 +6,7 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::conv1x1::rayon_tiled::RayonTiled;
 use crate::gap::GapKernel;
 use crate::gap::rayon::GapRayon;
+use crate::kernel::{Op, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -39,11 +40,11 @@ impl MlpconvKernel for MlpconvUnfused {
     fn info(&self) -> KernelInfo {
         KernelInfo {
             name: self.name(),
-            op: "mlpconv",
+            op: Op::Mlpconv,
             layouts: vec![Layout::Nchw],
             isa: self.conv.isa().to_string(),
             tile: self.conv.info().tile,
-            threads: "rayon",
+            threads: Threads::Rayon,
             description: "a chain as frameworks run it: `rayon-tiled` per layer, then `gap-rayon`, every intermediate written in full (the baseline)",
         }
     }

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::{PairedRatio, Report, ReportRow, targets};
 use crate::format::{format_seconds, thousands};
 use crate::problem::GapProblem;
+use crate::registry::{Role, role};
 
 fn pct(f: Option<f64>) -> String {
     f.map_or("-".into(), |f| format!("{:.0}%", 100.0 * f))
@@ -165,7 +166,7 @@ pub(super) fn render(r: &Report) -> String {
     }
 
     let lowered: Vec<_> =
-        r.paired.iter().filter(|c| c.kernel == "im2col-gemm" && c.against == "blocked-simd").collect();
+        r.paired.iter().filter(|c| c.kernel == role(Role::Gemm) && c.against == role(Role::Direct)).collect();
     if !lowered.is_empty() {
         let _ = writeln!(w, "\n## im2col + GEMM against the direct kernel, 1 thread, timed in turn\n");
         let _ = writeln!(w, "| problem | im2col-gemm vs blocked-simd |");

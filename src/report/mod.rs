@@ -24,7 +24,7 @@ use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
 use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::reference;
-use crate::registry;
+use crate::registry::{self, Role};
 use crate::suite;
 use crate::tensor::{seeded_uniform, zeroed};
 use crate::timing::{TimingBudget, measure};
@@ -86,8 +86,8 @@ impl ReportRow {
 }
 
 /// Names of the fused chain kernel and of its baseline, timed as a pair.
-const FUSED: &str = "mlpconv-fused";
-const UNFUSED: &str = "mlpconv-unfused";
+const FUSED: &str = registry::role(Role::Fused);
+const UNFUSED: &str = registry::role(Role::Unfused);
 
 /// The whole report, as written to `report.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -240,14 +240,15 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     // Count the measurements for the progress bar.
     let conv_runners: Vec<(&str, bool)> = conv_kernels
         .iter()
-        .map(|k| (k.name(), k.info().threads == "rayon"))
+        .map(|k| (k.name(), k.info().threads.is_parallel()))
         .chain(Peer::ALL.iter().map(|q| (q.name(), true)))
         .collect();
-    let gap_runners: Vec<(&str, bool)> = gap_kernels.iter().map(|k| (k.name(), k.info().threads == "rayon")).collect();
+    let gap_runners: Vec<(&str, bool)> =
+        gap_kernels.iter().map(|k| (k.name(), k.info().threads.is_parallel())).collect();
     let conv_total = planned(&conv_problems, &conv_runners, &opts.filter);
     let gap_total = planned(&gap_problems, &gap_runners, &opts.filter);
     let chain_runners: Vec<(&str, bool)> =
-        chain_kernels.iter().map(|k| (k.name(), k.info().threads == "rayon")).collect();
+        chain_kernels.iter().map(|k| (k.name(), k.info().threads.is_parallel())).collect();
     let chain_total = planned(&chain_problems, &chain_runners, &opts.filter);
     if conv_total + gap_total + chain_total == 0 && !matches(&opts.filter, "heads", "heads") {
         return Err(NinError::Empty {
@@ -384,7 +385,7 @@ fn conv_problem(
     let (mut passed_kernels, mut passed_peers) = (Vec::new(), Vec::new());
 
     for kernel in kernels {
-        let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
+        let thread_counts = thread_counts_for(kernel.info().threads.is_parallel());
         let outcome = check_conv(kernel, p, (&x, &w, bias), &full);
         report.verified += 1;
         if let Err(why) = outcome {
@@ -439,7 +440,7 @@ fn conv_problem(
 
     paired_comparisons(p, &passed_kernels, &passed_peers, &rows, threads_all, budget, bar, report)?;
 
-    let naive = rows.iter().find(|r| r.run.kernel == "naive").map(|r| r.run.seconds_median);
+    let naive = rows.iter().find(|r| r.run.kernel == registry::role(Role::ConvBaseline)).map(|r| r.run.seconds_median);
     let gemm_at = |threads: usize| {
         rows.iter()
             .find(|r| r.run.kernel == Peer::GemmCrate.name() && r.run.threads == threads)
@@ -485,7 +486,7 @@ fn paired_comparisons(
             pairs.extend(peers.iter().map(|&q| (threads, ConvRunner::Kernel(fastest), ConvRunner::Peer(q))));
         }
     }
-    if let (Some(gemm), Some(direct)) = (kernel("im2col-gemm"), kernel("blocked-simd")) {
+    if let (Some(gemm), Some(direct)) = (kernel(registry::role(Role::Gemm)), kernel(registry::role(Role::Direct))) {
         pairs.push((1, ConvRunner::Kernel(gemm), ConvRunner::Kernel(direct)));
     }
     // The fastest at 1 thread: timed against itself (the control) and against the peak loop.
@@ -495,7 +496,7 @@ fn paired_comparisons(
     if let Some(k) = peak_of {
         pairs.push((1, ConvRunner::Kernel(k), ConvRunner::Kernel(k)));
     }
-    let scaled = kernel("rayon-tiled").filter(|_| threads_all > 1);
+    let scaled = kernel(registry::role(Role::Scaling)).filter(|_| threads_all > 1);
     bar.inc_length((pairs.len() + usize::from(scaled.is_some()) + usize::from(peak_of.is_some())) as u64);
     for (threads, first, second) in pairs {
         bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
@@ -533,7 +534,7 @@ fn paired_comparisons(
 
 /// The GAP kernel the report times against a read pass ([`Report::bandwidth_shares`]): the one
 /// the GAP target names.
-pub const BANDWIDTH_SHARE_KERNEL: &str = "gap-simd";
+pub const BANDWIDTH_SHARE_KERNEL: &str = registry::role(Role::BandwidthShare);
 
 /// The `against` of a [`PairedRatio`] that times `rayon-tiled` on all threads against itself
 /// on 1 thread: its speed-up from the threads, both timed in turn.
@@ -565,7 +566,7 @@ fn gap_problem(
     let read_gbps_for = |threads: usize| read_gbps.iter().find(|(t, _)| *t == threads).map_or(read_gbps[0].1, |r| r.1);
     let mut rows = Vec::new();
     for kernel in kernels.iter().filter(|k| matches(&opts.filter, &shape, k.name())) {
-        let thread_counts = thread_counts_for(kernel.info().threads == "rayon");
+        let thread_counts = thread_counts_for(kernel.info().threads.is_parallel());
         report.verified += 1;
         let outcome = check_gap(kernel.as_ref(), p, &x, &expected);
         if let Err(why) = outcome {
@@ -590,7 +591,7 @@ fn gap_problem(
             bar.inc(1);
         }
     }
-    let naive = rows.iter().find(|r| r.run.kernel == "gap-naive").map(|r| r.run.seconds_median);
+    let naive = rows.iter().find(|r| r.run.kernel == registry::role(Role::GapBaseline)).map(|r| r.run.seconds_median);
     for r in &mut rows {
         r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
     }
@@ -625,7 +626,7 @@ fn chain_problem(
             Ok(_) => passed.push(kernel),
             Err(why) => {
                 report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
-                bar.inc(thread_counts_for(kernel.info().threads == "rayon").len() as u64);
+                bar.inc(thread_counts_for(kernel.info().threads.is_parallel()).len() as u64);
             }
         }
     }
@@ -646,7 +647,7 @@ fn chain_problem(
         }
     }
     for kernel in passed {
-        for threads in thread_counts_for(kernel.info().threads == "rayon") {
+        for threads in thread_counts_for(kernel.info().threads.is_parallel()) {
             bar.set_message(timing_message(&shape, kernel.name(), threads));
             let run = time_mlpconv(kernel, p, threads, budget, Some(peak(threads)))?;
             rows.push(ReportRow::new("kernel", run, ai));

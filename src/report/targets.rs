@@ -6,6 +6,7 @@
 //! against the FMA-peak loop) come from the report's paired timings, samples of the two taken
 //! in turn, where the report made them; otherwise from the two medians.
 
+use crate::registry::{Role, role};
 use serde::Serialize;
 
 use super::{Report, ReportRow};
@@ -169,12 +170,12 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     if all_threads > 1 {
         for shape in shapes(conv) {
             let (Some(one), Some(many)) =
-                (named(conv, &shape, 1, "rayon-tiled"), named(conv, &shape, all_threads, "rayon-tiled"))
+                (named(conv, &shape, 1, role(Role::Scaling)), named(conv, &shape, all_threads, role(Role::Scaling)))
             else {
                 continue;
             };
             let Ok(p) = shape.parse::<Conv1x1Problem>() else { continue };
-            let speedup = paired(report, &shape, all_threads, "rayon-tiled", super::SCALING_AGAINST)
+            let speedup = paired(report, &shape, all_threads, role(Role::Scaling), super::SCALING_AGAINST)
                 .unwrap_or(one.run.seconds_median / many.run.seconds_median);
             checked += 1;
             // What the machine gave the FMA-peak loop in the same rounds: the reason a miss is
@@ -192,7 +193,7 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             for peer in ["gemm-crate", "matrixmultiply"] {
                 if let Some(q) = named(conv, &shape, all_threads, peer) {
                     checked += 1;
-                    let ratio = paired(report, &shape, all_threads, "rayon-tiled", peer)
+                    let ratio = paired(report, &shape, all_threads, role(Role::Scaling), peer)
                         .unwrap_or(q.run.seconds_median / many.run.seconds_median);
                     if ratio < 1.0 {
                         misses.push(format!("{shape} behind {peer} at {all_threads}t ({}×)", short_of(ratio, 2)));
@@ -243,11 +244,13 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     // 5. im2col-gemm within 15% of blocked-simd at stride 1.
     let (mut checked, mut misses) = (0, Vec::new());
     for shape in shapes(conv) {
-        let (Some(g), Some(b)) = (named(conv, &shape, 1, "im2col-gemm"), named(conv, &shape, 1, "blocked-simd")) else {
+        let (Some(g), Some(b)) = (named(conv, &shape, 1, role(Role::Gemm)), named(conv, &shape, 1, role(Role::Direct)))
+        else {
             continue;
         };
         checked += 1;
-        let ratio = paired(report, &shape, 1, "im2col-gemm", "blocked-simd").unwrap_or(g.run.gflops / b.run.gflops);
+        let ratio =
+            paired(report, &shape, 1, role(Role::Gemm), role(Role::Direct)).unwrap_or(g.run.gflops / b.run.gflops);
         if ratio < 0.85 {
             misses.push(format!("{shape} {}×", short_of(ratio, 2)));
         }
