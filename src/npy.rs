@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use npyz::{DType, NpyFile, Order, WriterBuilder};
 
-use crate::error::{NinError, Result, one_line};
+use crate::error::{NinError, Result, one_line, shorten};
 use crate::format::format_bytes;
 
 /// An f32 array read from a `.npy` file.
@@ -78,7 +78,10 @@ impl NpyF32File {
             data.push(value.map_err(|e| file_error(&path, format!("truncated or unreadable data: {e}")))?);
         }
         if data.len() != len {
-            return Err(file_error(&path, format!("holds {} values, its shape {shape:?} needs {len}", data.len())));
+            return Err(file_error(
+                &path,
+                format!("holds {} values, its shape {} needs {len}", data.len(), shorten(&format!("{shape:?}"))),
+            ));
         }
         Ok(NpyArray { shape, data })
     }
@@ -176,7 +179,12 @@ pub fn open_f32(path: &Path) -> Result<NpyF32File> {
     if npy.order() == Order::Fortran {
         return Err(file_error(path, "array is in Fortran order; save it with np.ascontiguousarray(x)"));
     }
-    let too_big = || file_error(path, format!("its shape {:?} holds more values than fit in memory", npy.shape()));
+    let too_big = || {
+        file_error(
+            path,
+            format!("its shape {} holds more values than fit in memory", shorten(&format!("{:?}", npy.shape()))),
+        )
+    };
     let shape = npy.shape().iter().map(|&d| usize::try_from(d).map_err(|_| too_big())).collect::<Result<Vec<_>>>()?;
     let len = shape
         .iter()
@@ -189,7 +197,11 @@ pub fn open_f32(path: &Path) -> Result<NpyF32File> {
         let what = if data_bytes < 4 * len as u64 { "truncated: it" } else { "it" };
         return Err(file_error(
             path,
-            format!("{what} holds {data_bytes} bytes of data, its shape {shape:?} of float32 needs {}", 4 * len as u64),
+            format!(
+                "{what} holds {data_bytes} bytes of data, its shape {} of float32 needs {}",
+                shorten(&format!("{shape:?}")),
+                4 * len as u64
+            ),
         ));
     }
     Ok(NpyF32File { path: path.to_path_buf(), shape, len, npy })

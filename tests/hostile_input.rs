@@ -206,7 +206,7 @@ fn endless_inputs_are_refused_after_a_bounded_read() {
 }
 
 #[test]
-fn thread_counts_outside_1_to_1024_are_refused() {
+fn thread_counts_outside_1_to_1024_are_refused_from_the_flag_and_the_environment() {
     for bad in ["0", "100000", "-1", "many", "1e3"] {
         let threads = format!("--threads={bad}");
         assert_usage_error(
@@ -214,6 +214,13 @@ fn thread_counts_outside_1_to_1024_are_refused() {
             "from 1 to 1024",
         );
     }
+    let out = common::nin_bench()
+        .args(["verify", "--shape", "1x3x4x4:5"])
+        .env("RAYON_NUM_THREADS", "100000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RAYON_NUM_THREADS=100000: threads must be"));
     let (code, stdout, stderr) =
         run(&["run", "--kernel", "rayon-tiled", "--threads", "3", "--shape", "1x3x4x4:5", "--quick", "--json"]);
     assert_eq!(code, 0, "{stderr}");

@@ -55,6 +55,19 @@ pub struct Cli {
 /// low enough that a typo cannot make the process start a hundred thousand of them.
 pub const MAX_THREADS: usize = 1024;
 
+/// Rayon sizes its global pool (used by `conv1x1`, `gap`, `verify` and the heads) from
+/// `RAYON_NUM_THREADS`: the same bound as `--threads` applies, so that the environment cannot
+/// start a hundred thousand threads either (0 is rayon's "all cores").
+fn check_rayon_threads_env() -> Result<()> {
+    match std::env::var("RAYON_NUM_THREADS") {
+        Ok(v) if !v.trim().is_empty() && parse_threads(&v).is_err() && v.trim() != "0" => Err(NinError::Shape {
+            what: format!("RAYON_NUM_THREADS={}", crate::error::shorten(&v)),
+            reason: format!("threads must be a whole number from 1 to {MAX_THREADS} (or 0 for all cores)"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Parses a percentage threshold: a finite number, 0 or more. `NaN` or `inf` would make every
 /// comparison pass and so switch a gate off without a word.
 pub(crate) fn parse_percent(text: &str) -> std::result::Result<f64, String> {
@@ -245,6 +258,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => SimdPolicy::requested_by_env()?,
     };
     SimdPolicy::select_for_process(policy);
+    check_rayon_threads_env()?;
     match cli.command {
         Command::List { json, markdown } => list(json, markdown),
         Command::Report { quick, filter, out } => {

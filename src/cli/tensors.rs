@@ -59,7 +59,12 @@ fn shape_error(what: &str, reason: String) -> NinError {
 
 fn nchw(what: &str, shape: &[usize]) -> Result<[usize; 4]> {
     <[usize; 4]>::try_from(shape)
-        .map_err(|_| shape_error(what, format!("shape {shape:?} has rank {}, expected 4 (N×C×H×W)", shape.len())))
+        .map_err(|_| shape_error(what, format!("shape {} has rank {}, expected 4 (N×C×H×W)", echo(shape), shape.len())))
+}
+
+/// A shape from a file as it may be echoed in an error: cut to a readable length.
+fn echo(shape: &[usize]) -> String {
+    crate::error::shorten(&format!("{shape:?}"))
 }
 
 /// A zeroed output buffer, allocated with `try_reserve`: a typed error instead of an abort.
@@ -82,20 +87,24 @@ pub(crate) fn conv1x1(args: ConvArgs, budget: &MemoryBudget) -> CommandResult {
         [_, c] | [_, c, 1, 1] => {
             return Err(shape_error(
                 "weights",
-                format!("shape {:?} has Cin = {c}, the input has {cin} channels", w.shape()),
+                format!("shape {} has Cin = {c}, the input has {cin} channels", echo(w.shape())),
             )
             .into());
         }
         _ => {
-            return Err(shape_error("weights", format!("shape {:?} is not Cout×Cin or Cout×Cin×1×1", w.shape())).into());
+            return Err(
+                shape_error("weights", format!("shape {} is not Cout×Cin or Cout×Cin×1×1", echo(w.shape()))).into()
+            );
         }
     };
     if let Some(b) = &b
         && b.shape() != [cout]
     {
-        return Err(
-            shape_error("bias", format!("shape {:?}, expected [{cout}] (one per output channel)", b.shape())).into()
-        );
+        return Err(shape_error(
+            "bias",
+            format!("shape {}, expected [{cout}] (one per output channel)", echo(b.shape())),
+        )
+        .into());
     }
     let shape = Conv1x1Shape {
         n,
