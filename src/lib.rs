@@ -29,6 +29,7 @@
 //! # Ok::<(), nin_bench::NinError>(())
 //! ```
 
+pub mod blocking;
 pub mod budget;
 pub mod cli;
 pub mod conv1x1;

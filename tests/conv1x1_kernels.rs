@@ -1,12 +1,14 @@
 //! Every registered 1×1 convolution kernel against the f64 reference, on shapes chosen from
-//! the kernels' tiles: the register tile is MR = 6 rows × NR = 16 columns with AVX2 (2 with
-//! the scalar fallback), the GEMM and the direct kernels block K by 256, the GEMM blocks M by 96
-//! and N by 2048, and the direct kernels cut the output into regions of 192 channels × 64
+//! the kernels' tiles (the tests take them from `nin_bench::blocking` where it has them): the
+//! register tile is MR = 6 rows × NR = 16 columns with AVX2 (2 with the scalar fallback), the
+//! GEMM and the direct kernels block K by 256 (up to 512 in channel rows), the GEMM blocks M by
+//! 96 and N by 2048, and the direct kernels cut the output into regions of 192 channels × 64
 //! pixels (NCHW), 256 channels × 96 pixels (NCHW tiled by pixel rows) or 64 × 96 (NHWC).
 
 mod common;
 
 use common::{ConvData, check_all_conv_kernels, policies, problems, run_conv};
+use nin_bench::blocking::{DIRECT_KC_MAX, DIRECT_NCHW_REGION_CHANNELS, DIRECT_PACK_MIN_CHANNELS, KC, MR};
 use nin_bench::registry::conv1x1_kernels_with;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, Layout};
 
@@ -21,9 +23,12 @@ fn with_layouts(problems: Vec<Conv1x1Problem>) -> Vec<Conv1x1Problem> {
 
 #[test]
 fn every_kernel_matches_reference_when_cout_is_around_the_register_tile_rows() {
-    // MR = 6 output channels per tile (NCHW rows); region of 8 panels = 48 channels.
+    // MR output channels per tile (NCHW rows); the panels from which a large map's rows are
+    // copied; the channels of one NCHW region.
     let mut ps = Vec::new();
-    for cout in [1, 2].into_iter().chain(around(6)).chain(around(48)) {
+    let blocks =
+        around(MR).into_iter().chain(around(DIRECT_PACK_MIN_CHANNELS)).chain(around(DIRECT_NCHW_REGION_CHANNELS));
+    for cout in [1, 2].into_iter().chain(blocks) {
         ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 5, 3, 7, cout)).unwrap());
     }
     check_all_conv_kernels(&with_layouts(ps), 100);
@@ -48,7 +53,7 @@ fn every_kernel_matches_reference_when_cin_is_around_the_gemm_k_block_and_large(
     // The GEMM's and pixel rows' KC = 256, and channel rows' blocks of at most 512: one,
     // exactly one, and more than one K block; 2048 as in wide layers.
     let mut ps = Vec::new();
-    for cin in [1, 2, 3].into_iter().chain(around(256)).chain(around(512)).chain([2048]) {
+    for cin in [1, 2, 3].into_iter().chain(around(KC)).chain(around(DIRECT_KC_MAX)).chain([2048]) {
         ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, cin, 3, 5, 7)).unwrap());
     }
     check_all_conv_kernels(&with_layouts(ps), 300);

@@ -1,11 +1,15 @@
 //! Random problems and data, every kernel against the reference (both ISA policies).
 //!
-//! Failures proptest finds are saved under `proptest-regressions/` and replayed first on every
-//! run; each one is also kept below as a named regression test once understood.
+//! Sizes are mostly small and sometimes just around a block (`nin_bench::blocking`), so random
+//! problems cross the K, M and region blocks as well as the register tile. Failures proptest
+//! finds are saved beside this file (`proptest_kernels.proptest-regressions`, none so far) and
+//! replayed first on every run; each one is also kept as a named regression test once
+//! understood (as `tests/hostile_input.rs` keeps the .npy shape overflow it found).
 
 mod common;
 
 use common::{ConvData, check_conv, policies, run_gap};
+use nin_bench::blocking::{DIRECT_KC_MAX, DIRECT_NCHW_REGION_CHANNELS, KC, MC};
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, GapProblem, Layout, reference};
@@ -15,9 +19,19 @@ fn layout() -> impl Strategy<Value = Layout> {
     prop_oneof![Just(Layout::Nchw), Just(Layout::Nhwc)]
 }
 
+/// Mostly small, sometimes just around a block (below, at, above), so random problems cross
+/// the blocks as well as the register tile.
+fn around_blocks(small: usize, blocks: &[usize]) -> BoxedStrategy<usize> {
+    let mut options = vec![(4, (1..=small).boxed())];
+    options.extend(blocks.iter().map(|&b| (1, ((b - 1)..=(b + 1)).boxed())));
+    proptest::strategy::Union::new_weighted(options).boxed()
+}
+
 prop_compose! {
-    fn conv_problem()(n in 1usize..=3, cin in 1usize..=70, h in 1usize..=12, w in 1usize..=12,
-                      cout in 1usize..=40, stride in 1usize..=3, bias: bool, relu: bool,
+    fn conv_problem()(n in 1usize..=3, cin in around_blocks(70, &[KC, DIRECT_KC_MAX]),
+                      h in 1usize..=12, w in 1usize..=12,
+                      cout in around_blocks(40, &[MC, DIRECT_NCHW_REGION_CHANNELS]),
+                      stride in 1usize..=3, bias: bool, relu: bool,
                       layout in layout()) -> Conv1x1Problem {
         Conv1x1Problem::new(Conv1x1Shape { n, cin, h, w, cout, stride, bias, relu, layout }).unwrap()
     }

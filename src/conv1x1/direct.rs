@@ -44,7 +44,7 @@ use crate::tensor::{AlignedBuf, Layout, zeroed};
 /// 1.23–1.29×, 8x1024x6x6:1000 1.24–1.34×, 1x384x13x13:384 1.07×, 1x96x54x54:96 1.04–1.10×,
 /// others 0.98–1.04×; with `rayon-tiled` on 2 threads 1.06–1.27× on the same layers but
 /// 0.90–0.93× on 1x512x56x56:512.
-const NCHW_PANELS_PER_REGION: usize = 32;
+pub(crate) const NCHW_PANELS_PER_REGION: usize = 32;
 const NHWC_PANELS_PER_REGION: usize = 4;
 /// NR-channel panels per region of an NCHW problem in pixel rows (256 channels at NR = 16):
 /// the region's pixels are packed once and then reused by every panel, so the more panels
@@ -55,7 +55,7 @@ const NCHW_PIXEL_ROWS_PANELS_PER_REGION: usize = 16;
 /// Against blocks of 256 (a sample of each in turn, blocked-simd, 1 thread): 1x512x56x56:512
 /// 1.06× (one pass over its 6 MiB output instead of two), 1x384x13x13:384 and
 /// 1x256x27x27:256 0.99–1.00× on their own, and with 384 the copied 13×13 tiles above gain.
-const CHANNEL_ROWS_KC_MAX: usize = 512;
+pub(crate) const CHANNEL_ROWS_KC_MAX: usize = 512;
 
 /// The K block of a channel-rows problem with `cin` input channels (see
 /// [`CHANNEL_ROWS_KC_MAX`]): 384 → one block of 384, 1024 → two of 512, 600 → two of 300.
@@ -93,7 +93,7 @@ const PACK_ROWS_MIN_PIXELS: usize = 256;
 /// (blocked-simd, 1 thread, a sample of each in turn).
 const IN_PLACE_MAX_BYTES: usize = 16 << 10;
 /// See [`PACK_ROWS_MIN_PIXELS`].
-const PACK_MIN_PANELS: usize = 8;
+pub(crate) const PACK_MIN_PANELS: usize = 8;
 /// Smallest input image, in bytes, whose copied pixel tiles are prefetched: during each
 /// tile's panel calls, the rows of the next tile are prefetched, a few per call. A tile's
 /// copy reads Cin rows each a row of the map apart, too many streams for the hardware
