@@ -130,6 +130,9 @@ pub fn write_output(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
                 Ok(existing) => existing.permissions().mode() & 0o7777,
                 Err(_) => default_file_mode(),
             };
+            if !dir.is_dir() {
+                return Err(file_error(path, format!("cannot write: its folder {} does not exist", dir.display())));
+            }
             let tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
             {
                 let mut out = BufWriter::new(tmp.as_file());
@@ -199,5 +202,8 @@ mod tests {
         assert!(err.contains("boom"), "{err}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only new.txt is left");
         assert!(write_output(dir.path(), |w| w.write_all(b"x")).unwrap_err().to_string().contains("directory"));
+        let nowhere = dir.path().join("missing").join("y.npy");
+        let err = write_output(&nowhere, |w| w.write_all(b"x")).unwrap_err().to_string();
+        assert!(err.ends_with("missing does not exist"), "{err}");
     }
 }
