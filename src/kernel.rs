@@ -62,6 +62,20 @@ impl std::fmt::Display for Threads {
     }
 }
 
+/// What every kernel has, whatever its operation: the supertrait of `Conv1x1Kernel`,
+/// `GapKernel` and `MlpconvKernel`, through which the registry looks kernels up by name.
+pub trait Kernel: Send + Sync {
+    /// Registry name.
+    fn name(&self) -> &'static str;
+
+    /// Instruction set it runs with (fixed when the kernel is built; part of the identity of
+    /// its prepared weights, whose packing may depend on the vector width).
+    fn isa(&self) -> &str;
+
+    /// Description for `list` and the report.
+    fn info(&self) -> KernelInfo;
+}
+
 /// What the registry, `list` and the report say about a kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelInfo {

@@ -15,7 +15,7 @@ use crate::gap::GapKernel;
 use crate::gap::naive::GapNaive;
 use crate::gap::rayon::GapRayon;
 use crate::gap::simd::GapSimd;
-use crate::kernel::{KernelInfo, Op};
+use crate::kernel::{Kernel, KernelInfo, Op};
 use crate::mlpconv::MlpconvKernel;
 use crate::mlpconv::fused::MlpconvFused;
 use crate::mlpconv::unfused::MlpconvUnfused;
@@ -50,19 +50,14 @@ pub fn mlpconv_kernels() -> Vec<Box<dyn MlpconvKernel>> {
 
 /// The `mlpconv` kernel called `name`, or an error listing the known names.
 pub fn mlpconv_kernel(name: &str) -> Result<Box<dyn MlpconvKernel>> {
-    by_name(mlpconv_kernels(), name, Op::Mlpconv, |k| k.name())
+    by_name(mlpconv_kernels(), name, Op::Mlpconv)
 }
 
 /// The kernel of `kernels` called `name`, or an error naming `op` and listing the known names:
 /// the one lookup behind every operation's.
-fn by_name<K: ?Sized>(
-    kernels: Vec<Box<K>>,
-    name: &str,
-    op: Op,
-    name_of: impl Fn(&K) -> &'static str,
-) -> Result<Box<K>> {
-    let known = kernels.iter().map(|k| name_of(k)).collect::<Vec<_>>().join(", ");
-    kernels.into_iter().find(|k| name_of(k) == name).ok_or_else(|| NinError::UnknownKernel {
+fn by_name<K: ?Sized + Kernel>(kernels: Vec<Box<K>>, name: &str, op: Op) -> Result<Box<K>> {
+    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    kernels.into_iter().find(|k| k.name() == name).ok_or_else(|| NinError::UnknownKernel {
         op: op.name(),
         name: crate::error::shorten(name),
         known,
@@ -82,12 +77,12 @@ pub fn gap_kernels() -> Vec<Box<dyn GapKernel>> {
 
 /// The 1×1 convolution kernel called `name`, or an error listing the known names.
 pub fn conv1x1_kernel(name: &str) -> Result<Box<dyn Conv1x1Kernel>> {
-    by_name(conv1x1_kernels(), name, Op::Conv1x1, |k| k.name())
+    by_name(conv1x1_kernels(), name, Op::Conv1x1)
 }
 
 /// The GAP kernel called `name`, or an error listing the known names.
 pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
-    by_name(gap_kernels(), name, Op::Gap, |k| k.name())
+    by_name(gap_kernels(), name, Op::Gap)
 }
 
 /// A registered kernel of any operation.

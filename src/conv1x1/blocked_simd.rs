@@ -6,7 +6,7 @@ use pulp::{Simd, WithSimd};
 use super::direct::{self, OutPtr, Region, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -71,7 +71,7 @@ impl WithSimd for DirectOp<'_> {
     }
 }
 
-impl Conv1x1Kernel for BlockedSimd {
+impl Kernel for BlockedSimd {
     fn name(&self) -> &'static str {
         "blocked-simd"
     }
@@ -91,7 +91,9 @@ impl Conv1x1Kernel for BlockedSimd {
             description: "direct channel-blocked kernel, no im2col: 6×16 register tile of output channels × pixels (NCHW) or pixels × channels (NHWC, and NCHW maps that fill 6-pixel rows a fifth better, such as 6×6, whose batches take regions across images; in pixel rows each block of pixels is packed once for all its blocks of channels), Cin in equal blocks of at most 512 (256 in pixel rows), tiles copied into a panel when their rows are far apart or their block would overflow half the L1 (from an input of 2 MiB or more, the next tile's rows prefetched during each tile's panel calls), bias + ReLU in the epilogue; pulp, ISA chosen at run time",
         }
     }
+}
 
+impl Conv1x1Kernel for BlockedSimd {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         let nr = NV * self.policy.f32_lanes();
         let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));

@@ -11,7 +11,7 @@ use wide::f32x8;
 use super::direct::{self, OutPtr, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, relu};
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::tensor::Layout;
@@ -108,7 +108,7 @@ fn row_to_array(row: &[f32x8; 2]) -> [f32; NR] {
     out
 }
 
-impl Conv1x1Kernel for BlockedWide {
+impl Kernel for BlockedWide {
     fn name(&self) -> &'static str {
         "blocked-wide"
     }
@@ -128,7 +128,9 @@ impl Conv1x1Kernel for BlockedWide {
             description: "the same on `wide::f32x8`: the ISA is fixed at compile time, and `list` says which",
         }
     }
+}
 
+impl Conv1x1Kernel for BlockedWide {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         let (w, b) = direct::pack_weights(problem, weights, bias, NR, TileRows::best_fill(problem, NR));
         PreparedWeights::new(self.name(), self.isa().to_string(), *problem, w, b)

@@ -18,7 +18,7 @@ use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::{MR, Microkernel, NV, PulpMicrokernel};
 use crate::gemm::pack::MatRef;
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -154,7 +154,7 @@ fn transpose_into(src: &[f32], m: usize, n: usize, dst: &mut [f32]) {
     }
 }
 
-impl Conv1x1Kernel for Im2colGemm {
+impl Kernel for Im2colGemm {
     fn name(&self) -> &'static str {
         "im2col-gemm"
     }
@@ -180,7 +180,9 @@ impl Conv1x1Kernel for Im2colGemm {
             description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, 6×16 FMA microkernel; on 6×6 maps the transposed product, written back transposed",
         }
     }
+}
 
+impl Conv1x1Kernel for Im2colGemm {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         // The direct kernels' packing is exactly the GEMM's panel format over the whole K:
         // W as A panels (channel rows) or Wᵀ as B panels (pixel rows: NHWC, and NCHW on the

@@ -17,7 +17,7 @@ pub mod rayon_tiled;
 
 use crate::error::{NinError, Result};
 use crate::kernel::Checked;
-pub use crate::kernel::KernelInfo;
+pub use crate::kernel::{Kernel, KernelInfo};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::AlignedBuf;
 
@@ -88,17 +88,7 @@ pub struct ConvArgs<'a> {
 }
 
 /// A 1×1 convolution kernel. See the module docs for the prepare/run split.
-pub trait Conv1x1Kernel: Send + Sync {
-    /// Registry name.
-    fn name(&self) -> &'static str;
-
-    /// Instruction set it runs with (fixed when the kernel is built; part of the identity of
-    /// its prepared weights, whose packing may depend on the vector width).
-    fn isa(&self) -> &str;
-
-    /// Description for `list` and the report.
-    fn info(&self) -> KernelInfo;
-
+pub trait Conv1x1Kernel: Kernel {
     /// Why this kernel cannot run `problem`, if it cannot. The default runs everything.
     fn unsupported_reason(&self, _problem: &Conv1x1Problem) -> Option<String> {
         None

@@ -2,7 +2,7 @@
 
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::relu;
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::{Layout, aligned_copy};
 
@@ -10,7 +10,7 @@ use crate::tensor::{Layout, aligned_copy};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Naive;
 
-impl Conv1x1Kernel for Naive {
+impl Kernel for Naive {
     fn name(&self) -> &'static str {
         "naive"
     }
@@ -30,7 +30,9 @@ impl Conv1x1Kernel for Naive {
             description: "the direct loops in f32",
         }
     }
+}
 
+impl Conv1x1Kernel for Naive {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         let bias = aligned_copy(bias.unwrap_or_default());
         PreparedWeights::new(self.name(), self.isa().to_string(), *problem, aligned_copy(weights), bias)

@@ -6,7 +6,7 @@ use super::blocked_simd::{DirectOp, tile_name};
 use super::direct::{self, OutPtr, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use crate::gemm::microkernel::NV;
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -31,7 +31,7 @@ impl RayonTiled {
     }
 }
 
-impl Conv1x1Kernel for RayonTiled {
+impl Kernel for RayonTiled {
     fn name(&self) -> &'static str {
         "rayon-tiled"
     }
@@ -51,7 +51,9 @@ impl Conv1x1Kernel for RayonTiled {
             description: "`blocked-simd` over independent output regions with rayon; bit-identical for any thread count",
         }
     }
+}
 
+impl Conv1x1Kernel for RayonTiled {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
         let nr = NV * self.policy.f32_lanes();
         let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));

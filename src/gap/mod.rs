@@ -9,7 +9,7 @@ pub mod simd;
 
 use crate::error::Result;
 use crate::kernel::Checked;
-pub use crate::kernel::KernelInfo;
+pub use crate::kernel::{Kernel, KernelInfo};
 use crate::problem::GapProblem;
 
 /// The checked arguments of one GAP run.
@@ -26,13 +26,7 @@ pub struct GapArgs<'a> {
 }
 
 /// A global average pooling kernel.
-pub trait GapKernel: Send + Sync {
-    /// Registry name.
-    fn name(&self) -> &'static str;
-
-    /// Description for `list` and the report.
-    fn info(&self) -> KernelInfo;
-
+pub trait GapKernel: Kernel {
     /// Computes the output; called by [`run`](Self::run) after its checks.
     fn execute(&self, args: GapArgs<'_>);
 

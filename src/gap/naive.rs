@@ -1,16 +1,20 @@
 //! `gap-naive`: a sequential f32 sum per channel, divided by H·W.
 
 use super::{GapArgs, GapKernel, KernelInfo};
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::tensor::Layout;
 
 /// The textbook loops.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GapNaive;
 
-impl GapKernel for GapNaive {
+impl Kernel for GapNaive {
     fn name(&self) -> &'static str {
         "gap-naive"
+    }
+
+    fn isa(&self) -> &str {
+        "scalar (compiler's choice)"
     }
 
     fn info(&self) -> KernelInfo {
@@ -18,13 +22,15 @@ impl GapKernel for GapNaive {
             name: self.name(),
             op: Op::Gap,
             layouts: Layout::ALL.to_vec(),
-            isa: "scalar (compiler's choice)".to_string(),
+            isa: self.isa().to_string(),
             tile: None,
             threads: Threads::Single,
             description: "sequential sum per channel",
         }
     }
+}
 
+impl GapKernel for GapNaive {
     fn execute(&self, args: GapArgs<'_>) {
         let GapArgs { problem: p, input, output, .. } = args;
         let dims = p.input_dims();

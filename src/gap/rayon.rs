@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::simd::GapBlock;
 use super::{GapArgs, GapKernel, KernelInfo};
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 
@@ -32,9 +32,13 @@ impl GapRayon {
     }
 }
 
-impl GapKernel for GapRayon {
+impl Kernel for GapRayon {
     fn name(&self) -> &'static str {
         "gap-rayon"
+    }
+
+    fn isa(&self) -> &str {
+        &self.isa
     }
 
     fn info(&self) -> KernelInfo {
@@ -42,13 +46,15 @@ impl GapKernel for GapRayon {
             name: self.name(),
             op: Op::Gap,
             layouts: Layout::ALL.to_vec(),
-            isa: self.isa.clone(),
+            isa: self.isa().to_string(),
             tile: Some(format!("{CHANNELS_PER_TASK} channels per task")),
             threads: Threads::Rayon,
             description: "`gap-simd` over (image, channel block) tasks",
         }
     }
+}
 
+impl GapKernel for GapRayon {
     fn execute(&self, args: GapArgs<'_>) {
         let GapArgs { problem, input, output, .. } = args;
         let policy = self.policy;

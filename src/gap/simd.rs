@@ -6,7 +6,7 @@ use pulp::{Simd, WithSimd};
 
 use super::{GapArgs, GapKernel, KernelInfo};
 use crate::gemm::microkernel::{load, store};
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::GapProblem;
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
@@ -301,9 +301,13 @@ fn lane_indices<S: Simd>(simd: S) -> S::f32s {
     simd.partial_load_f32s(&INDICES[..S::F32_LANES.min(64)])
 }
 
-impl GapKernel for GapSimd {
+impl Kernel for GapSimd {
     fn name(&self) -> &'static str {
         "gap-simd"
+    }
+
+    fn isa(&self) -> &str {
+        &self.isa
     }
 
     fn info(&self) -> KernelInfo {
@@ -311,13 +315,15 @@ impl GapKernel for GapSimd {
             name: self.name(),
             op: Op::Gap,
             layouts: Layout::ALL.to_vec(),
-            isa: self.isa.clone(),
+            isa: self.isa().to_string(),
             tile: Some(format!("{ACCUMULATORS} accumulators x {} lanes", self.policy.f32_lanes())),
             threads: Threads::Single,
             description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors eight channels at a time, their horizontal sums done together with AVX2) or channel vectors accumulated pixel by pixel (NHWC)",
         }
     }
+}
 
+impl GapKernel for GapSimd {
     fn execute(&self, args: GapArgs<'_>) {
         let GapArgs { problem, input, output, .. } = args;
         match problem.layout {

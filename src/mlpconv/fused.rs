@@ -41,7 +41,7 @@ use crate::conv1x1::blocked_simd::tile_name;
 use crate::conv1x1::direct::{self, OutPtr, TileRows};
 use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
 use crate::gemm::pack::panels;
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -384,7 +384,7 @@ impl WithSimd for PixelRowsHead<'_> {
     }
 }
 
-impl MlpconvKernel for MlpconvFused {
+impl Kernel for MlpconvFused {
     fn name(&self) -> &'static str {
         "mlpconv-fused"
     }
@@ -404,7 +404,9 @@ impl MlpconvKernel for MlpconvFused {
             description: "the chain pixel tile by pixel tile: input tile packed, then each 16-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
         }
     }
+}
 
+impl MlpconvKernel for MlpconvFused {
     fn pack(&self, problem: &MlpconvProblem, weights: &[&[f32]], biases: &[&[f32]]) -> PreparedChain {
         let nr = NV * self.policy.f32_lanes();
         let layers = problem

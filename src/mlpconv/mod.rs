@@ -16,7 +16,7 @@ pub mod unfused;
 use crate::conv1x1::PreparedWeights;
 use crate::error::{NinError, Result};
 use crate::kernel::Checked;
-pub use crate::kernel::KernelInfo;
+pub use crate::kernel::{Kernel, KernelInfo};
 use crate::problem::MlpconvProblem;
 
 /// Every layer's weights and bias in a kernel's own form, made by [`MlpconvKernel::prepare`].
@@ -72,16 +72,7 @@ pub struct MlpconvArgs<'a> {
 }
 
 /// A kernel for a chain of 1×1 convolutions (with bias and ReLU) and optional GAP.
-pub trait MlpconvKernel: Send + Sync {
-    /// Registry name.
-    fn name(&self) -> &'static str;
-
-    /// Instruction set it runs with (part of the identity of its prepared weights).
-    fn isa(&self) -> &str;
-
-    /// Description for `list` and the report.
-    fn info(&self) -> KernelInfo;
-
+pub trait MlpconvKernel: Kernel {
     /// Packs every layer's weights (`Kℓ×Cℓ` row-major) and bias; called by
     /// [`prepare`](Self::prepare) after its checks.
     fn pack(&self, problem: &MlpconvProblem, weights: &[&[f32]], biases: &[&[f32]]) -> PreparedChain;

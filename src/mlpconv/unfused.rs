@@ -6,7 +6,7 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::conv1x1::rayon_tiled::RayonTiled;
 use crate::gap::GapKernel;
 use crate::gap::rayon::GapRayon;
-use crate::kernel::{Op, Threads};
+use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -28,7 +28,7 @@ impl MlpconvUnfused {
     }
 }
 
-impl MlpconvKernel for MlpconvUnfused {
+impl Kernel for MlpconvUnfused {
     fn name(&self) -> &'static str {
         "mlpconv-unfused"
     }
@@ -48,7 +48,9 @@ impl MlpconvKernel for MlpconvUnfused {
             description: "a chain as frameworks run it: `rayon-tiled` per layer, then `gap-rayon`, every intermediate written in full (the baseline)",
         }
     }
+}
 
+impl MlpconvKernel for MlpconvUnfused {
     fn pack(&self, problem: &MlpconvProblem, weights: &[&[f32]], biases: &[&[f32]]) -> PreparedChain {
         let layers = problem
             .layers()
