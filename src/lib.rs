@@ -6,7 +6,7 @@
 //! the fully-connected classifier head.
 //!
 //! - [`problem`]: problems and their compact strings (`1x192x28x28:32,relu`, `1x1000x6x6`).
-//! - [`reference`]: the f64 reference and the error bound every kernel is checked with.
+//! - [`reference`](mod@reference): the f64 reference and the error bound every kernel is checked with.
 //! - [`conv1x1`] and [`gap`]: the kernels, each behind one trait.
 //! - [`mlpconv`]: fused kernels for a chain of 1×1 convolutions (NIN's micro-network) and for
 //!   the conv + GAP head, beside the unfused chain they are measured against.

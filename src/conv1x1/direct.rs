@@ -38,12 +38,8 @@ use crate::tensor::{AlignedBuf, Layout, zeroed};
 /// Output-channel panels per region: NCHW panels are MR = 6 channels (192 per region), NHWC
 /// panels are NR channels (64 per region at NR = 16). A region's weights (192·Cin floats,
 /// 144 KiB at Cin = 192) stay in L2 while its pixels stream past them, and each pixel tile of
-/// the input is reused by all its panels: on small maps, whose last tile is gathered into a
-/// panel once per region, that matters most. Timed against the former 48-channel × 128-pixel
-/// regions (`nin-bench run --against`, a sample of each in turn), 1 thread: 1x1024x6x6:1000
-/// 1.23–1.29×, 8x1024x6x6:1000 1.24–1.34×, 1x384x13x13:384 1.07×, 1x96x54x54:96 1.04–1.10×,
-/// others 0.98–1.04×; with `rayon-tiled` on 2 threads 1.06–1.27× on the same layers but
-/// 0.90–0.93× on 1x512x56x56:512.
+/// the input is reused by all its panels, which matters most on small maps: 1.23–1.29× on
+/// 1x1024x6x6:1000 against 48-channel regions (docs/tuning.md).
 pub(crate) const NCHW_PANELS_PER_REGION: usize = 32;
 const NHWC_PANELS_PER_REGION: usize = 4;
 /// NR-channel panels per region of an NCHW problem in pixel rows (256 channels at NR = 16):
@@ -52,9 +48,8 @@ const NHWC_PANELS_PER_REGION: usize = 4;
 const NCHW_PIXEL_ROWS_PANELS_PER_REGION: usize = 16;
 /// Largest K block with channel rows: Cin is cut into the fewest blocks of at most this many
 /// channels, of equal length ([`channel_rows_k_block`]), as the `gemm` crate chooses its KC.
-/// Against blocks of 256 (a sample of each in turn, blocked-simd, 1 thread): 1x512x56x56:512
-/// 1.06× (one pass over its 6 MiB output instead of two), 1x384x13x13:384 and
-/// 1x256x27x27:256 0.99–1.00× on their own, and with 384 the copied 13×13 tiles above gain.
+/// Fewer blocks mean fewer passes over the output: 1.06× on 1x512x56x56:512 against blocks of
+/// 256 (docs/tuning.md).
 pub(crate) const CHANNEL_ROWS_KC_MAX: usize = 512;
 
 /// The K block of a channel-rows problem with `cin` input channels (see
@@ -80,29 +75,21 @@ const NHWC_PIXEL_TILES_PER_REGION: usize = 16;
 /// lines; then it is copied into a contiguous panel first ([`copies_channel_tile`]). Rows a
 /// KiB or more apart put the tile's 16-value pieces on as many pages as there are rows, and on
 /// power-of-two maps into a few L1 sets, so re-reading them for every panel costs more than one
-/// copy. Timed with the copy against without (a sample of each in turn, blocked-simd,
-/// 1 thread): 1x192x32x32:160 1.17×, 1x160x32x32:96 1.16×, 1x256x27x27:256 1.15×,
-/// 8x192x16x16:192 1.06×, 1x96x54x54:96 and 1x512x56x56:512 1.01×; below the thresholds it
-/// lost, 1x192x8x8:192 0.95× (rows 256 B apart) and 1x192x28x28:32 0.93× (6 panels).
+/// copy: 1.17× on 1x192x32x32:160, while below the thresholds copying lost (docs/tuning.md).
 const PACK_ROWS_MIN_PIXELS: usize = 256;
 /// The most cache lines, in bytes, a tile's K block may span and still be read in place (half
-/// the L1): 16 pixels of a row span two lines unless rows are whole lines apart. 13×13 rows
-/// are 676 B apart: a block of 384 channels spans 48 KiB read in place, 24 KiB copied, and
-/// the copy measured 1.09–1.10× on 1x384x13x13:384 (with blocks of 256 it had measured
-/// 1.00–1.03×); 12×12 with 96 channels spans 12 KiB, and copying it measured 0.94×
-/// (blocked-simd, 1 thread, a sample of each in turn).
+/// the L1): 16 pixels of a row span two lines unless rows are whole lines apart. A 13×13
+/// block of 384 channels spans 48 KiB in place and copying it measured 1.09–1.10×; 12×12 with
+/// 96 channels spans 12 KiB and copying it lost (docs/tuning.md).
 const IN_PLACE_MAX_BYTES: usize = 16 << 10;
 /// See [`PACK_ROWS_MIN_PIXELS`].
 pub(crate) const PACK_MIN_PANELS: usize = 8;
 /// Smallest input image, in bytes, whose copied pixel tiles are prefetched: during each
 /// tile's panel calls, the rows of the next tile are prefetched, a few per call. A tile's
 /// copy reads Cin rows each a row of the map apart, too many streams for the hardware
-/// prefetchers, and from an input this large they come from memory: skipping the copies
-/// altogether (an experiment, wrong results) measured 1.12× on 1x512x56x56:512. Prefetching
-/// against not (a sample of each in turn, blocked-simd, 1 thread, the same bits):
-/// 1x512x56x56:512 (6.3 MB) 1.06–1.07× in three runs, 1x256x56x56:256 (3.2 MB) 1.09–1.10×,
-/// but 1x512x28x28:512 (1.6 MB) 1.00–1.03×, 1x96x54x54:96 (1.1 MB) 0.98–1.05× and the
-/// 32×32 maps (0.6–0.8 MB) 0.96–0.99×, whose inputs stay in the caches.
+/// prefetchers, and from an input this large they come from memory: prefetching measured
+/// 1.06–1.07× on 1x512x56x56:512 (6.3 MB) and nothing or a loss on inputs that stay in the
+/// caches (docs/tuning.md).
 const PREFETCH_MIN_INPUT_BYTES: usize = 2 << 20;
 /// Regions an NCHW problem is cut into at least, where it is large enough (see
 /// [`MIN_REGION_FLOPS`]): with one 64-pixel block (an 8×8 map) and 192 channels, one region

@@ -1,5 +1,5 @@
 //! `im2col-gemm`: lower the convolution to a GEMM the way Caffe does, then run the crate's own
-//! BLIS-style GEMM ([`crate::gemm`]).
+//! BLIS-style GEMM (`crate::gemm`).
 //!
 //! For a 1×1 window, im2col at stride 1 is the identity, so (like Caffe's `is_1x1_` shortcut)
 //! the input is handed to the GEMM as it is. At stride > 1 it is a real gather of the strided

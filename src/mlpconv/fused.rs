@@ -27,7 +27,7 @@
 //! one-layer head also per block of classes.
 //!
 //! A one-layer head on a map that fills pixel rows better (6×6) is tiled as the direct
-//! kernels tile that layer, MR pixels × NR classes ([`PixelRowsHead`]), and each tile's rows
+//! kernels tile that layer, MR pixels × NR classes (`PixelRowsHead`), and each tile's rows
 //! are summed per class instead of stored.
 
 use std::ops::Range;
