@@ -134,6 +134,12 @@ pub enum NinError {
 }
 
 impl NinError {
+    /// A [`NinError::File`] about `path`, its reason kept on one line (the text of an I/O or
+    /// parser error from another crate may span several).
+    pub fn file(path: &std::path::Path, reason: impl Into<String>) -> NinError {
+        NinError::File { path: path.display().to_string(), reason: one_line(&reason.into()) }
+    }
+
     /// The same error with `source` (an environment variable) named beside an ISA request.
     pub fn with_source(self, source: &str) -> NinError {
         match self {

@@ -20,10 +20,6 @@ use crate::format::format_bytes;
 /// Largest text file (shape file, report, baseline) read, in bytes: far above any real one.
 pub const MAX_TEXT_FILE_BYTES: u64 = 64 << 20;
 
-fn file_error(path: &Path, reason: impl Into<String>) -> NinError {
-    NinError::File { path: path.display().to_string(), reason: reason.into() }
-}
-
 /// Reads `path` as UTF-8 text, refusing files over [`MAX_TEXT_FILE_BYTES`]; `what` names the
 /// file in errors ("shape file", "report").
 pub fn read_text(path: &Path, what: &str) -> Result<String> {
@@ -32,14 +28,17 @@ pub fn read_text(path: &Path, what: &str) -> Result<String> {
 
 /// [`read_text`] with a cap of `cap` bytes.
 pub fn read_text_capped(path: &Path, what: &str, cap: u64) -> Result<String> {
-    let file = File::open(path).map_err(|e| file_error(path, format!("cannot read {what}: {e}")))?;
+    let file = File::open(path).map_err(|e| NinError::file(path, format!("cannot read {what}: {e}")))?;
     let mut bytes = Vec::new();
     // One byte past the cap tells a file of exactly `cap` bytes from a longer one.
-    file.take(cap + 1).read_to_end(&mut bytes).map_err(|e| file_error(path, format!("cannot read {what}: {e}")))?;
+    file.take(cap + 1).read_to_end(&mut bytes).map_err(|e| NinError::file(path, format!("cannot read {what}: {e}")))?;
     if bytes.len() as u64 > cap {
-        return Err(file_error(path, format!("{what} is larger than {}; is it the right file?", format_bytes(cap))));
+        return Err(NinError::file(
+            path,
+            format!("{what} is larger than {}; is it the right file?", format_bytes(cap)),
+        ));
     }
-    String::from_utf8(bytes).map_err(|e| file_error(path, format!("{what} is not UTF-8 text: {e}")))
+    String::from_utf8(bytes).map_err(|e| NinError::file(path, format!("{what} is not UTF-8 text: {e}")))
 }
 
 /// What an output path is, which decides how it is written.
@@ -60,14 +59,14 @@ fn target_of(path: &Path) -> Result<Target> {
             if kind.is_char_device() || kind.is_fifo() || kind.is_socket() || kind.is_block_device() {
                 Ok(Target::WriteThrough)
             } else if kind.is_dir() {
-                Err(file_error(path, "is a directory"))
+                Err(NinError::file(path, "is a directory"))
             } else {
                 Ok(Target::Replace(resolve_links(path)?))
             }
         }
         // A dangling link names the file to create.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::Replace(resolve_links(path)?)),
-        Err(e) => Err(file_error(path, format!("cannot write: {e}"))),
+        Err(e) => Err(NinError::file(path, format!("cannot write: {e}"))),
     }
 }
 
@@ -79,7 +78,7 @@ fn resolve_links(path: &Path) -> Result<PathBuf> {
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let link =
-                    std::fs::read_link(&current).map_err(|e| file_error(path, format!("cannot read link: {e}")))?;
+                    std::fs::read_link(&current).map_err(|e| NinError::file(path, format!("cannot read link: {e}")))?;
                 current = match current.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
                     _ => link,
@@ -88,7 +87,7 @@ fn resolve_links(path: &Path) -> Result<PathBuf> {
             _ => return Ok(current),
         }
     }
-    Err(file_error(path, "too many levels of symbolic links"))
+    Err(NinError::file(path, "too many levels of symbolic links"))
 }
 
 /// The mode a new file gets from `open(…, O_CREAT, 0666)`: 0666 less the process's umask.
@@ -113,7 +112,7 @@ fn default_file_mode() -> u32 {
 /// read-only folder) are [`NinError::File`] naming `path`.
 pub fn write_output(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let err = |e: std::io::Error| file_error(path, format!("cannot write: {e}"));
+    let err = |e: std::io::Error| NinError::file(path, format!("cannot write: {e}"));
     match target_of(path)? {
         Target::WriteThrough => {
             let file = OpenOptions::new().write(true).open(path).map_err(err)?;
@@ -131,7 +130,7 @@ pub fn write_output(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
                 Err(_) => default_file_mode(),
             };
             if !dir.is_dir() {
-                return Err(file_error(path, format!("cannot write: its folder {} does not exist", dir.display())));
+                return Err(NinError::file(path, format!("cannot write: its folder {} does not exist", dir.display())));
             }
             let tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
             {

@@ -49,10 +49,6 @@ pub struct Counts {
     pub cases: BTreeMap<String, u64>,
 }
 
-fn file_error(path: &Path, reason: String) -> NinError {
-    NinError::File { path: path.display().to_string(), reason }
-}
-
 /// Reads the counts gungraun wrote with `--save-summary=json` under `dir`
 /// (`<dir>/gate.kernel_<i>/summary.json`), naming each by [`cases`].
 pub fn read_summaries(dir: &Path, measured_with: String) -> Result<Counts> {
@@ -60,14 +56,14 @@ pub fn read_summaries(dir: &Path, measured_with: String) -> Result<Counts> {
     for (i, case) in cases().into_iter().enumerate() {
         let path = dir.join(format!("gate.kernel_{i}")).join("summary.json");
         if !path.exists() {
-            return Err(file_error(&path, format!("no gate result for '{case}'; did the gate benchmark run?")));
+            return Err(NinError::file(&path, format!("no gate result for '{case}'; did the gate benchmark run?")));
         }
         let text = crate::files::read_text(&path, "gungraun summary")?;
         let summary: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| file_error(&path, format!("not a gungraun summary: {e}")))?;
+            serde_json::from_str(&text).map_err(|e| NinError::file(&path, format!("not a gungraun summary: {e}")))?;
         let ir = summary["profiles"][0]["data"]["parts"][0]["metrics"]["Ir"]["values"]["new"]
             .as_u64()
-            .ok_or_else(|| file_error(&path, "no callgrind Ir count in it".into()))?;
+            .ok_or_else(|| NinError::file(&path, "no callgrind Ir count in it"))?;
         counts.insert(case, ir);
     }
     Ok(Counts { event: "Ir (callgrind instructions executed)".into(), measured_with, cases: counts })

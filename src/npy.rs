@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use npyz::{DType, NpyFile, Order, WriterBuilder};
 
-use crate::error::{NinError, Result, one_line, shorten};
+use crate::error::{NinError, Result, shorten};
 use crate::format::format_bytes;
 
 /// An f32 array read from a `.npy` file.
@@ -31,10 +31,6 @@ pub struct NpyArray {
 /// than 10,000 by default); the format allows 4 GiB, which a hostile file would make us
 /// allocate.
 const MAX_HEADER_BYTES: usize = 1 << 16;
-
-fn file_error(path: &Path, reason: impl Into<String>) -> NinError {
-    NinError::File { path: path.display().to_string(), reason: one_line(&reason.into()) }
-}
 
 /// An f32, C-order `.npy` file whose header has been read and checked; its data is read by
 /// [`NpyF32File::read`].
@@ -71,14 +67,15 @@ impl NpyF32File {
     pub fn read(self) -> Result<NpyArray> {
         let Self { path, shape, len, npy } = self;
         let mut data = Vec::new();
-        data.try_reserve_exact(len)
-            .map_err(|_| file_error(&path, format!("cannot allocate {} for its data", format_bytes(4 * len as u64))))?;
-        let values = npy.data::<f32>().map_err(|e| file_error(&path, format!("unreadable data: {e}")))?;
+        data.try_reserve_exact(len).map_err(|_| {
+            NinError::file(&path, format!("cannot allocate {} for its data", format_bytes(4 * len as u64)))
+        })?;
+        let values = npy.data::<f32>().map_err(|e| NinError::file(&path, format!("unreadable data: {e}")))?;
         for value in values {
-            data.push(value.map_err(|e| file_error(&path, format!("truncated or unreadable data: {e}")))?);
+            data.push(value.map_err(|e| NinError::file(&path, format!("truncated or unreadable data: {e}")))?);
         }
         if data.len() != len {
-            return Err(file_error(
+            return Err(NinError::file(
                 &path,
                 format!("holds {} values, its shape {} needs {len}", data.len(), shorten(&format!("{shape:?}"))),
             ));
@@ -93,20 +90,20 @@ impl NpyF32File {
 /// overflowing product would wrap in npyz).
 fn read_header(path: &Path, file: &mut File) -> Result<(usize, Vec<u8>)> {
     let mut prefix = Vec::with_capacity(12);
-    file.by_ref().take(12).read_to_end(&mut prefix).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    file.by_ref().take(12).read_to_end(&mut prefix).map_err(|e| NinError::file(path, format!("cannot read: {e}")))?;
     if prefix.len() < 10 || &prefix[..6] != b"\x93NUMPY" {
-        return Err(file_error(path, "not a valid .npy file: it does not start with the NumPy magic string"));
+        return Err(NinError::file(path, "not a valid .npy file: it does not start with the NumPy magic string"));
     }
     let (fixed, header_len) = match prefix[6] {
         1 => (10, u16::from_le_bytes([prefix[8], prefix[9]]) as usize),
         2 | 3 if prefix.len() == 12 => {
             (12, u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize)
         }
-        2 | 3 => return Err(file_error(path, "not a valid .npy file: it ends inside its header")),
-        v => return Err(file_error(path, format!("not a valid .npy file: format version {v} is not 1, 2 or 3"))),
+        2 | 3 => return Err(NinError::file(path, "not a valid .npy file: it ends inside its header")),
+        v => return Err(NinError::file(path, format!("not a valid .npy file: format version {v} is not 1, 2 or 3"))),
     };
     if header_len > MAX_HEADER_BYTES {
-        return Err(file_error(
+        return Err(NinError::file(
             path,
             format!("not a valid .npy file: its header claims {header_len} bytes; NumPy writes a few hundred"),
         ));
@@ -116,17 +113,17 @@ fn read_header(path: &Path, file: &mut File) -> Result<(usize, Vec<u8>)> {
     file.by_ref()
         .take(want as u64)
         .read_to_end(&mut bytes)
-        .map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+        .map_err(|e| NinError::file(path, format!("cannot read: {e}")))?;
     if let Some(shape) = bytes.get(fixed..).and_then(header_shape) {
         if shape.contains(&None) {
-            return Err(file_error(path, "its shape has a dimension that is not a whole number, 0 or more"));
+            return Err(NinError::file(path, "its shape has a dimension that is not a whole number, 0 or more"));
         }
         let fits = shape
             .iter()
             .try_fold(1u64, |acc, d| d.and_then(|d| acc.checked_mul(d)))
             .is_some_and(|len| len.checked_mul(4).is_some_and(|b| b <= isize::MAX as u64));
         if !fits {
-            return Err(file_error(path, "its shape holds more values than fit in memory"));
+            return Err(NinError::file(path, "its shape holds more values than fit in memory"));
         }
     }
     Ok((fixed + header_len, bytes))
@@ -156,31 +153,31 @@ fn header_shape(header: &[u8]) -> Option<Vec<Option<u64>>> {
 /// Opens an f32, C-order `.npy` file and checks its header: dtype, order, a shape whose size
 /// fits in memory addressing and, for a regular file, matches the bytes it holds.
 pub fn open_f32(path: &Path) -> Result<NpyF32File> {
-    let mut file = File::open(path).map_err(|e| file_error(path, format!("cannot open: {e}")))?;
-    let meta = file.metadata().map_err(|e| file_error(path, format!("cannot open: {e}")))?;
+    let mut file = File::open(path).map_err(|e| NinError::file(path, format!("cannot open: {e}")))?;
+    let meta = file.metadata().map_err(|e| NinError::file(path, format!("cannot open: {e}")))?;
     if meta.is_dir() {
-        return Err(file_error(path, "is a directory, not a .npy file"));
+        return Err(NinError::file(path, "is a directory, not a .npy file"));
     }
     let (offset, prefix) = read_header(path, &mut file)?;
     // npyz reads the header from the start: the prefix already read, then the rest of the file
     // (a pipe cannot be rewound).
     let npy = NpyFile::new(BufReader::new(std::io::Cursor::new(prefix).chain(file)))
-        .map_err(|e| file_error(path, format!("not a valid .npy file: {e}")))?;
+        .map_err(|e| NinError::file(path, format!("not a valid .npy file: {e}")))?;
     let descr = match npy.dtype() {
         DType::Plain(ts) => ts.to_string(),
-        other => return Err(file_error(path, format!("dtype {} is not float32", other.descr()))),
+        other => return Err(NinError::file(path, format!("dtype {} is not float32", other.descr()))),
     };
     if descr != "<f4" && descr != ">f4" {
-        return Err(file_error(
+        return Err(NinError::file(
             path,
             format!("dtype is {descr}, not float32 (<f4); convert with x.astype(np.float32)"),
         ));
     }
     if npy.order() == Order::Fortran {
-        return Err(file_error(path, "array is in Fortran order; save it with np.ascontiguousarray(x)"));
+        return Err(NinError::file(path, "array is in Fortran order; save it with np.ascontiguousarray(x)"));
     }
     let too_big = || {
-        file_error(
+        NinError::file(
             path,
             format!("its shape {} holds more values than fit in memory", shorten(&format!("{:?}", npy.shape()))),
         )
@@ -195,7 +192,7 @@ pub fn open_f32(path: &Path) -> Result<NpyF32File> {
     let data_bytes = meta.len().saturating_sub(offset as u64);
     if meta.is_file() && data_bytes != 4 * len as u64 {
         let what = if data_bytes < 4 * len as u64 { "truncated: it" } else { "it" };
-        return Err(file_error(
+        return Err(NinError::file(
             path,
             format!(
                 "{what} holds {data_bytes} bytes of data, its shape {} of float32 needs {}",

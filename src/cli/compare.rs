@@ -139,9 +139,10 @@ pub(crate) fn diff(base: &Rows, new: &Rows, known: impl Fn(&str) -> bool) -> Dif
     out
 }
 
-fn is_known(name: &str) -> bool {
-    crate::registry::all_kernel_info().iter().any(|k| k.name == name)
-        || crate::peers::Peer::ALL.iter().any(|q| q.name() == name)
+/// Every name a report row may carry: our kernels and the peers.
+fn known_names() -> std::collections::BTreeSet<&'static str> {
+    let kernels = crate::registry::all_kernel_info().into_iter().map(|k| k.name);
+    kernels.chain(crate::peers::Peer::ALL.iter().map(|q| q.name())).collect()
 }
 
 fn describe(key: &Key) -> String {
@@ -161,7 +162,8 @@ pub(crate) fn compare(args: CompareArgs) -> CommandResult {
         }
         eprintln!("warning: {what}; each row is judged on its own machine's peak fraction");
     }
-    let Diff { mut changes, uncomparable, only_new } = diff(&base, &new, is_known);
+    let known = known_names();
+    let Diff { mut changes, uncomparable, only_new } = diff(&base, &new, |name| known.contains(name));
     changes.sort_by(|a, b| a.percent().total_cmp(&b.percent()));
     if !changes.is_empty() {
         println!(
