@@ -77,42 +77,39 @@ fn packed(cout: usize, cin: usize) -> u64 {
     f32s(cout.saturating_add(16)).saturating_mul(cin.saturating_add(1) as u64)
 }
 
-fn sum(parts: &[u64]) -> u64 {
-    parts.iter().fold(0u64, |acc, &b| acc.saturating_add(b))
+fn sum(parts: impl IntoIterator<Item = u64>) -> u64 {
+    parts.into_iter().fold(0u64, u64::saturating_add)
 }
 
 fn conv_bytes(p: &Conv1x1Problem, runners: u64, verify: bool) -> u64 {
     let data = f32s(p.input_len() + p.weights_len() + p.bias_len());
     // Per runner: its output, its packed weights, and at most one input-sized copy (im2col of
     // a strided input, panels copied for packing).
-    let per_runner = sum(&[f32s(p.output_len()), packed(p.cout, p.cin), f32s(p.input_len())]);
+    let per_runner = sum([f32s(p.output_len()), packed(p.cout, p.cin), f32s(p.input_len())]);
     // The reference: value and bound in f64, before and after the epilogue.
     let reference = if verify { 2u64.saturating_mul(f64s(2 * p.output_len())) } else { 0 };
-    sum(&[data, per_runner.saturating_mul(runners), reference])
+    sum([data, per_runner.saturating_mul(runners), reference])
 }
 
 fn gap_bytes(p: &GapProblem, runners: u64, verify: bool) -> u64 {
     let reference = if verify { f64s(2 * p.output_len()) } else { 0 };
-    sum(&[f32s(p.input_len()), f32s(p.output_len()).saturating_mul(runners), reference])
+    sum([f32s(p.input_len()), f32s(p.output_len()).saturating_mul(runners), reference])
 }
 
 fn chain_bytes(p: &MlpconvProblem, runners: u64, verify: bool) -> u64 {
     let layers: Vec<Conv1x1Problem> = p.layers().filter_map(|l| l.ok()).collect();
-    let params = sum(&layers.iter().map(|l| f32s(l.weights_len() + l.bias_len())).collect::<Vec<_>>());
-    let packed_params = sum(&layers.iter().map(|l| packed(l.cout, l.cin)).collect::<Vec<_>>());
+    let params = sum(layers.iter().map(|l| f32s(l.weights_len() + l.bias_len())));
+    let packed_params = sum(layers.iter().map(|l| packed(l.cout, l.cin)));
     // The unfused chain writes every layer's output in full.
-    let activations = sum(&layers.iter().map(|l| f32s(l.output_len())).collect::<Vec<_>>());
-    let per_runner = sum(&[packed_params, activations, f32s(p.output_len())]);
+    let activations = sum(layers.iter().map(|l| f32s(l.output_len())));
+    let per_runner = sum([packed_params, activations, f32s(p.output_len())]);
     // The reference holds value and bound in f64 for the input and each layer's output.
     let reference = if verify {
-        sum(&[
-            f64s(2 * p.input_len()),
-            2u64.saturating_mul(sum(&layers.iter().map(|l| f64s(l.output_len())).collect::<Vec<_>>())),
-        ])
+        sum([f64s(2 * p.input_len()), 2u64.saturating_mul(sum(layers.iter().map(|l| f64s(l.output_len()))))])
     } else {
         0
     };
-    sum(&[f32s(p.input_len()), params, per_runner.saturating_mul(runners), reference])
+    sum([f32s(p.input_len()), params, per_runner.saturating_mul(runners), reference])
 }
 
 /// Bytes `verify` holds at its peak on `problem`: the seeded data, the f64 reference, and one
