@@ -131,6 +131,14 @@ pub enum NinError {
         /// Why that leaves nothing to run.
         reason: String,
     },
+    /// A peer engine (tract) refused or failed to build or run a network.
+    #[error("{peer}: {reason}")]
+    Peer {
+        /// The engine.
+        peer: &'static str,
+        /// Its error, on one line.
+        reason: String,
+    },
 }
 
 impl NinError {

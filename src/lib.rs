@@ -36,6 +36,7 @@ pub mod conv1x1;
 pub mod error;
 pub mod files;
 pub mod format;
+pub mod forward;
 pub mod gap;
 pub mod gate;
 pub(crate) mod gemm;

@@ -41,9 +41,10 @@ fn nin_cifar10_totals_and_final_map_match_hand_derivation() {
     let s = nin_cifar10().stats().unwrap();
     assert_eq!((s.total_params, s.total_macs, s.total_flops), (params, macs, 2 * macs));
     // The class maps before GAP are 10×8×8; GAP leaves 10 scores.
-    let before_gap = &s.layers[s.layers.len() - 2];
-    assert_eq!(before_gap.output, [10, 8, 8]);
-    assert_eq!(s.layers.last().unwrap().output, [10, 1, 1]);
+    let at = |name: &str| s.layers.iter().find(|l| l.name == name).unwrap().output;
+    assert_eq!(at("relu_cccp6"), [10, 8, 8]);
+    assert_eq!(at("pool3"), [10, 1, 1]);
+    assert_eq!(s.layers.last().unwrap().output, [10, 1, 1], "softmax keeps the 10 scores");
 }
 
 #[test]
@@ -66,7 +67,8 @@ fn nin_imagenet_totals_and_final_map_match_hand_derivation() {
     let (params, macs) = expected_totals(&layers);
     let s = nin_imagenet().stats().unwrap();
     assert_eq!((s.total_params, s.total_macs), (params, macs));
-    assert_eq!(s.layers[s.layers.len() - 2].output, [1000, 6, 6], "6×6 class maps before GAP");
+    let before_gap = s.layers.iter().find(|l| l.name == "relu12").unwrap();
+    assert_eq!(before_gap.output, [1000, 6, 6], "6×6 class maps before GAP");
     // The paper's "about 29 MB".
     assert!((28.5..29.5).contains(&s.size_mib_fp32), "{} MiB", s.size_mib_fp32);
 }

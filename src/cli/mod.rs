@@ -4,6 +4,7 @@
 //! the reference in `verify` gives exit status 1.
 
 mod compare;
+mod forward;
 mod gate;
 mod models;
 mod tensors;
@@ -182,6 +183,12 @@ enum Command {
         after_help = "Run it through scripts/gate.sh, which runs the benchmark under valgrind first.\nExamples:\n  scripts/gate.sh            # check\n  scripts/gate.sh --update   # accept the new counts as the baseline"
     )]
     Gate(gate::GateArgs),
+    /// A whole model's forward pass (nin-cifar10, nin-imagenet, alexnet): time per image and per
+    /// stage, beside tract when built with `--features tract`; `--verify` checks every stage.
+    #[command(
+        after_help = "Examples:\n  nin-bench forward --model nin-imagenet\n  nin-bench forward --model alexnet --batch 32 --threads 1 --verify\n  cargo run --release --features tract -- forward --model nin-cifar10 --json"
+    )]
+    Forward(forward::ForwardArgs),
     /// Run a 1×1 convolution kernel on your own tensors (.npy, f32, C order, NCHW).
     #[command(
         after_help = "Example:\n  nin-bench conv1x1 --input x.npy --weights w.npy --bias b.npy --relu --output y.npy\n\nInput N×Cin×H×W; weights Cout×Cin or Cout×Cin×1×1; bias Cout. Output N×Cout×Hout×Wout."
@@ -291,6 +298,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gate(args) => gate::gate(args),
         Command::Models { model, json } => models::models(model, json),
         Command::Heads { json } => models::heads(json),
+        Command::Forward(args) => forward::forward(args, &budget),
         Command::Conv1x1(args) => tensors::conv1x1(args, &budget),
         Command::Gap(args) => tensors::gap(args, &budget),
     }

@@ -4,7 +4,7 @@
 //! Counting rules (the same for every model):
 //! - params = weights + biases;
 //! - MACs count the multiply-accumulates of convolution and fully-connected layers only;
-//! - FLOPs = 2·MACs (bias adds, ReLU, pooling and LRN are not counted: they are O(output), a
+//! - FLOPs = 2·MACs (bias adds, ReLU, pooling, LRN and softmax are not counted: they are O(output), a
 //!   few percent at most, and counting conventions for them differ between papers);
 //! - activation bytes = the layer's output in fp32.
 //!
@@ -69,6 +69,8 @@ pub enum LayerKind {
     },
     /// Global average pooling: one value per channel.
     GlobalAvgPool,
+    /// Softmax across channels, at every pixel (the deploy models' `prob` layer).
+    Softmax,
 }
 
 impl LayerKind {
@@ -83,6 +85,7 @@ impl LayerKind {
             LayerKind::Lrn { .. } => "lrn",
             LayerKind::FullyConnected { .. } => "fc",
             LayerKind::GlobalAvgPool => "gap",
+            LayerKind::Softmax => "softmax",
         }
     }
 }
@@ -152,7 +155,7 @@ fn shape_error(model: &str, layer: &str, reason: String) -> NinError {
 }
 
 /// Caffe's pooled size: ceil rounding, and no window that starts inside the right padding.
-fn pooled(input: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {
+pub(crate) fn pooled(input: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {
     let span = (input + 2 * pad).checked_sub(kernel)?;
     let mut out = span.div_ceil(stride) + 1;
     if pad > 0 && (out - 1) * stride >= input + pad {
@@ -194,7 +197,7 @@ pub fn layer_stats(model: &str, layer: &Layer, [c, h, w]: [usize; 3]) -> Result<
                 }
             }
         }
-        LayerKind::Relu | LayerKind::Dropout | LayerKind::Lrn { .. } => ([c, h, w], 0, 0),
+        LayerKind::Relu | LayerKind::Dropout | LayerKind::Lrn { .. } | LayerKind::Softmax => ([c, h, w], 0, 0),
         LayerKind::FullyConnected { out } => {
             let inputs = (c * h * w) as u64;
             ([out, 1, 1], inputs * out as u64 + out as u64, inputs * out as u64)

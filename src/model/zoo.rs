@@ -7,6 +7,8 @@
 //!   `nin_imagenet`), 224×224 input, ending in 1000 maps of 6×6 and global average pooling.
 //! - `alexnet`: Caffe's reference AlexNet (`bvlc_alexnet`), 227×227 input, with the original
 //!   two-group convolutions, LRN, and the three fully-connected layers NIN's head replaces.
+//!
+//! Each ends in the softmax (`prob`) of its deploy definition.
 
 use super::{Layer, LayerKind, Model};
 
@@ -30,6 +32,9 @@ const fn avg_pool(name: &'static str, kernel: usize, stride: usize) -> Layer {
 }
 const fn dropout(name: &'static str) -> Layer {
     Layer { name, kind: LayerKind::Dropout }
+}
+const fn softmax(name: &'static str) -> Layer {
+    Layer { name, kind: LayerKind::Softmax }
 }
 const fn fc(name: &'static str, out: usize) -> Layer {
     Layer { name, kind: LayerKind::FullyConnected { out } }
@@ -64,6 +69,7 @@ pub fn nin_cifar10() -> Model {
             cccp("cccp6", 10),
             relu("relu_cccp6"),
             Layer { name: "pool3", kind: LayerKind::GlobalAvgPool },
+            softmax("prob"),
         ],
     }
 }
@@ -103,6 +109,7 @@ pub fn nin_imagenet() -> Model {
             cccp("cccp8-1024", 1000),
             relu("relu12"),
             Layer { name: "pool4", kind: LayerKind::GlobalAvgPool },
+            softmax("prob"),
         ],
     }
 }
@@ -135,6 +142,7 @@ pub fn alexnet() -> Model {
             relu("relu7"),
             dropout("drop7"),
             fc("fc8", 1000),
+            softmax("prob"),
         ],
     }
 }

@@ -1,0 +1,472 @@
+//! The whole-network operations that are not 1×1 convolutions or GAP: spatial convolution and
+//! fully-connected layers through the crate's GEMM, pooling, LRN, ReLU and softmax. NCHW, f32.
+//!
+//! The GEMM layers pack their weights once ([`SpatialConv::new`], [`FullyConnected::new`]) into
+//! the GEMM's panel format, as the 1×1 kernels do, so a forward pass never repacks them. Work
+//! is split with rayon over whatever pool the caller runs in: images and groups first, then
+//! output-channel blocks (convolution) or output-column blocks (FC) when a batch has too few
+//! images to keep every thread busy. The cheap element-wise layers split over channel planes.
+
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
+
+use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
+use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
+use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
+use crate::scratch::{Slot, with_scratch};
+use crate::simd::SimdPolicy;
+use crate::tensor::{AlignedBuf, zeroed};
+
+/// LRN's α, β and k: Caffe's `bvlc_alexnet` (`alpha: 0.0001`, `beta: 0.75`, and k = 1, Caffe's
+/// default), the only model here with LRN.
+pub const LRN_ALPHA: f32 = 1e-4;
+/// See [`LRN_ALPHA`].
+pub const LRN_BETA: f32 = 0.75;
+/// See [`LRN_ALPHA`].
+pub const LRN_K: f32 = 1.0;
+
+/// A convolution's geometry on one image: Caffe's floor rounding, zero padding, channel groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Input channels.
+    pub cin: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Square kernel size.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub pad: usize,
+    /// Channel groups.
+    pub groups: usize,
+}
+
+impl ConvGeometry {
+    /// Output height.
+    pub fn hout(&self) -> usize {
+        (self.h + 2 * self.pad - self.kernel) / self.stride + 1
+    }
+
+    /// Output width.
+    pub fn wout(&self) -> usize {
+        (self.w + 2 * self.pad - self.kernel) / self.stride + 1
+    }
+
+    /// Input channels of one group.
+    pub fn cin_group(&self) -> usize {
+        self.cin / self.groups
+    }
+
+    /// Output channels of one group.
+    pub fn cout_group(&self) -> usize {
+        self.cout / self.groups
+    }
+
+    /// The reduction length of one output: a group's input channels times the window.
+    pub fn reduction(&self) -> usize {
+        self.cin_group() * self.kernel * self.kernel
+    }
+
+    /// Output pixels of one image.
+    pub fn pixels_out(&self) -> usize {
+        self.hout() * self.wout()
+    }
+
+    /// Weights, `cout × (cin / groups) × kernel × kernel` (OIHW, as Caffe and ONNX store them).
+    pub fn weights_len(&self) -> usize {
+        self.cout * self.reduction()
+    }
+
+    /// The input pixel row `ih` or column `iw` that output `o` reads at window offset `k`, or
+    /// `None` in the padding.
+    fn source(&self, o: usize, k: usize, len: usize) -> Option<usize> {
+        (o * self.stride + k).checked_sub(self.pad).filter(|&i| i < len)
+    }
+}
+
+/// Writes the im2col matrix of one group of one image: row `(ci·k + kh)·k + kw` holds, for
+/// each output pixel, the input value its window reads at that offset (0 in the padding).
+fn im2col(g: &ConvGeometry, group_input: &[f32], columns: &mut [f32]) {
+    let (k, wout, hw) = (g.kernel, g.wout(), g.h * g.w);
+    let mut rows = columns.chunks_exact_mut(g.pixels_out());
+    for ci in 0..g.cin_group() {
+        let plane = &group_input[ci * hw..][..hw];
+        for kh in 0..k {
+            for kw in 0..k {
+                let row = rows.next().expect("one row per (channel, kh, kw)");
+                for (oh, out) in row.chunks_exact_mut(wout).enumerate() {
+                    match g.source(oh, kh, g.h) {
+                        None => out.fill(0.0),
+                        Some(ih) => {
+                            for (ow, v) in out.iter_mut().enumerate() {
+                                *v = g.source(ow, kw, g.w).map_or(0.0, |iw| plane[ih * g.w + iw]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One call of the crate's GEMM with an A operand packed over its whole K, compiled inside
+/// pulp's dispatch (a closure there would lose the selected target features).
+struct GemmCall<'a> {
+    dims: (usize, usize, usize),
+    a: Operand<'a>,
+    b: Operand<'a>,
+    c: &'a mut [f32],
+    ldc: usize,
+    bias: GemmBias<'a>,
+    relu: bool,
+    a_buf: &'a mut [f32],
+    b_buf: &'a mut [f32],
+}
+
+impl WithSimd for GemmCall<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let GemmCall { dims, a, b, c, ldc, bias, relu, a_buf, b_buf } = self;
+        gemm(PulpMicrokernel(simd), dims, a, b, c, ldc, bias, relu, a_buf, b_buf);
+    }
+}
+
+/// Runs `C[m×n] = A·B (+ bias, ReLU)` on this thread with its own packing buffers.
+#[allow(clippy::too_many_arguments)]
+fn gemm_on_this_thread(
+    policy: SimdPolicy,
+    nr: usize,
+    dims: (usize, usize, usize),
+    a: Operand,
+    b: Operand,
+    c: &mut [f32],
+    ldc: usize,
+    bias: GemmBias,
+    relu: bool,
+) {
+    let (a_len, b_len) = gemm_scratch_len(dims, nr);
+    with_scratch(Slot::PackA, a_len, |a_buf| {
+        with_scratch(Slot::PackB, b_len, |b_buf| {
+            policy.dispatch(GemmCall { dims, a, b, c, ldc, bias, relu, a_buf, b_buf })
+        })
+    });
+}
+
+/// How many pieces to cut `work_items` independent items into so that every thread of the
+/// current pool gets about two.
+fn pieces_per_item(work_items: usize) -> usize {
+    let wanted = 2 * rayon::current_num_threads();
+    if work_items >= wanted { 1 } else { wanted.div_ceil(work_items) }
+}
+
+/// A spatial convolution (any window, stride, padding, groups) with bias and optional ReLU, as
+/// im2col + the crate's GEMM: per image and group, `Y_g[Cout_g × P] = W_g[Cout_g × K] ·
+/// cols[K × P]`, the weights packed once as the GEMM's A panels.
+#[derive(Debug, Clone)]
+pub struct SpatialConv {
+    geometry: ConvGeometry,
+    relu: bool,
+    policy: SimdPolicy,
+    /// Per group: W_g as A panels over the whole K.
+    packed: Vec<AlignedBuf>,
+    /// Per group: bias padded to whole MR panels.
+    bias: Vec<AlignedBuf>,
+}
+
+impl SpatialConv {
+    /// Packs `weights` (OIHW) and `bias` (Cout). Lengths are the caller's invariant (the
+    /// network builds both from the same geometry).
+    pub fn new(geometry: ConvGeometry, weights: &[f32], bias: &[f32], relu: bool, policy: SimdPolicy) -> Self {
+        assert_eq!((weights.len(), bias.len()), (geometry.weights_len(), geometry.cout));
+        let (k_len, cout_g) = (geometry.reduction(), geometry.cout_group());
+        let (packed, bias) = (0..geometry.groups)
+            .map(|g| {
+                let w_g = MatRef::new(&weights[g * cout_g * k_len..][..cout_g * k_len], cout_g, k_len, k_len, 1);
+                let mut panels_g = zeroed(panels(cout_g, MR) * k_len * MR);
+                pack_a(&w_g, 0..cout_g, 0..k_len, &mut panels_g);
+                let mut bias_g = zeroed(panels(cout_g, MR) * MR);
+                bias_g[..cout_g].copy_from_slice(&bias[g * cout_g..][..cout_g]);
+                (panels_g, bias_g)
+            })
+            .unzip();
+        Self { geometry, relu, policy, packed, bias }
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> &ConvGeometry {
+        &self.geometry
+    }
+
+    /// Convolves `input` (N×Cin×H×W) into `output` (N×Cout×Hout×Wout).
+    pub fn run(&self, input: &[f32], output: &mut [f32]) {
+        let g = &self.geometry;
+        let (k_len, cout_g, pixels) = (g.reduction(), g.cout_group(), g.pixels_out());
+        let in_group = g.cin_group() * g.h * g.w;
+        let out_group = cout_g * pixels;
+        let images = input.len() / (g.cin * g.h * g.w);
+        assert_eq!((input.len(), output.len()), (images * g.cin * g.h * g.w, images * g.cout * pixels));
+        let nr = NV * self.policy.f32_lanes();
+        let items = images * g.groups;
+        let pieces = pieces_per_item(items).min(panels(cout_g, MR));
+        // Rows of one piece: whole MR panels, so that each piece reads whole packed panels.
+        let piece_rows = panels(panels(cout_g, MR), pieces) * MR;
+        let group_of = |item: usize| item % g.groups;
+        let run_piece = |group: usize, columns: &[f32], row0: usize, y: &mut [f32]| {
+            let rows = y.len() / pixels;
+            let a = &self.packed[group][(row0 / MR) * k_len * MR..][..panels(rows, MR) * k_len * MR];
+            gemm_on_this_thread(
+                self.policy,
+                nr,
+                (rows, pixels, k_len),
+                Operand::Packed(a),
+                Operand::Strided(MatRef::new(columns, k_len, pixels, pixels, 1)),
+                y,
+                pixels,
+                GemmBias::Rows(&self.bias[group][row0..]),
+                self.relu,
+            );
+        };
+        if pieces == 1 {
+            // Enough images × groups for every thread: one task each, im2col included.
+            output.par_chunks_mut(out_group).enumerate().for_each(|(item, y)| {
+                let x = &input[item * in_group..][..in_group];
+                with_scratch(Slot::Columns, k_len * pixels, |columns| {
+                    im2col(g, x, columns);
+                    run_piece(group_of(item), columns, 0, y);
+                });
+            });
+            return;
+        }
+        // Too few: per image and group, one shared im2col, then blocks of output channels in
+        // parallel (each packs the columns it reads; a block of ≥ MR rows repays that).
+        with_scratch(Slot::Columns, k_len * pixels, |columns| {
+            for (item, y_item) in output.chunks_exact_mut(out_group).enumerate() {
+                im2col(g, &input[item * in_group..][..in_group], columns);
+                let columns = &*columns;
+                y_item.par_chunks_mut(piece_rows * pixels).enumerate().for_each(|(piece, y)| {
+                    run_piece(group_of(item), columns, piece * piece_rows, y);
+                });
+            }
+        });
+    }
+}
+
+/// A fully-connected layer with bias and optional ReLU: `Y[N × out] = X[N × in] · Wᵀ + b`,
+/// `X` each image's NCHW tensor flattened (Caffe's and ONNX's `Flatten` order), Wᵀ packed once
+/// as the GEMM's B panels. With one image it streams the weights once, the memory-bound
+/// GEMV it then is.
+#[derive(Debug, Clone)]
+pub struct FullyConnected {
+    inputs: usize,
+    outputs: usize,
+    relu: bool,
+    policy: SimdPolicy,
+    nr: usize,
+    packed: AlignedBuf,
+    bias: AlignedBuf,
+}
+
+/// Where parallel pieces of one output write, each to elements no other piece writes.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: only used to write disjoint elements of one buffer from rayon tasks that all end
+// before the buffer's `&mut` borrow does (see `FullyConnected::run`).
+unsafe impl Send for SharedOut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// The pointer to element `at`; a method, so that closures capture the whole wrapper and
+    /// not its raw-pointer field.
+    fn at(self, at: usize) -> *mut f32 {
+        self.0.wrapping_add(at)
+    }
+}
+
+impl FullyConnected {
+    /// Packs `weights` (out × in, row-major) and `bias` (out).
+    pub fn new(inputs: usize, outputs: usize, weights: &[f32], bias: &[f32], relu: bool, policy: SimdPolicy) -> Self {
+        assert_eq!((weights.len(), bias.len()), (inputs * outputs, outputs));
+        let nr = NV * policy.f32_lanes();
+        let w = MatRef::new(weights, outputs, inputs, inputs, 1);
+        let mut packed = zeroed(panels(outputs, nr) * inputs * nr);
+        pack_b(&w.t(), 0..inputs, 0..outputs, nr, &mut packed);
+        let mut padded = zeroed(panels(outputs, nr) * nr);
+        padded[..outputs].copy_from_slice(bias);
+        Self { inputs, outputs, relu, policy, nr, packed, bias: padded }
+    }
+
+    /// Outputs per image.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Computes `output` (N × out) from `input` (N × in).
+    pub fn run(&self, input: &[f32], output: &mut [f32]) {
+        let (k, n_out, nr) = (self.inputs, self.outputs, self.nr);
+        let images = input.len() / k;
+        assert_eq!((input.len(), output.len()), (images * k, images * n_out));
+        let total_panels = panels(n_out, nr);
+        let pieces = (2 * rayon::current_num_threads()).min(total_panels);
+        let piece_cols = panels(total_panels, pieces) * nr;
+        let x = MatRef::new(input, images, k, k, 1);
+        let out = SharedOut(output.as_mut_ptr());
+        (0..panels(n_out, piece_cols)).into_par_iter().for_each(|piece| {
+            let col0 = piece * piece_cols;
+            let cols = piece_cols.min(n_out - col0);
+            let b = &self.packed[(col0 / nr) * k * nr..][..panels(cols, nr) * k * nr];
+            with_scratch(Slot::Transposed, images * cols, |y| {
+                gemm_on_this_thread(
+                    self.policy,
+                    nr,
+                    (images, cols, k),
+                    Operand::Strided(x),
+                    Operand::Packed(b),
+                    y,
+                    cols,
+                    GemmBias::Cols(&self.bias[col0..]),
+                    self.relu,
+                );
+                for (image, row) in y.chunks_exact(cols).enumerate() {
+                    let at = image * n_out + col0;
+                    // SAFETY: `out` points at `output`, images·n_out values, borrowed
+                    // mutably for this whole call; this piece writes only its own columns
+                    // col0..col0 + cols of each row (in bounds: col0 + cols ≤ n_out), which no
+                    // other piece writes, and nothing reads `output` until all pieces end.
+                    unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), out.at(at), cols) };
+                }
+            });
+        });
+    }
+}
+
+/// Max or average pooling with Caffe's rounding (see [`crate::model`]): output size
+/// `ceil((in + 2·pad − k) / stride) + 1`, no window starting in the right padding; an average
+/// divides by the window clipped to the padded input (Caffe's `pool_size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pooling {
+    /// Channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Window.
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Padding.
+    pub pad: usize,
+    /// Average (true) or max (false).
+    pub average: bool,
+}
+
+/// One pooling window, clipped: the input rows and columns it reads, and Caffe's divisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// Input rows.
+    pub rows: std::ops::Range<usize>,
+    /// Input columns.
+    pub cols: std::ops::Range<usize>,
+    /// The divisor of an average: the window clipped to the padded input, padding included.
+    pub divisor: usize,
+}
+
+impl Pooling {
+    /// Output height.
+    pub fn hout(&self) -> usize {
+        crate::model::pooled(self.h, self.kernel, self.stride, self.pad).expect("validated by the model")
+    }
+
+    /// Output width.
+    pub fn wout(&self) -> usize {
+        crate::model::pooled(self.w, self.kernel, self.stride, self.pad).expect("validated by the model")
+    }
+
+    /// The window of output pixel (oh, ow).
+    pub fn window(&self, oh: usize, ow: usize) -> Window {
+        let span = |o: usize, len: usize| {
+            let start = o * self.stride; // in padded coordinates
+            let end = (start + self.kernel).min(len + 2 * self.pad);
+            let divisor = end - start;
+            (start.saturating_sub(self.pad)..end.saturating_sub(self.pad).min(len), divisor)
+        };
+        let (rows, dh) = span(oh, self.h);
+        let (cols, dw) = span(ow, self.w);
+        Window { rows, cols, divisor: dh * dw }
+    }
+
+    /// Pools `input` (N×C×H×W) into `output` (N×C×Hout×Wout).
+    pub fn run(&self, input: &[f32], output: &mut [f32]) {
+        let (hw, wout) = (self.h * self.w, self.wout());
+        let out_plane = self.hout() * wout;
+        let windows: Vec<Window> = (0..out_plane).map(|o| self.window(o / wout, o % wout)).collect();
+        output.par_chunks_mut(out_plane).zip(input.par_chunks(hw)).for_each(|(y, x)| {
+            for (v, win) in y.iter_mut().zip(&windows) {
+                let values = win.rows.clone().flat_map(|ih| &x[ih * self.w..][win.cols.clone()]);
+                *v = if self.average {
+                    values.sum::<f32>() / win.divisor as f32
+                } else {
+                    values.fold(f32::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m })
+                };
+            }
+        });
+    }
+}
+
+/// Local response normalisation across `size` channels, Caffe's `ACROSS_CHANNELS`:
+/// `y = x · (k + α/size · Σ x_j²)^(−β)`, the sum over the `size` channels centred on x's
+/// (clipped at the ends). Runs pixel-plane by image.
+pub fn lrn(c: usize, hw: usize, size: usize, input: &[f32], output: &mut [f32]) {
+    let half = (size - 1) / 2;
+    let scale = LRN_ALPHA / size as f32;
+    output.par_chunks_mut(c * hw).zip(input.par_chunks(c * hw)).for_each(|(y, x)| {
+        let mut sums = vec![0.0f32; hw];
+        for ch in 0..c {
+            sums.fill(0.0);
+            for j in ch.saturating_sub(half)..(ch + half + 1).min(c) {
+                for (s, &v) in sums.iter_mut().zip(&x[j * hw..][..hw]) {
+                    *s += v * v;
+                }
+            }
+            for ((o, &v), &s) in y[ch * hw..][..hw].iter_mut().zip(&x[ch * hw..][..hw]).zip(&sums) {
+                *o = v * (LRN_K + scale * s).powf(-LRN_BETA);
+            }
+        }
+    });
+}
+
+/// ReLU in place.
+pub fn relu_in_place(values: &mut [f32]) {
+    values.par_chunks_mut(1 << 14).for_each(|chunk| {
+        for v in chunk {
+            *v = crate::relu(*v);
+        }
+    });
+}
+
+/// Softmax across the `c` channels at each of the `hw` pixels of every image, subtracting the
+/// maximum first so that no exponential overflows.
+pub fn softmax(c: usize, hw: usize, input: &[f32], output: &mut [f32]) {
+    output.par_chunks_mut(c * hw).zip(input.par_chunks(c * hw)).for_each(|(y, x)| {
+        for p in 0..hw {
+            let max = (0..c).map(|ch| x[ch * hw + p]).fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0f32;
+            for ch in 0..c {
+                let e = (x[ch * hw + p] - max).exp();
+                y[ch * hw + p] = e;
+                sum += e;
+            }
+            for ch in 0..c {
+                y[ch * hw + p] /= sum;
+            }
+        }
+    });
+}
