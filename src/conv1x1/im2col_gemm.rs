@@ -140,7 +140,7 @@ impl WithSimd for Im2colOp<'_> {
 /// `dst[j·m + i] = src[i·n + j]`: an m×n row-major matrix written as its n×m transpose, in
 /// square blocks so that both sides are read and written a few cache lines at a time.
 #[inline(always)]
-fn transpose_into(src: &[f32], m: usize, n: usize, dst: &mut [f32]) {
+pub(crate) fn transpose_into(src: &[f32], m: usize, n: usize, dst: &mut [f32]) {
     const BLOCK: usize = 16;
     for i0 in (0..m).step_by(BLOCK) {
         for j0 in (0..n).step_by(BLOCK) {

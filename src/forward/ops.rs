@@ -10,9 +10,12 @@
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
+use crate::conv1x1::direct::{TileRows, pack_weights};
+use crate::conv1x1::im2col_gemm::transpose_into;
 use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
-use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
+use crate::gemm::pack::{MatRef, pack_b, panels};
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
+use crate::problem::{Conv1x1Problem, Conv1x1Shape};
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, zeroed};
@@ -89,24 +92,59 @@ impl ConvGeometry {
     }
 }
 
-/// Writes the im2col matrix of one group of one image: row `(ci·k + kh)·k + kw` holds, for
-/// each output pixel, the input value its window reads at that offset (0 in the padding).
-fn im2col(g: &ConvGeometry, group_input: &[f32], columns: &mut [f32]) {
-    let (k, wout, hw) = (g.kernel, g.wout(), g.h * g.w);
-    let mut rows = columns.chunks_exact_mut(g.pixels_out());
+/// Writes the im2col matrix of one group of one image straight into the GEMM's B panels
+/// (`[panel][k][nr]`, see `gemm::pack`), so that the GEMM reads it as an operand packed ahead
+/// and no second copy is made: row `k = (ci·kernel + kh)·kernel + kw` holds, for each output
+/// pixel, the input value its window reads at that offset (0 in the padding). The lanes past
+/// the last pixel are left as they are: the GEMM computes them and never stores them.
+///
+/// Each (row, output row) is cut where panels end, so each piece is one contiguous run of up to
+/// nr values: zeros where the window reads padding, and between them one slice copy at stride
+/// 1 or a strided gather.
+fn im2col_panels(g: &ConvGeometry, group_input: &[f32], nr: usize, dst: &mut [f32]) {
+    let (k, wout, k_len, s, pad) = (g.kernel, g.wout(), g.reduction(), g.stride, g.pad);
+    let hw = g.h * g.w;
     for ci in 0..g.cin_group() {
         let plane = &group_input[ci * hw..][..hw];
         for kh in 0..k {
             for kw in 0..k {
-                let row = rows.next().expect("one row per (channel, kh, kw)");
-                for (oh, out) in row.chunks_exact_mut(wout).enumerate() {
-                    match g.source(oh, kh, g.h) {
-                        None => out.fill(0.0),
-                        Some(ih) => {
-                            for (ow, v) in out.iter_mut().enumerate() {
-                                *v = g.source(ow, kw, g.w).map_or(0.0, |iw| plane[ih * g.w + iw]);
+                let row = (ci * k + kh) * k + kw;
+                // Output columns whose window reads inside the map at this kw.
+                let ow_lo = pad.saturating_sub(kw).div_ceil(s).min(wout);
+                let ow_hi = (g.w + pad).saturating_sub(kw).div_ceil(s).min(wout);
+                for oh in 0..g.hout() {
+                    let ih = g.source(oh, kh, g.h);
+                    let mut ow = 0;
+                    while ow < wout {
+                        let p = oh * wout + ow;
+                        let (panel, lane) = (p / nr, p % nr);
+                        let len = (nr - lane).min(wout - ow);
+                        let out = &mut dst[(panel * k_len + row) * nr + lane..][..len];
+                        match ih {
+                            None => out.fill(0.0),
+                            Some(ih) => {
+                                // Zeros left and right of the columns that read the map.
+                                let a = ow_lo.clamp(ow, ow + len) - ow;
+                                let b = ow_hi.clamp(ow + a, ow + len) - ow;
+                                out[..a].fill(0.0);
+                                out[b..].fill(0.0);
+                                if a == b {
+                                    // No column of this piece reads the map (at a wide stride).
+                                    ow += len;
+                                    continue;
+                                }
+                                let line = &plane[ih * g.w..][..g.w];
+                                let first = (ow + a) * s + kw - pad;
+                                if s == 1 {
+                                    out[a..b].copy_from_slice(&line[first..][..b - a]);
+                                } else {
+                                    for (j, o) in out[a..b].iter_mut().enumerate() {
+                                        *o = line[first + j * s];
+                                    }
+                                }
                             }
                         }
+                        ow += len;
                     }
                 }
             }
@@ -167,16 +205,21 @@ fn pieces_per_item(work_items: usize) -> usize {
 }
 
 /// A spatial convolution (any window, stride, padding, groups) with bias and optional ReLU, as
-/// im2col + the crate's GEMM: per image and group, `Y_g[Cout_g × P] = W_g[Cout_g × K] ·
-/// cols[K × P]`, the weights packed once as the GEMM's A panels.
+/// im2col + the crate's GEMM, per image and group, the weights packed once and the columns
+/// written by im2col directly in the GEMM's panel format. Oriented like the 1×1 kernels
+/// ([`TileRows::best_fill`]): `Y_g[Cout_g × P] = W_g · cols` with channels along the tile's
+/// rows, or, where pixels fill the tiles better (conv4 of NIN-ImageNet: 36 output pixels are 6
+/// rows of 6, but 75% of three 16-wide columns), `Y_gᵀ[P × Cout_g] = colsᵀ · W_gᵀ` written back
+/// transposed.
 #[derive(Debug, Clone)]
 pub struct SpatialConv {
     geometry: ConvGeometry,
     relu: bool,
     policy: SimdPolicy,
-    /// Per group: W_g as A panels over the whole K.
+    rows: TileRows,
+    /// Per group: W_g as A panels (channel rows) or W_gᵀ as B panels (pixel rows), whole K.
     packed: Vec<AlignedBuf>,
-    /// Per group: bias padded to whole MR panels.
+    /// Per group: bias padded to whole panels.
     bias: Vec<AlignedBuf>,
 }
 
@@ -186,17 +229,18 @@ impl SpatialConv {
     pub fn new(geometry: ConvGeometry, weights: &[f32], bias: &[f32], relu: bool, policy: SimdPolicy) -> Self {
         assert_eq!((weights.len(), bias.len()), (geometry.weights_len(), geometry.cout));
         let (k_len, cout_g) = (geometry.reduction(), geometry.cout_group());
+        let nr = NV * policy.f32_lanes();
+        // The GEMM of one group is a 1×1 convolution of K "channels" on the output map.
+        let as_pointwise = Conv1x1Problem::new(Conv1x1Shape::new(1, k_len, geometry.hout(), geometry.wout(), cout_g))
+            .expect("a validated layer's GEMM is a valid problem");
+        let rows = TileRows::best_fill(&as_pointwise, nr);
         let (packed, bias) = (0..geometry.groups)
             .map(|g| {
-                let w_g = MatRef::new(&weights[g * cout_g * k_len..][..cout_g * k_len], cout_g, k_len, k_len, 1);
-                let mut panels_g = zeroed(panels(cout_g, MR) * k_len * MR);
-                pack_a(&w_g, 0..cout_g, 0..k_len, &mut panels_g);
-                let mut bias_g = zeroed(panels(cout_g, MR) * MR);
-                bias_g[..cout_g].copy_from_slice(&bias[g * cout_g..][..cout_g]);
-                (panels_g, bias_g)
+                let w_g = &weights[g * cout_g * k_len..][..cout_g * k_len];
+                pack_weights(&as_pointwise, w_g, Some(&bias[g * cout_g..][..cout_g]), nr, rows)
             })
             .unzip();
-        Self { geometry, relu, policy, packed, bias }
+        Self { geometry, relu, policy, rows, packed, bias }
     }
 
     /// The geometry.
@@ -213,45 +257,69 @@ impl SpatialConv {
         let images = input.len() / (g.cin * g.h * g.w);
         assert_eq!((input.len(), output.len()), (images * g.cin * g.h * g.w, images * g.cout * pixels));
         let nr = NV * self.policy.f32_lanes();
+        // Channels come in panels of MR (channel rows) or nr (pixel rows); pixels in the other.
+        let (channel_unit, pixel_unit) = match self.rows {
+            TileRows::Channels => (MR, nr),
+            TileRows::Pixels => (nr, MR),
+        };
         let items = images * g.groups;
-        let pieces = pieces_per_item(items).min(panels(cout_g, MR));
-        // Rows of one piece: whole MR panels, so that each piece reads whole packed panels.
-        let piece_rows = panels(panels(cout_g, MR), pieces) * MR;
+        let pieces = pieces_per_item(items).min(panels(cout_g, channel_unit));
+        // Channels of one piece: whole panels, so that each piece reads whole packed panels.
+        let piece_channels = panels(panels(cout_g, channel_unit), pieces) * channel_unit;
         let group_of = |item: usize| item % g.groups;
-        let run_piece = |group: usize, columns: &[f32], row0: usize, y: &mut [f32]| {
-            let rows = y.len() / pixels;
-            let a = &self.packed[group][(row0 / MR) * k_len * MR..][..panels(rows, MR) * k_len * MR];
-            gemm_on_this_thread(
-                self.policy,
-                nr,
-                (rows, pixels, k_len),
-                Operand::Packed(a),
-                Operand::Strided(MatRef::new(columns, k_len, pixels, pixels, 1)),
-                y,
-                pixels,
-                GemmBias::Rows(&self.bias[group][row0..]),
-                self.relu,
-            );
+        let columns_len = panels(pixels, pixel_unit) * k_len * pixel_unit;
+        let run_piece = |group: usize, columns: &[f32], channel0: usize, y: &mut [f32]| {
+            let channels = y.len() / pixels;
+            let weights = &self.packed[group][(channel0 / channel_unit) * k_len * channel_unit..]
+                [..panels(channels, channel_unit) * k_len * channel_unit];
+            let bias = &self.bias[group][channel0..];
+            match self.rows {
+                TileRows::Channels => gemm_on_this_thread(
+                    self.policy,
+                    nr,
+                    (channels, pixels, k_len),
+                    Operand::Packed(weights),
+                    Operand::Packed(columns),
+                    y,
+                    pixels,
+                    GemmBias::Rows(bias),
+                    self.relu,
+                ),
+                TileRows::Pixels => with_scratch(Slot::Transposed, pixels * channels, |transposed| {
+                    gemm_on_this_thread(
+                        self.policy,
+                        nr,
+                        (pixels, channels, k_len),
+                        Operand::Packed(columns),
+                        Operand::Packed(weights),
+                        transposed,
+                        channels,
+                        GemmBias::Cols(bias),
+                        self.relu,
+                    );
+                    transpose_into(transposed, pixels, channels, y);
+                }),
+            }
         };
         if pieces == 1 {
             // Enough images × groups for every thread: one task each, im2col included.
             output.par_chunks_mut(out_group).enumerate().for_each(|(item, y)| {
                 let x = &input[item * in_group..][..in_group];
-                with_scratch(Slot::Columns, k_len * pixels, |columns| {
-                    im2col(g, x, columns);
+                with_scratch(Slot::Columns, columns_len, |columns| {
+                    im2col_panels(g, x, pixel_unit, columns);
                     run_piece(group_of(item), columns, 0, y);
                 });
             });
             return;
         }
         // Too few: per image and group, one shared im2col, then blocks of output channels in
-        // parallel (each packs the columns it reads; a block of ≥ MR rows repays that).
-        with_scratch(Slot::Columns, k_len * pixels, |columns| {
+        // parallel, all reading the same packed columns.
+        with_scratch(Slot::Columns, columns_len, |columns| {
             for (item, y_item) in output.chunks_exact_mut(out_group).enumerate() {
-                im2col(g, &input[item * in_group..][..in_group], columns);
+                im2col_panels(g, &input[item * in_group..][..in_group], pixel_unit, columns);
                 let columns = &*columns;
-                y_item.par_chunks_mut(piece_rows * pixels).enumerate().for_each(|(piece, y)| {
-                    run_piece(group_of(item), columns, piece * piece_rows, y);
+                y_item.par_chunks_mut(piece_channels * pixels).enumerate().for_each(|(piece, y)| {
+                    run_piece(group_of(item), columns, piece * piece_channels, y);
                 });
             }
         });
@@ -390,16 +458,18 @@ impl Pooling {
         crate::model::pooled(self.w, self.kernel, self.stride, self.pad).expect("validated by the model")
     }
 
+    /// The input rows (or columns) output row (or column) `o` reads, clipped to the map, and
+    /// the window's extent clipped to the padded map (Caffe's divisor along that axis).
+    fn span(&self, o: usize, len: usize) -> (std::ops::Range<usize>, usize) {
+        let start = o * self.stride; // in padded coordinates
+        let end = (start + self.kernel).min(len + 2 * self.pad);
+        (start.saturating_sub(self.pad)..end.saturating_sub(self.pad).min(len), end - start)
+    }
+
     /// The window of output pixel (oh, ow).
     pub fn window(&self, oh: usize, ow: usize) -> Window {
-        let span = |o: usize, len: usize| {
-            let start = o * self.stride; // in padded coordinates
-            let end = (start + self.kernel).min(len + 2 * self.pad);
-            let divisor = end - start;
-            (start.saturating_sub(self.pad)..end.saturating_sub(self.pad).min(len), divisor)
-        };
-        let (rows, dh) = span(oh, self.h);
-        let (cols, dw) = span(ow, self.w);
+        let (rows, dh) = self.span(oh, self.h);
+        let (cols, dw) = self.span(ow, self.w);
         Window { rows, cols, divisor: dh * dw }
     }
 
@@ -407,15 +477,20 @@ impl Pooling {
     pub fn run(&self, input: &[f32], output: &mut [f32]) {
         let (hw, wout) = (self.h * self.w, self.wout());
         let out_plane = self.hout() * wout;
-        let windows: Vec<Window> = (0..out_plane).map(|o| self.window(o / wout, o % wout)).collect();
+        let rows: Vec<_> = (0..self.hout()).map(|oh| self.span(oh, self.h)).collect();
+        let cols: Vec<_> = (0..wout).map(|ow| self.span(ow, self.w)).collect();
         output.par_chunks_mut(out_plane).zip(input.par_chunks(hw)).for_each(|(y, x)| {
-            for (v, win) in y.iter_mut().zip(&windows) {
-                let values = win.rows.clone().flat_map(|ih| &x[ih * self.w..][win.cols.clone()]);
-                *v = if self.average {
-                    values.sum::<f32>() / win.divisor as f32
-                } else {
-                    values.fold(f32::NEG_INFINITY, |m, &v| if v > m || v.is_nan() { v } else { m })
-                };
+            for (y_row, (row_span, dh)) in y.chunks_exact_mut(wout).zip(&rows) {
+                for (v, (col_span, dw)) in y_row.iter_mut().zip(&cols) {
+                    let lines = row_span.clone().map(|ih| &x[ih * self.w..][col_span.clone()]);
+                    *v = if self.average {
+                        lines.map(|l| l.iter().sum::<f32>()).sum::<f32>() / (dh * dw) as f32
+                    } else {
+                        lines.fold(f32::NEG_INFINITY, |m, l| {
+                            l.iter().fold(m, |m, &v| if v > m || v.is_nan() { v } else { m })
+                        })
+                    };
+                }
             }
         });
     }
@@ -437,10 +512,20 @@ pub fn lrn(c: usize, hw: usize, size: usize, input: &[f32], output: &mut [f32]) 
                 }
             }
             for ((o, &v), &s) in y[ch * hw..][..hw].iter_mut().zip(&x[ch * hw..][..hw]).zip(&sums) {
-                *o = v * (LRN_K + scale * s).powf(-LRN_BETA);
+                *o = v * inverse_three_quarter_power(LRN_K + scale * s);
             }
         }
     });
+}
+
+/// `s^(−3/4)` (LRN's β = 0.75) as `1 / (√s · √√s)`: square roots vectorise where `powf` is a
+/// library call per value, and the four roundings (each root within half an ulp, the product
+/// and the division one rounding each) stay inside the 2 ulp the reference allows `powf`.
+#[inline(always)]
+fn inverse_three_quarter_power(s: f32) -> f32 {
+    const _: () = assert!(LRN_BETA == 0.75, "inverse_three_quarter_power is s^-0.75");
+    let root = s.sqrt();
+    1.0 / (root * root.sqrt())
 }
 
 /// ReLU in place.
