@@ -55,7 +55,7 @@ pub fn mlpconv_kernel(name: &str) -> Result<Box<dyn MlpconvKernel>> {
 
 /// The kernel of `kernels` called `name`, or an error naming `op` and listing the known names:
 /// the one lookup behind every operation's.
-fn by_name<K: ?Sized + Kernel>(kernels: Vec<Box<K>>, name: &str, op: Op) -> Result<Box<K>> {
+pub fn by_name<K: ?Sized + Kernel>(kernels: Vec<Box<K>>, name: &str, op: Op) -> Result<Box<K>> {
     let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
     kernels.into_iter().find(|k| k.name() == name).ok_or_else(|| NinError::UnknownKernel {
         op: op.name(),

@@ -31,6 +31,7 @@ use serde::Serialize;
 use crate::conv1x1::{Conv1x1Kernel, PreparedWeights};
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
+use crate::kernel::Op;
 use crate::mlpconv::{MlpconvKernel, PreparedChain};
 use crate::model::{LayerKind, LayerStats, Model};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, MlpconvProblem};
@@ -105,7 +106,8 @@ impl NetworkWeights {
         let mut shape = model.input;
         let mut layers = Vec::with_capacity(model.layers.len());
         for (i, (layer, s)) in model.layers.iter().zip(&stats.layers).enumerate() {
-            let weights_len = s.params as usize - s.output[0];
+            // Layers without weights have no parameters at all (not even a bias).
+            let weights_len = (s.params as usize).saturating_sub(s.output[0]);
             let fan_in = match layer.kind {
                 LayerKind::Conv { kernel, groups, .. } => shape[0] / groups * kernel * kernel,
                 LayerKind::FullyConnected { .. } => shape.iter().product(),
@@ -219,6 +221,16 @@ impl Network {
                 reason: format!("{} layers of weights for {} layers", weights.layers.len(), model.layers.len()),
             });
         }
+        for (i, (layer, s)) in model.layers.iter().zip(&stats.layers).enumerate() {
+            let expected = (s.params > 0).then(|| (s.params as usize - s.output[0], s.output[0]));
+            let given = weights.layers[i].as_ref().map(|w| (w.weights.len(), w.bias.len()));
+            if expected != given {
+                return Err(NinError::Shape {
+                    what: format!("{}/{} weights", model.name, layer.name),
+                    reason: format!("expected (weights, bias) lengths {expected:?}, given {given:?}"),
+                });
+            }
+        }
         // Every activation of a batch must be addressable.
         let largest =
             stats.layers.iter().map(|l| l.activation_bytes / 4).chain([model.input.iter().product::<usize>() as u64]);
@@ -247,7 +259,11 @@ impl Network {
                     }
                     if widths.len() >= 2 {
                         let problem = MlpconvProblem::new(batch, c, h, w, &widths, false)?;
-                        let kernel = registry::mlpconv_kernel(registry::role(Role::Fused))?;
+                        let kernel = registry::by_name(
+                            registry::mlpconv_kernels_with(policy),
+                            registry::role(Role::Fused),
+                            Op::Mlpconv,
+                        )?;
                         let ws: Vec<&[f32]> =
                             (0..widths.len()).map(|l| &weights.layer(i + 2 * l).weights[..]).collect();
                         let bs: Vec<&[f32]> = (0..widths.len()).map(|l| &weights.layer(i + 2 * l).bias[..]).collect();
@@ -258,7 +274,11 @@ impl Network {
                         let relu = is_relu(model, i + 1);
                         let problem =
                             Conv1x1Problem::new(Conv1x1Shape { relu, ..Conv1x1Shape::new(batch, c, h, w, out) })?;
-                        let kernel = registry::conv1x1_kernel(registry::DEFAULT_CONV1X1_KERNEL)?;
+                        let kernel = registry::by_name(
+                            registry::conv1x1_kernels_with(policy),
+                            registry::DEFAULT_CONV1X1_KERNEL,
+                            Op::Conv1x1,
+                        )?;
                         let lw = weights.layer(i);
                         let prepared = kernel.prepare(&problem, &lw.weights, Some(&lw.bias))?;
                         let runner = kernel.name().to_string();
@@ -286,7 +306,8 @@ impl Network {
                 }
                 LayerKind::GlobalAvgPool => {
                     let problem = GapProblem::new(batch, c, h, w, Layout::Nchw)?;
-                    let kernel = registry::gap_kernel(registry::DEFAULT_GAP_KERNEL)?;
+                    let kernel =
+                        registry::by_name(registry::gap_kernels_with(policy), registry::DEFAULT_GAP_KERNEL, Op::Gap)?;
                     let runner = kernel.name().to_string();
                     (StageOp::Gap { kernel, problem }, Category::Gap, runner, 1)
                 }
@@ -367,9 +388,13 @@ impl Network {
     }
 
     /// One pass keeping every stage's output (for verification): element `i` is stage `i`'s.
+    /// The activation buffers start as NaN, so that an output a stage forgets to write cannot
+    /// pass a check.
     pub fn forward_recorded(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
         self.check_input(input)?;
         let mut ws = self.workspace();
+        ws.a.fill(f32::NAN);
+        ws.b.fill(f32::NAN);
         let mut outputs = Vec::with_capacity(self.stages.len());
         self.execute(input, &mut ws, |_, out| outputs.push(out.to_vec()))?;
         Ok(outputs)

@@ -144,22 +144,28 @@ pub fn fully_connected(
     Reference { values, bounds }
 }
 
-/// Max or average pooling with Caffe's windows ([`Pooling::window`]).
+/// Max or average pooling, windows computed as Caffe's `PoolingLayer::Forward_cpu` does (its
+/// signed arithmetic, independent of [`Pooling::window`]): `hstart = oh·stride − pad`,
+/// `hend = min(hstart + kernel, h + pad)`, `pool_size = (hend − hstart)·(wend − wstart)`, then
+/// both clipped to the map.
 pub fn pooling(pool: &Pooling, input: &[f32]) -> Reference {
     let (hout, wout) = (pool.hout(), pool.wout());
+    let (k, s, pad) = (pool.kernel as i64, pool.stride as i64, pool.pad as i64);
     let (mut values, mut bounds) = (Vec::new(), Vec::new());
     for plane in input.chunks_exact(pool.h * pool.w) {
-        for oh in 0..hout {
-            for ow in 0..wout {
-                let win = pool.window(oh, ow);
-                let read: Vec<f64> = win
-                    .rows
-                    .clone()
-                    .flat_map(|ih| win.cols.clone().map(move |iw| plane[ih * pool.w + iw] as f64))
+        for oh in 0..hout as i64 {
+            for ow in 0..wout as i64 {
+                let (hstart, wstart) = (oh * s - pad, ow * s - pad);
+                let (hend, wend) = ((hstart + k).min(pool.h as i64 + pad), (wstart + k).min(pool.w as i64 + pad));
+                let pool_size = ((hend - hstart) * (wend - wstart)) as f64;
+                let (hstart, wstart) = (hstart.max(0), wstart.max(0));
+                let (hend, wend) = (hend.min(pool.h as i64), wend.min(pool.w as i64));
+                let read: Vec<f64> = (hstart..hend)
+                    .flat_map(|ih| (wstart..wend).map(move |iw| plane[(ih * pool.w as i64 + iw) as usize] as f64))
                     .collect();
                 if pool.average {
-                    let magnitude: f64 = read.iter().map(|v| v.abs()).sum::<f64>() / win.divisor as f64;
-                    let (v, b) = summed(read.iter().sum::<f64>() / win.divisor as f64, magnitude, read.len() + 1);
+                    let magnitude: f64 = read.iter().map(|v| v.abs()).sum::<f64>() / pool_size;
+                    let (v, b) = summed(read.iter().sum::<f64>() / pool_size, magnitude, read.len() + 1);
                     values.push(v);
                     bounds.push(b);
                 } else {

@@ -98,7 +98,7 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributePro
 /// The network as an ONNX graph (opset 13) with its weights as initializers. Its outputs are
 /// the last stage's, or with `every_stage` the output of every stage that computes something
 /// (an identity stage's output is its input's).
-pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) -> pb::ModelProto {
+pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) -> Result<pb::ModelProto> {
     let batch = net.batch;
     let with_batch = |d: [usize; 3]| [batch, d[0], d[1], d[2]];
     let mut nodes = Vec::new();
@@ -117,11 +117,12 @@ pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) ->
                 let (w, b) = (format!("{out}.w"), format!("{out}.b"));
                 initializer.push(tensor(&w, &[g.cout, g.cin_group(), g.kernel, g.kernel], &lw.weights));
                 initializer.push(tensor(&b, &[g.cout], &lw.bias));
-                let pre = format!("{out}.conv");
+                let relu = stage.layers.len() == 2;
+                let conv_out = if relu { format!("{out}.conv") } else { out.clone() };
                 nodes.push(node(
                     "Conv",
                     &[&current, &w, &b],
-                    &pre,
+                    &conv_out,
                     vec![
                         attr_ints("kernel_shape", &[g.kernel, g.kernel]),
                         attr_ints("strides", &[g.stride, g.stride]),
@@ -129,7 +130,9 @@ pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) ->
                         attr_int("group", g.groups as i64),
                     ],
                 ));
-                relu_after(&mut nodes, &pre);
+                if relu {
+                    relu_after(&mut nodes, &conv_out);
+                }
             }
             StageOp::Pointwise { .. } | StageOp::Chain { .. } => {
                 let mut input = current.clone();
@@ -157,15 +160,27 @@ pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) ->
             }
             StageOp::Pool(pool) => {
                 // Caffe's ceil rounding as explicit end padding: the last window may overhang.
-                let extra = |len: usize, out: usize| (out - 1) * pool.stride + pool.kernel - (len + 2 * pool.pad);
+                let extra =
+                    |len: usize, out: usize| ((out - 1) * pool.stride + pool.kernel).saturating_sub(len + 2 * pool.pad);
                 let (eh, ew) = (extra(pool.h, pool.hout()), extra(pool.w, pool.wout()));
+                // Caffe's divisor counts the padding but not the overhang past it: one ONNX
+                // AveragePool says the one (count_include_pad = 1) or the other (0), not both.
+                if pool.average && pool.pad > 0 && eh + ew > 0 {
+                    return Err(NinError::Peer {
+                        peer: NAME,
+                        reason: format!(
+                            "{}: average pooling with padding whose last window overhangs the padding has no ONNX equivalent",
+                            stage.name
+                        ),
+                    });
+                }
                 let mut attrs = vec![
                     attr_ints("kernel_shape", &[pool.kernel, pool.kernel]),
                     attr_ints("strides", &[pool.stride, pool.stride]),
                     attr_ints("pads", &[pool.pad, pool.pad, pool.pad + eh, pool.pad + ew]),
                 ];
                 if pool.average {
-                    attrs.push(attr_int("count_include_pad", 0));
+                    attrs.push(attr_int("count_include_pad", (pool.pad > 0) as i64));
                 }
                 nodes.push(node(if pool.average { "AveragePool" } else { "MaxPool" }, &[&current], &out, attrs));
             }
@@ -213,7 +228,7 @@ pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) ->
     }
     let declared: Vec<pb::ValueInfoProto> =
         if every_stage { outputs } else { outputs.into_iter().filter(|o| o.name == current).collect() };
-    pb::ModelProto {
+    Ok(pb::ModelProto {
         ir_version: 7,
         opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
         producer_name: "nin-bench".into(),
@@ -226,7 +241,7 @@ pub fn onnx_model(net: &Network, weights: &NetworkWeights, every_stage: bool) ->
             ..Default::default()
         }),
         ..Default::default()
-    }
+    })
 }
 
 /// The values of an f32 tensor, in its (C) order.
@@ -248,7 +263,7 @@ impl TractNetwork {
     /// Builds `net` (with `weights`) in tract, to run on `threads` threads; with
     /// `every_stage`, the plan returns every stage's output (for [`Self::run_every_stage`]).
     pub fn new(net: &Network, weights: &NetworkWeights, threads: usize, every_stage: bool) -> Result<Self> {
-        let proto = onnx_model(net, weights, every_stage);
+        let proto = onnx_model(net, weights, every_stage)?;
         let plan = tract_onnx::onnx()
             .model_for_proto_model(&proto)
             .and_then(|m| m.into_optimized())
