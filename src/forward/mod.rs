@@ -132,6 +132,23 @@ impl NetworkWeights {
     }
 }
 
+/// Bytes a pass allocates: weights twice (as generated and packed), the two activation
+/// buffers and the input; with verification, every stage's output kept and one stage's f64
+/// reference (values and bounds); a peer holds its own copy of the weights and activations.
+pub fn needed_bytes(model: &Model, batch: u64, verify: bool, peer: bool) -> crate::Result<u64> {
+    let s = model.stats()?;
+    let largest = s.layers.iter().map(|l| l.activation_bytes).max().unwrap_or(0);
+    let input = 4 * model.input.iter().product::<usize>() as u64;
+    let mut bytes = 8 * s.total_params + batch * (2 * largest + input);
+    if verify {
+        bytes += batch * (s.total_activation_bytes + 4 * largest);
+    }
+    if peer {
+        bytes += 4 * s.total_params + batch * 2 * largest + if verify { batch * s.total_activation_bytes } else { 0 };
+    }
+    Ok(bytes)
+}
+
 /// What a stage runs.
 enum StageOp {
     Spatial(SpatialConv),

@@ -1,9 +1,11 @@
 //! `nin-bench report`: the main job. Probes the machine, verifies every kernel (and peer) on the
 //! standard suites (1×1 convolution, GAP, fused chains), times what passed at 1 thread and all
-//! threads, and writes `report.md`,
-//! `report.json` and `roofline.svg` under `<out>/<machine-id>/`.
+//! threads, times whole forward passes of the models beside tract (where built with it), and
+//! writes `report.md`, `report.json`, `roofline.svg` and `network_time.svg` under
+//! `<out>/<machine-id>/`.
 
 mod markdown;
+mod network_time;
 pub mod probe;
 mod roofline;
 pub mod targets;
@@ -131,6 +133,10 @@ pub struct Report {
     pub heads: Vec<crate::model::heads::HeadStats>,
     /// The performance targets and whether this run met them.
     pub targets: Vec<targets::Target>,
+    /// Whole-network forward passes (`nin-bench forward`): each model at batch 1 and 32 on 1 and
+    /// all threads, beside tract where the build has it (`--features tract`); verified stage
+    /// by stage once per model (batch 1, 1 thread). Empty when `--filter` excludes them.
+    pub whole_network: Vec<crate::forward::measure::ForwardResult>,
     /// Rows that ran above [`ABOVE_PEAK_LIMIT`] of the peak they are measured against: the
     /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
     /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
@@ -226,6 +232,23 @@ fn planned<P: std::fmt::Display>(problems: &[P], runners: &[(&str, bool)], filte
         .sum()
 }
 
+/// The whole-network passes the report times: every model (matching the filter, or all when
+/// the filter is `forward`) at batch 1 and 32, on 1 and all threads.
+fn forward_plan(filter: &Option<String>) -> Vec<(crate::model::Model, usize, usize)> {
+    let mut plan = Vec::new();
+    for model in crate::model::zoo::models() {
+        if !matches(filter, model.name, "forward") {
+            continue;
+        }
+        for batch in [1, 32] {
+            for threads in crate::measure::thread_counts() {
+                plan.push((model.clone(), batch, threads));
+            }
+        }
+    }
+    plan
+}
+
 /// Runs the report and writes its files; returns the folder written.
 pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     let threads_all = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -245,16 +268,24 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         .collect();
     let gap_runners: Vec<(&str, bool)> =
         gap_kernels.iter().map(|k| (k.name(), k.info().threads.is_parallel())).collect();
+    let forward_total = forward_plan(&opts.filter).len();
     let conv_total = planned(&conv_problems, &conv_runners, &opts.filter);
     let gap_total = planned(&gap_problems, &gap_runners, &opts.filter);
     let chain_runners: Vec<(&str, bool)> =
         chain_kernels.iter().map(|k| (k.name(), k.info().threads.is_parallel())).collect();
     let chain_total = planned(&chain_problems, &chain_runners, &opts.filter);
-    if conv_total + gap_total + chain_total == 0 && !matches(&opts.filter, "heads", "heads") {
+    if conv_total + gap_total + chain_total + forward_total == 0 && !matches(&opts.filter, "heads", "heads") {
         return Err(NinError::Empty {
             what: format!("--filter {}", crate::error::shorten(opts.filter.as_deref().unwrap_or_default())),
-            reason: "matches no problem, kernel or peer of the standard suites, nor \"heads\"".into(),
+            reason: "matches no problem, kernel or peer of the standard suites, no model, nor \"heads\" or \"forward\""
+                .into(),
         });
+    }
+    for (model, batch, _) in forward_plan(&opts.filter) {
+        opts.budget.check(
+            format_args!("{} at batch {batch}", model.name),
+            crate::forward::needed_bytes(&model, batch as u64, true, true)?,
+        )?;
     }
     let suites = conv_problems
         .iter()
@@ -272,7 +303,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
     bar.set_message("probing the machine (FMA peak, bandwidth)");
     let machine = probe::probe(opts.quick, threads_all);
 
-    bar.set_length((conv_total + gap_total + chain_total) as u64);
+    bar.set_length((conv_total + gap_total + chain_total + forward_total) as u64);
     bar.set_position(0);
 
     let mut report = Report {
@@ -291,6 +322,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
         heads: Vec::new(),
         targets: Vec::new(),
+        whole_network: Vec::new(),
         probe_warnings: Vec::new(),
         machine,
     };
@@ -327,6 +359,41 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         log("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
         bar.set_message("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
         report.heads = crate::model::heads::standard_heads().iter().map(|h| h.stats(budget)).collect::<Result<_>>()?;
+    }
+    for (model, batch, threads) in forward_plan(&opts.filter) {
+        let what = format!(
+            "{}: forward pass at batch {batch} ({threads} thread{})",
+            model.name,
+            if threads > 1 { "s" } else { "" }
+        );
+        bar.set_message(what.clone());
+        // Verified once per model: the stages are the same at every batch and thread count
+        // (and the tests check them on both), and the f64 reference of a batch of 32 would
+        // take longer than everything else here.
+        let verify = batch == 1 && threads == 1;
+        let options = crate::forward::measure::ForwardOptions {
+            batch,
+            threads,
+            budget,
+            verify,
+            alone: true,
+            peer: true,
+            peak_gflops: Some(report.machine.fma_peak_for(threads)),
+        };
+        let result = crate::forward::measure::evaluate(&model, options)?;
+        for (who, checks) in [("ours", &result.checks), ("tract", &result.peer_checks)] {
+            for c in checks.iter().flatten().filter(|c| c.mismatch.is_some()) {
+                report.failures.push(format!(
+                    "forward {} ({who}), stage {}: {}",
+                    model.name,
+                    c.stage,
+                    c.mismatch.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        report.whole_network.push(result);
+        bar.inc(1);
+        log(&what);
     }
     bar.set_message("probing the FMA peak again");
     reprobe_peaks(&mut report, opts.quick);
@@ -671,6 +738,7 @@ fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     write("report.json", json + "\n")?;
     write("report.md", markdown::render(report))?;
     roofline::draw(report, &dir.join("roofline.svg"))?;
+    network_time::draw(report, &dir.join("network_time.svg"))?;
     Ok(dir)
 }
 

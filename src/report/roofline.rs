@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::Report;
 use crate::error::{NinError, Result};
 
-const COLORS: [RGBColor; 10] = [
+pub(super) const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

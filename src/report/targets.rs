@@ -287,7 +287,55 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
         met,
         missed: misses,
     });
+    whole_network_targets(report, &mut targets);
     targets
+}
+
+/// Targets 7 and 8, on the whole-network passes.
+fn whole_network_targets(report: &Report, targets: &mut Vec<Target>) {
+    // 7. Our pass at least as fast as tract's on both NIN models, every batch and thread count.
+    let (mut checked, mut misses, mut alexnet) = (0, Vec::new(), Vec::new());
+    for r in &report.whole_network {
+        let Some(peer) = &r.peer else { continue };
+        let case = format!("{} b{} {}t", r.model, r.batch, r.threads);
+        if r.model.starts_with("nin-") {
+            checked += 1;
+            if peer.ours_speedup < 1.0 {
+                misses.push(format!("{case} {}×", short_of(peer.ours_speedup, 2)));
+            }
+        } else {
+            alexnet.push(format!("{case} {:.2}×", peer.ours_speedup));
+        }
+    }
+    let (mut measured, met) = verdict(&misses, checked, "NIN passes at least as fast as tract's");
+    if !alexnet.is_empty() {
+        measured.push_str(&format!(" (AlexNet, not a target: {})", alexnet.join(", ")));
+    }
+    targets.push(Target {
+        target: "7. whole NIN passes ≥ 1.0× tract's (batch 1 and 32, 1 and all threads)".into(),
+        measured,
+        met,
+        missed: misses,
+    });
+
+    // 8. The 1×1 stages keep their standalone speed inside the pass.
+    let (mut checked, mut misses) = (0, Vec::new());
+    for r in &report.whole_network {
+        for s in &r.timing.stages {
+            let Some(ratio) = s.in_pass_over_alone else { continue };
+            checked += 1;
+            if ratio > 1.10 {
+                misses.push(format!("{} b{} {}t {} {:.2}× its time alone", r.model, r.batch, r.threads, s.name, ratio));
+            }
+        }
+    }
+    let (measured, met) = verdict(&misses, checked, "1×1 stages within 10% of their time alone");
+    targets.push(Target {
+        target: "8. 1×1 layers in the pass within 10% of the same kernel alone".into(),
+        measured,
+        met,
+        missed: misses,
+    });
 }
 
 #[cfg(test)]
