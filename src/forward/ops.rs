@@ -92,59 +92,78 @@ impl ConvGeometry {
     }
 }
 
-/// Writes the im2col matrix of one group of one image straight into the GEMM's B panels
-/// (`[panel][k][nr]`, see `gemm::pack`), so that the GEMM reads it as an operand packed ahead
-/// and no second copy is made: row `k = (ci·kernel + kh)·kernel + kw` holds, for each output
-/// pixel, the input value its window reads at that offset (0 in the padding). The lanes past
-/// the last pixel are left as they are: the GEMM computes them and never stores them.
+/// Writes the im2col matrix of one group of one image straight into the GEMM's panels of
+/// width `nr` (`[panel][k][nr]`, see `gemm::pack`), so that the GEMM reads it as an operand
+/// packed ahead and no second copy is made: row `k = (ci·kernel + kh)·kernel + kw` holds, for
+/// each output pixel, the input value its window reads at that offset (0 in the padding). The
+/// lanes past the last pixel are left as they are: the GEMM computes them and never stores them.
 ///
-/// Each (row, output row) is cut where panels end, so each piece is one contiguous run of up to
-/// nr values: zeros where the window reads padding, and between them one slice copy at stride
-/// 1 or a strided gather.
-fn im2col_panels(g: &ConvGeometry, group_input: &[f32], nr: usize, dst: &mut [f32]) {
-    let (k, wout, k_len, s, pad) = (g.kernel, g.wout(), g.reduction(), g.stride, g.pad);
+/// Panel by panel, in parallel when `parallel` (a panel is one contiguous K×nr block, so the
+/// panels split into disjoint slices).
+fn im2col_panels(g: &ConvGeometry, group_input: &[f32], nr: usize, dst: &mut [f32], parallel: bool) {
+    let panel_len = g.reduction() * nr;
+    let panels = panels(g.pixels_out(), nr);
+    let dst = &mut dst[..panels * panel_len];
+    if parallel {
+        dst.par_chunks_mut(panel_len).enumerate().for_each(|(j, panel)| im2col_panel(g, group_input, nr, j, panel));
+    } else {
+        dst.chunks_mut(panel_len).enumerate().for_each(|(j, panel)| im2col_panel(g, group_input, nr, j, panel));
+    }
+}
+
+/// Most pieces one panel's pixels fall into: a piece per output row it touches, at most one per
+/// pixel of the widest panel (2·16 lanes at AVX-512's NR).
+const MAX_PIECES: usize = 33;
+
+/// Fills panel `panel` (pixels `panel·nr ..`, K rows of `nr` lanes) of [`im2col_panels`]. Its
+/// pixels are cut where output rows end, so each (row k, piece) is one contiguous run of lanes:
+/// zeros where the window reads padding, and between them one slice copy at stride 1 or a
+/// strided gather.
+fn im2col_panel(g: &ConvGeometry, group_input: &[f32], nr: usize, panel: usize, dst: &mut [f32]) {
+    let (k, wout, s, pad) = (g.kernel, g.wout(), g.stride, g.pad);
     let hw = g.h * g.w;
+    // The panel's pieces: (output row, first output column, length, first lane).
+    let mut pieces = [(0usize, 0usize, 0usize, 0usize); MAX_PIECES];
+    let mut count = 0;
+    let (first, end) = (panel * nr, ((panel + 1) * nr).min(g.pixels_out()));
+    let mut p = first;
+    while p < end {
+        let (oh, ow) = (p / wout, p % wout);
+        let len = (wout - ow).min(end - p);
+        pieces[count] = (oh, ow, len, p - first);
+        count += 1;
+        p += len;
+    }
     for ci in 0..g.cin_group() {
         let plane = &group_input[ci * hw..][..hw];
         for kh in 0..k {
             for kw in 0..k {
-                let row = (ci * k + kh) * k + kw;
+                let row = &mut dst[((ci * k + kh) * k + kw) * nr..][..nr];
                 // Output columns whose window reads inside the map at this kw.
                 let ow_lo = pad.saturating_sub(kw).div_ceil(s).min(wout);
                 let ow_hi = (g.w + pad).saturating_sub(kw).div_ceil(s).min(wout);
-                for oh in 0..g.hout() {
-                    let ih = g.source(oh, kh, g.h);
-                    let mut ow = 0;
-                    while ow < wout {
-                        let p = oh * wout + ow;
-                        let (panel, lane) = (p / nr, p % nr);
-                        let len = (nr - lane).min(wout - ow);
-                        let out = &mut dst[(panel * k_len + row) * nr + lane..][..len];
-                        match ih {
-                            None => out.fill(0.0),
-                            Some(ih) => {
-                                // Zeros left and right of the columns that read the map.
-                                let a = ow_lo.clamp(ow, ow + len) - ow;
-                                let b = ow_hi.clamp(ow + a, ow + len) - ow;
-                                out[..a].fill(0.0);
-                                out[b..].fill(0.0);
-                                if a == b {
-                                    // No column of this piece reads the map (at a wide stride).
-                                    ow += len;
-                                    continue;
-                                }
-                                let line = &plane[ih * g.w..][..g.w];
-                                let first = (ow + a) * s + kw - pad;
-                                if s == 1 {
-                                    out[a..b].copy_from_slice(&line[first..][..b - a]);
-                                } else {
-                                    for (j, o) in out[a..b].iter_mut().enumerate() {
-                                        *o = line[first + j * s];
-                                    }
-                                }
-                            }
+                for &(oh, ow, len, lane) in &pieces[..count] {
+                    let out = &mut row[lane..][..len];
+                    let Some(ih) = g.source(oh, kh, g.h) else {
+                        out.fill(0.0);
+                        continue;
+                    };
+                    // Zeros left and right of the columns that read the map.
+                    let a = ow_lo.clamp(ow, ow + len) - ow;
+                    let b = ow_hi.clamp(ow + a, ow + len) - ow;
+                    out[..a].fill(0.0);
+                    out[b..].fill(0.0);
+                    if a == b {
+                        continue; // no column of this piece reads the map (a wide stride)
+                    }
+                    let line = &plane[ih * g.w..][..g.w];
+                    let start = (ow + a) * s + kw - pad;
+                    if s == 1 {
+                        out[a..b].copy_from_slice(&line[start..][..b - a]);
+                    } else {
+                        for (j, o) in out[a..b].iter_mut().enumerate() {
+                            *o = line[start + j * s];
                         }
-                        ow += len;
                     }
                 }
             }
@@ -306,17 +325,17 @@ impl SpatialConv {
             output.par_chunks_mut(out_group).enumerate().for_each(|(item, y)| {
                 let x = &input[item * in_group..][..in_group];
                 with_scratch(Slot::Columns, columns_len, |columns| {
-                    im2col_panels(g, x, pixel_unit, columns);
+                    im2col_panels(g, x, pixel_unit, columns, false);
                     run_piece(group_of(item), columns, 0, y);
                 });
             });
             return;
         }
-        // Too few: per image and group, one shared im2col, then blocks of output channels in
-        // parallel, all reading the same packed columns.
+        // Too few: per image and group, one shared im2col (its panels filled in parallel), then
+        // blocks of output channels in parallel, all reading the same packed columns.
         with_scratch(Slot::Columns, columns_len, |columns| {
             for (item, y_item) in output.chunks_exact_mut(out_group).enumerate() {
-                im2col_panels(g, &input[item * in_group..][..in_group], pixel_unit, columns);
+                im2col_panels(g, &input[item * in_group..][..in_group], pixel_unit, columns, true);
                 let columns = &*columns;
                 y_item.par_chunks_mut(piece_channels * pixels).enumerate().for_each(|(piece, y)| {
                     run_piece(group_of(item), columns, piece * piece_channels, y);
