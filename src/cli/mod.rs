@@ -273,8 +273,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let dir =
                 crate::report::run_report(&crate::report::ReportOptions { quick, filter, out, progress, budget })?;
             println!("wrote {}", dir.display());
-            for name in ["report.md", "report.json", "roofline.svg"] {
-                println!("  {}", dir.join(name).display());
+            for name in ["report.md", "report.json", "roofline.svg", "network_time.svg"] {
+                if dir.join(name).exists() {
+                    println!("  {}", dir.join(name).display());
+                }
             }
             Ok(())
         }
