@@ -324,3 +324,60 @@ fn peer_run(
     };
     Ok((Some(peer), None, checks, difference))
 }
+
+/// Two models' passes timed in turn (one pass of each per round) at batch 1 on the current
+/// pool: how long one image takes through each at the same moments of a shared machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelsInTurn {
+    /// The first model.
+    pub model: &'static str,
+    /// The one it is timed against.
+    pub against: &'static str,
+    /// Median seconds per image of the first.
+    pub seconds: f64,
+    /// Median seconds per image of the second.
+    pub against_seconds: f64,
+    /// Median over rounds of the first's time over the second's (below 1: the first is faster).
+    pub time_ratio: f64,
+}
+
+/// Times one image through `model` and `against` in turn (seeded weights, our passes).
+pub fn models_in_turn(
+    model: &crate::model::Model,
+    against: &crate::model::Model,
+    budget: TimingBudget,
+) -> Result<ModelsInTurn> {
+    let policy = crate::simd::SimdPolicy::from_env();
+    let build = |m: &crate::model::Model| -> Result<Network> {
+        Network::new(m, 1, &super::NetworkWeights::seeded(m, 1)?, policy)
+    };
+    let (a, b) = (build(model)?, build(against)?);
+    let (xa, xb) = (seeded_uniform(a.input_len(), 3), seeded_uniform(b.input_len(), 3));
+    let (mut wa, mut wb) = (a.workspace(), b.workspace());
+    let (mut fa, mut fb) = (None, None);
+    let (ta, tb, ratios) = crate::timing::measure_paired(
+        budget,
+        || {
+            if let Err(e) = a.forward(&xa, &mut wa) {
+                fa = Some(e);
+            }
+        },
+        || {
+            if let Err(e) = b.forward(&xb, &mut wb) {
+                fb = Some(e);
+            }
+        },
+    );
+    if let Some(e) = fa.or(fb) {
+        return Err(e);
+    }
+    // `ratios` are b's time over a's, per round; a's over b's is their reciprocal.
+    let mut inverse: Vec<f64> = ratios.iter().map(|r| 1.0 / r).collect();
+    Ok(ModelsInTurn {
+        model: model.name,
+        against: against.name,
+        seconds: ta.median(),
+        against_seconds: tb.median(),
+        time_ratio: median(&mut inverse),
+    })
+}

@@ -461,14 +461,15 @@ fn whole_network(w: &mut String, r: &Report) {
         );
     }
     let at = |model: &str| runs.iter().find(|x| x.model == model && x.batch == 1 && x.threads == 1);
-    if let (Some(nin), Some(alex)) = (at("nin-imagenet"), at("alexnet")) {
+    if let (Some(pair), Some(nin), Some(alex)) = (&r.nin_vs_alexnet, at("nin-imagenet"), at("alexnet")) {
         let _ = writeln!(
             w,
-            "\n**NIN-ImageNet against AlexNet** (batch 1, 1 thread, our passes): {} per image against {} ({:.2}× AlexNet's \
-             time), with {:.1} MiB of weights against {:.1} MiB and {:.2} GFLOP per image against {:.2}.",
-            format_seconds(nin.timing.seconds_per_image),
-            format_seconds(alex.timing.seconds_per_image),
-            nin.timing.seconds_per_image / alex.timing.seconds_per_image,
+            "\n**NIN-ImageNet against AlexNet** (one image, 1 thread, our passes, one of each in turn): {} per image \
+             against {}: NIN-ImageNet takes {:.2}× AlexNet's time (the median over rounds), with {:.1} MiB of weights \
+             against {:.1} MiB and {:.2} GFLOP per image against {:.2}.",
+            format_seconds(pair.seconds),
+            format_seconds(pair.against_seconds),
+            pair.time_ratio,
             nin.weights_mib,
             alex.weights_mib,
             nin.gflop_per_image,

@@ -137,6 +137,9 @@ pub struct Report {
     /// all threads, beside tract where the build has it (`--features tract`); verified stage
     /// by stage once per model (batch 1, 1 thread). Empty when `--filter` excludes them.
     pub whole_network: Vec<crate::forward::measure::ForwardResult>,
+    /// NIN-ImageNet's pass against AlexNet's, one image on 1 thread, timed in turn (when the
+    /// filter keeps both models).
+    pub nin_vs_alexnet: Option<crate::forward::measure::ModelsInTurn>,
     /// Rows that ran above [`ABOVE_PEAK_LIMIT`] of the peak they are measured against: the
     /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
     /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
@@ -323,6 +326,7 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         heads: Vec::new(),
         targets: Vec::new(),
         whole_network: Vec::new(),
+        nin_vs_alexnet: None,
         probe_warnings: Vec::new(),
         machine,
     };
@@ -394,6 +398,13 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         report.whole_network.push(result);
         bar.inc(1);
         log(&what);
+    }
+    let plan = forward_plan(&opts.filter);
+    let planned_model = |name: &str| plan.iter().find(|(m, _, _)| m.name == name).map(|(m, _, _)| m.clone());
+    if let (Some(nin), Some(alexnet)) = (planned_model("nin-imagenet"), planned_model("alexnet")) {
+        bar.set_message("nin-imagenet against alexnet, one image each in turn");
+        report.nin_vs_alexnet =
+            Some(with_threads(1, || crate::forward::measure::models_in_turn(&nin, &alexnet, budget))??);
     }
     bar.set_message("probing the FMA peak again");
     reprobe_peaks(&mut report, opts.quick);
