@@ -9,7 +9,7 @@
 //! - pooling, LRN, a fully-connected layer (with its ReLU), GAP (`gap-simd`), softmax; dropout
 //!   is the identity at inference and costs nothing.
 //!
-//! [`Network::verify`] checks every stage against the f64 reference of [`reference`] fed the
+//! [`Network::verify`] checks every stage against the f64 reference of [`reference`](mod@reference) fed the
 //! stage's own f32 input, so the bound is each stage's own (a bound carried through the whole
 //! depth would grow by about √K a layer and end up unable to fail).
 //!

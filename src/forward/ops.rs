@@ -226,7 +226,7 @@ fn pieces_per_item(work_items: usize) -> usize {
 /// A spatial convolution (any window, stride, padding, groups) with bias and optional ReLU, as
 /// im2col + the crate's GEMM, per image and group, the weights packed once and the columns
 /// written by im2col directly in the GEMM's panel format. Oriented like the 1×1 kernels
-/// ([`TileRows::best_fill`]): `Y_g[Cout_g × P] = W_g · cols` with channels along the tile's
+/// (`TileRows::best_fill`): `Y_g[Cout_g × P] = W_g · cols` with channels along the tile's
 /// rows, or, where pixels fill the tiles better (conv4 of NIN-ImageNet: 36 output pixels are 6
 /// rows of 6, but 75% of three 16-wide columns), `Y_gᵀ[P × Cout_g] = colsᵀ · W_gᵀ` written back
 /// transposed.
