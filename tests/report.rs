@@ -111,3 +111,39 @@ fn quick_gap_report_times_gap_simd_against_a_read_pass_over_its_input() {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("| of read bw | in turn |"), "the GAP table lacks the in-turn column");
 }
+
+#[test]
+fn quick_report_of_one_model_has_the_whole_network_section_and_its_chart() {
+    let (_out, dir) = quick_report("nin-cifar10");
+    let json = json_of(&dir);
+    let runs = json["whole_network"].as_array().unwrap();
+    let thread_counts = if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 { 2 } else { 1 };
+    assert_eq!(runs.len(), 2 * thread_counts, "batch 1 and 32 at each thread count");
+    for run in runs {
+        assert_eq!(run["model"], "nin-cifar10");
+        assert_eq!(run["timing"]["stages"].as_array().unwrap().len(), 12);
+        assert!(run["timing"]["seconds_per_image"].as_f64().unwrap() > 0.0);
+        // Verified once, at batch 1 on 1 thread, and every stage within its bound.
+        let verified = run["batch"] == 1 && run["threads"] == 1;
+        assert_eq!(run["checks"].is_array(), verified, "{}", run["checks"]);
+        if verified {
+            assert!(run["checks"].as_array().unwrap().iter().all(|c| c["mismatch"].is_null()));
+        }
+        assert_eq!(run["peer"].is_null(), !cfg!(feature = "tract"));
+    }
+    assert!(json["conv1x1"].as_array().unwrap().is_empty(), "the filter keeps only the model");
+    assert!(json["nin_vs_alexnet"].is_null(), "the filter leaves out nin-imagenet and alexnet");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for needle in [
+        "## Whole networks: forward passes, ours against tract",
+        "![where the time goes](network_time.svg)",
+        "| nin-cifar10 | 1 | 1 |",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}'");
+    }
+    let svg = std::fs::read_to_string(dir.join("network_time.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<rect") && svg.contains("spatial conv"),
+        "network_time.svg has no bars"
+    );
+}
