@@ -175,6 +175,33 @@ pub struct PeerTiming {
     pub ours_speedup: f64,
 }
 
+/// [`crate::timing::measure_paired`] for runners that can fail: the first error either returns
+/// ends the measurement's result (the timing itself runs to its end).
+fn in_turn(
+    budget: TimingBudget,
+    mut f: impl FnMut() -> Result<()>,
+    mut g: impl FnMut() -> Result<()>,
+) -> Result<(Timing, Timing, Vec<f64>)> {
+    let (mut f_failed, mut g_failed) = (None, None);
+    let timed = crate::timing::measure_paired(
+        budget,
+        || {
+            if let Err(e) = f() {
+                f_failed.get_or_insert(e);
+            }
+        },
+        || {
+            if let Err(e) = g() {
+                g_failed.get_or_insert(e);
+            }
+        },
+    );
+    match f_failed.or(g_failed) {
+        Some(e) => Err(e),
+        None => Ok(timed),
+    }
+}
+
 /// What [`evaluate`] is asked to do.
 #[derive(Debug, Clone, Copy)]
 pub struct ForwardOptions {
@@ -297,23 +324,8 @@ fn peer_run(
     };
     let tract = TractNetwork::new(net, weights, options.threads, false)?;
     let mut ws = net.workspace();
-    let (mut ours_failed, mut tract_failed) = (None, None);
-    let (ours, theirs, ratios) = crate::timing::measure_paired(
-        options.budget,
-        || {
-            if let Err(e) = net.forward(input, &mut ws) {
-                ours_failed = Some(e);
-            }
-        },
-        || {
-            if let Err(e) = tract.run(input) {
-                tract_failed = Some(e);
-            }
-        },
-    );
-    if let Some(e) = ours_failed.or(tract_failed) {
-        return Err(e);
-    }
+    let (ours, theirs, ratios) =
+        in_turn(options.budget, || net.forward(input, &mut ws).map(|_| ()), || tract.run(input).map(|_| ()))?;
     let batch = net.batch as f64;
     let peer = PeerTiming {
         engine: format!("{NAME} {VERSION}"),
@@ -354,23 +366,8 @@ pub fn models_in_turn(
     let (a, b) = (build(model)?, build(against)?);
     let (xa, xb) = (seeded_uniform(a.input_len(), 3), seeded_uniform(b.input_len(), 3));
     let (mut wa, mut wb) = (a.workspace(), b.workspace());
-    let (mut fa, mut fb) = (None, None);
-    let (ta, tb, ratios) = crate::timing::measure_paired(
-        budget,
-        || {
-            if let Err(e) = a.forward(&xa, &mut wa) {
-                fa = Some(e);
-            }
-        },
-        || {
-            if let Err(e) = b.forward(&xb, &mut wb) {
-                fb = Some(e);
-            }
-        },
-    );
-    if let Some(e) = fa.or(fb) {
-        return Err(e);
-    }
+    let (ta, tb, ratios) =
+        in_turn(budget, || a.forward(&xa, &mut wa).map(|_| ()), || b.forward(&xb, &mut wb).map(|_| ()))?;
     // `ratios` are b's time over a's, per round; a's over b's is their reciprocal.
     let mut inverse: Vec<f64> = ratios.iter().map(|r| 1.0 / r).collect();
     Ok(ModelsInTurn {
