@@ -85,17 +85,95 @@ pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
     by_name(gap_kernels(), name, Op::Gap)
 }
 
-/// A registered kernel of any operation.
-pub enum AnyKernel {
-    /// A 1×1 convolution kernel.
-    Conv1x1(Box<dyn Conv1x1Kernel>),
-    /// A GAP kernel.
-    Gap(Box<dyn GapKernel>),
-    /// A chain (`mlpconv`) kernel.
-    Mlpconv(Box<dyn MlpconvKernel>),
+/// The kernels one run works with: every registered kernel of every operation, the pulp ones
+/// with one ISA policy. `verify`, `list`, `run` and the report take one, so a kernel added to
+/// it (by the lists above, or [`Registry::add`]) is verified, listed and timed everywhere.
+pub struct Registry {
+    conv1x1: Vec<Box<dyn Conv1x1Kernel>>,
+    gap: Vec<Box<dyn GapKernel>>,
+    mlpconv: Vec<Box<dyn MlpconvKernel>>,
 }
 
-impl AnyKernel {
+impl Registry {
+    /// Every registered kernel, the pulp ones with the ISA `policy` selects.
+    pub fn with_policy(policy: SimdPolicy) -> Self {
+        Registry {
+            conv1x1: conv1x1_kernels_with(policy),
+            gap: gap_kernels_with(policy),
+            mlpconv: mlpconv_kernels_with(policy),
+        }
+    }
+
+    /// Every registered kernel, with the ISA policy of the environment.
+    pub fn from_env() -> Self {
+        Registry::with_policy(SimdPolicy::from_env())
+    }
+
+    /// Adds a kernel after those of its operation; an error if one of that name exists.
+    pub fn add(&mut self, kernel: OwnedKernel) -> Result<&mut Self> {
+        let name = kernel.as_ref().info().name;
+        if self.info().iter().any(|k| k.name == name) {
+            return Err(NinError::Shape {
+                what: format!("kernel {name}"),
+                reason: "a kernel of that name is registered already".into(),
+            });
+        }
+        match kernel {
+            OwnedKernel::Conv1x1(k) => self.conv1x1.push(k),
+            OwnedKernel::Gap(k) => self.gap.push(k),
+            OwnedKernel::Mlpconv(k) => self.mlpconv.push(k),
+        }
+        Ok(self)
+    }
+
+    /// The 1×1 convolution kernels.
+    pub fn conv1x1(&self) -> &[Box<dyn Conv1x1Kernel>] {
+        &self.conv1x1
+    }
+
+    /// The GAP kernels.
+    pub fn gap(&self) -> &[Box<dyn GapKernel>] {
+        &self.gap
+    }
+
+    /// The chain (`mlpconv`) kernels.
+    pub fn mlpconv(&self) -> &[Box<dyn MlpconvKernel>] {
+        &self.mlpconv
+    }
+
+    /// Descriptions of every kernel: conv, then GAP, then the fused chains.
+    pub fn info(&self) -> Vec<KernelInfo> {
+        self.all().map(|k| k.info()).collect()
+    }
+
+    /// Every kernel, conv, then GAP, then the chains.
+    pub fn all(&self) -> impl Iterator<Item = AnyKernel<'_>> {
+        let conv = self.conv1x1.iter().map(|k| AnyKernel::Conv1x1(k.as_ref()));
+        let gap = self.gap.iter().map(|k| AnyKernel::Gap(k.as_ref()));
+        conv.chain(gap).chain(self.mlpconv.iter().map(|k| AnyKernel::Mlpconv(k.as_ref())))
+    }
+
+    /// The kernel of any operation called `name`, or an error listing every known name.
+    pub fn kernel(&self, name: &str) -> Result<AnyKernel<'_>> {
+        self.all().find(|k| k.info().name == name).ok_or_else(|| {
+            let known = self.info().iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+            NinError::UnknownKernel { op: "conv1x1, gap or mlpconv", name: crate::error::shorten(name), known }
+        })
+    }
+}
+
+/// A registered kernel of any operation, borrowed from a [`Registry`].
+#[derive(Clone, Copy)]
+pub enum AnyKernel<'a> {
+    /// A 1×1 convolution kernel.
+    Conv1x1(&'a dyn Conv1x1Kernel),
+    /// A GAP kernel.
+    Gap(&'a dyn GapKernel),
+    /// A chain (`mlpconv`) kernel.
+    Mlpconv(&'a dyn MlpconvKernel),
+}
+
+impl AnyKernel<'_> {
     /// Its description.
     pub fn info(&self) -> KernelInfo {
         match self {
@@ -106,14 +184,24 @@ impl AnyKernel {
     }
 }
 
-/// The kernel of any operation called `name`, or an error listing every known name.
-pub fn kernel(name: &str) -> Result<AnyKernel> {
-    if let Ok(k) = conv1x1_kernel(name) {
-        Ok(AnyKernel::Conv1x1(k))
-    } else if let Ok(k) = gap_kernel(name) {
-        Ok(AnyKernel::Gap(k))
-    } else {
-        mlpconv_kernel(name).map(AnyKernel::Mlpconv).map_err(|_| unknown_kernel(name))
+/// A kernel of any operation to [`Registry::add`].
+pub enum OwnedKernel {
+    /// A 1×1 convolution kernel.
+    Conv1x1(Box<dyn Conv1x1Kernel>),
+    /// A GAP kernel.
+    Gap(Box<dyn GapKernel>),
+    /// A chain (`mlpconv`) kernel.
+    Mlpconv(Box<dyn MlpconvKernel>),
+}
+
+impl OwnedKernel {
+    /// Borrowed.
+    pub fn as_ref(&self) -> AnyKernel<'_> {
+        match self {
+            OwnedKernel::Conv1x1(k) => AnyKernel::Conv1x1(k.as_ref()),
+            OwnedKernel::Gap(k) => AnyKernel::Gap(k.as_ref()),
+            OwnedKernel::Mlpconv(k) => AnyKernel::Mlpconv(k.as_ref()),
+        }
     }
 }
 
@@ -158,20 +246,9 @@ pub const DEFAULT_CONV1X1_KERNEL: &str = "rayon-tiled";
 /// The kernel `nin-bench gap` uses unless told otherwise.
 pub const DEFAULT_GAP_KERNEL: &str = "gap-simd";
 
-/// The error for a name that no registry knows, listing every kernel of every operation.
-pub fn unknown_kernel(name: &str) -> NinError {
-    let known = all_kernel_info().iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
-    NinError::UnknownKernel { op: "conv1x1, gap or mlpconv", name: crate::error::shorten(name), known }
-}
-
 /// Descriptions of every registered kernel: conv, then GAP, then the fused chains.
 pub fn all_kernel_info() -> Vec<KernelInfo> {
-    conv1x1_kernels()
-        .iter()
-        .map(|k| k.info())
-        .chain(gap_kernels().iter().map(|k| k.info()))
-        .chain(mlpconv_kernels().iter().map(|k| k.info()))
-        .collect()
+    Registry::from_env().info()
 }
 
 #[cfg(test)]
@@ -208,11 +285,12 @@ mod tests {
             (Role::Fused, Op::Mlpconv),
             (Role::Unfused, Op::Mlpconv),
         ];
+        let registry = Registry::from_env();
         for (r, op) in roles {
-            let info = kernel(role(r)).unwrap_or_else(|e| panic!("{r:?}: {e}")).info();
+            let info = registry.kernel(role(r)).unwrap_or_else(|e| panic!("{r:?}: {e}")).info();
             assert_eq!(info.op, op, "{r:?}");
         }
-        assert!(kernel(role(Role::Scaling)).unwrap().info().threads.is_parallel());
+        assert!(registry.kernel(role(Role::Scaling)).unwrap().info().threads.is_parallel());
     }
 
     #[test]

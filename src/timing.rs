@@ -128,50 +128,16 @@ fn sample(f: &mut dyn FnMut(), batch: usize) -> f64 {
     t.elapsed().as_secs_f64() / batch as f64
 }
 
-/// Times `f` and `g` against each other: warm-up of both, then samples taken in turn (one of
-/// `f`, one of `g`, ...), so both see the same moments of a shared machine. Returns their
-/// timings and, per round, `g`'s time over `f`'s, sorted: its median is the speed-up of `f`
-/// over `g` with the machine's drift from one second to the next cancelled out.
-pub fn measure_paired(budget: TimingBudget, mut f: impl FnMut(), mut g: impl FnMut()) -> (Timing, Timing, Vec<f64>) {
-    measure_paired_batches(
-        budget,
-        |calls| {
-            for _ in 0..calls {
-                f();
-            }
-        },
-        |calls| {
-            for _ in 0..calls {
-                g();
-            }
-        },
-    )
-}
-
-/// [`measure_paired`] for runners that make a whole sample's calls themselves: `f(calls)` makes
-/// `calls` calls. For what needs a set-up per sample that must not be timed per call, such as
-/// entering a thread pool of another size (a few µs, as long as a small layer's call).
-pub fn measure_paired_batches(
-    budget: TimingBudget,
-    mut f: impl FnMut(usize),
-    mut g: impl FnMut(usize),
-) -> (Timing, Timing, Vec<f64>) {
-    let rounds = measure_rounds(budget, [&mut f, &mut g]);
-    let mut ratios: Vec<f64> = rounds.seconds.iter().map(|[a, b]| b / a).collect();
-    ratios.sort_by(f64::total_cmp);
-    (rounds.timing(0), rounds.timing(1), ratios)
-}
-
-/// Samples of `R` runners taken in rounds (see [`measure_rounds`]).
+/// Samples of several runners taken in rounds (see [`measure_in_turn`]).
 #[derive(Debug, Clone)]
-pub struct Rounds<const R: usize> {
+pub struct Rounds {
     /// Per round, each runner's seconds per call, in the runners' order.
-    pub seconds: Vec<[f64; R]>,
+    pub seconds: Vec<Vec<f64>>,
     /// Each runner's calls per sample.
-    pub batches: [usize; R],
+    pub batches: Vec<usize>,
 }
 
-impl<const R: usize> Rounds<R> {
+impl Rounds {
     /// Runner `i`'s samples as a [`Timing`] (sorted).
     pub fn timing(&self, i: usize) -> Timing {
         let mut samples: Vec<f64> = self.seconds.iter().map(|round| round[i]).collect();
@@ -181,24 +147,32 @@ impl<const R: usize> Rounds<R> {
 
     /// The median over rounds of `ratio(round)`, a quantity computed from one round's times
     /// (such as one runner's time over another's), so the drift between rounds cancels out.
-    pub fn median_of(&self, ratio: impl Fn(&[f64; R]) -> f64) -> f64 {
-        let mut values: Vec<f64> = self.seconds.iter().map(ratio).collect();
+    pub fn median_of(&self, ratio: impl Fn(&[f64]) -> f64) -> f64 {
+        let mut values: Vec<f64> = self.seconds.iter().map(|round| ratio(round)).collect();
         values.sort_by(f64::total_cmp);
         Timing { samples: values, batch: 1 }.median()
     }
+
+    /// The median over rounds of runner `other`'s time over runner `i`'s: the speed-up of `i`
+    /// over `other`, with the machine's drift from one second to the next cancelled out.
+    pub fn speedup(&self, i: usize, other: usize) -> f64 {
+        self.median_of(|round| round[other] / round[i])
+    }
 }
 
-/// Times `R` runners against each other: each warms up and picks its batch, then every round
+/// Times runners against each other: each warms up and picks its batch, then every round
 /// takes one sample of each, in order, until the budget is spent (at least `min_samples`
-/// rounds). `runner(calls)` makes `calls` calls. With two runners this is
-/// [`measure_paired_batches`]; with four, a kernel on 1 and 2 threads and the FMA-peak loop on
-/// 1 and 2 threads, every round compares the kernel's speed-up from the threads with the
-/// machine's in the same moments.
-pub fn measure_rounds<const R: usize>(budget: TimingBudget, mut runners: [&mut dyn FnMut(usize); R]) -> Rounds<R> {
-    let mut batches = [1; R];
+/// rounds), so all of them see the same moments of a shared machine. `runner(calls)` makes
+/// `calls` calls, so a set-up per sample that must not be timed per call (entering a thread
+/// pool of another size, a few µs) stays out of the per-call figure. With four runners, a
+/// kernel on 1 and 2 threads and the FMA-peak loop on 1 and 2 threads, every round compares
+/// the kernel's speed-up from the threads with the machine's in the same moments.
+pub fn measure_in_turn(budget: TimingBudget, runners: &mut [&mut dyn FnMut(usize)]) -> Rounds {
+    let count = runners.len().max(1);
+    let mut batches = vec![1; runners.len()];
     let mut per_call_total = 0.0;
     for (runner, batch) in runners.iter_mut().zip(&mut batches) {
-        let (b, per_call) = warm_up_batches(budget.warm_up / R as u32, &mut **runner);
+        let (b, per_call) = warm_up_batches(budget.warm_up / count as u32, &mut **runner);
         *batch = b;
         per_call_total += per_call;
     }
@@ -206,10 +180,8 @@ pub fn measure_rounds<const R: usize>(budget: TimingBudget, mut runners: [&mut d
     let mut seconds = Vec::new();
     let measuring = Instant::now();
     while seconds.len() < min_samples || (seconds.len() < budget.max_samples && measuring.elapsed() < budget.measure) {
-        let mut round = [0.0; R];
-        for ((runner, &batch), t) in runners.iter_mut().zip(&batches).zip(&mut round) {
-            *t = sample_batch(&mut **runner, batch);
-        }
+        let round =
+            runners.iter_mut().zip(&batches).map(|(runner, &batch)| sample_batch(&mut **runner, batch)).collect();
         seconds.push(round);
     }
     Rounds { seconds, batches }
@@ -252,34 +224,28 @@ mod tests {
     }
 
     #[test]
-    fn paired_measurement_alternates_and_reports_one_ratio_per_round() {
-        let (mut a, mut b) = (0, 0);
-        let (tf, tg, ratios) =
-            measure_paired(TimingBudget { min_samples: 6, ..TimingBudget::QUICK }, || a += 1, || b += 1);
-        assert!(tf.samples.len() >= 6 && tf.samples.len() == tg.samples.len() && ratios.len() == tf.samples.len());
-        assert!(ratios.windows(2).all(|w| w[0] <= w[1]) && ratios.iter().all(|r| *r > 0.0));
-        assert!(a >= 6 && b >= 6);
-    }
-
-    #[test]
-    fn paired_batches_are_made_by_the_runner_in_the_sizes_the_warm_up_chose() {
+    fn batches_are_made_by_the_runner_in_the_sizes_the_warm_up_chose() {
         let (mut f_batches, mut g_batches) = (Vec::new(), Vec::new());
         let budget = TimingBudget { min_samples: 4, ..TimingBudget::QUICK };
-        let (tf, tg, ratios) = measure_paired_batches(
+        let rounds = measure_in_turn(
             budget,
-            |calls| {
-                f_batches.push(calls);
-                std::hint::black_box((0..calls * 100).sum::<usize>());
-            },
-            |calls| g_batches.push(calls),
+            &mut [
+                &mut |calls| {
+                    f_batches.push(calls);
+                    std::hint::black_box((0..calls * 100).sum::<usize>());
+                },
+                &mut |calls| g_batches.push(calls),
+            ],
         );
+        let (tf, tg) = (rounds.timing(0), rounds.timing(1));
         // Warm-up batches double (1, 2, 4, ...); every sample after them is one batch of the
         // size the timing reports.
         let f_samples = &f_batches[f_batches.len() - tf.samples.len()..];
         assert!(f_batches[..f_batches.len() - tf.samples.len()].windows(2).all(|w| w[1] == 2 * w[0]));
         assert!(f_samples.iter().all(|&c| c == tf.batch) && tf.batch > 1);
         assert!(g_batches[g_batches.len() - tg.samples.len()..].iter().all(|&c| c == tg.batch));
-        assert_eq!(ratios.len(), tf.samples.len());
+        assert!(tf.samples.len() >= 4 && tf.samples.len() == tg.samples.len());
+        assert!(rounds.speedup(0, 1) > 0.0);
     }
 
     #[test]
@@ -290,7 +256,8 @@ mod tests {
             order.borrow_mut().push(i);
             std::hint::black_box(calls);
         };
-        let rounds = measure_rounds(budget, [&mut |c| runner(0, c), &mut |c| runner(1, c), &mut |c| runner(2, c)]);
+        let rounds =
+            measure_in_turn(budget, &mut [&mut |c| runner(0, c), &mut |c| runner(1, c), &mut |c| runner(2, c)]);
         assert!(rounds.seconds.len() >= 5);
         // After the warm-ups, the runners go 0, 1, 2, 0, 1, 2, ...
         let order = order.borrow();
@@ -302,7 +269,8 @@ mod tests {
             assert!(t.samples.windows(2).all(|w| w[0] <= w[1]));
         }
         // A per-round quantity sees one round's times: runner 0 over itself is exactly 1.
-        assert_eq!(rounds.median_of(|[a, _, _]| a / a), 1.0);
+        assert_eq!(rounds.median_of(|r| r[0] / r[0]), 1.0);
+        assert_eq!(rounds.speedup(1, 1), 1.0);
     }
 
     #[test]

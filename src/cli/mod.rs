@@ -6,8 +6,13 @@
 mod compare;
 mod forward;
 mod gate;
+mod list;
 mod models;
+mod run;
 mod tensors;
+mod verify;
+
+pub use list::kernel_table_markdown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,19 +21,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::budget::MemoryBudget;
 use crate::error::{NinError, Result};
-use crate::format::format_seconds;
-use crate::machine;
-use crate::measure::{
-    ChainData, ConvRunner, RunRow, check_conv, check_gap, check_mlpconv, effective_threads, time_conv,
-    time_conv_pair_rows, time_gap, time_mlpconv,
-};
-use crate::peers::Peer;
 use crate::problem::{Problem, parse_shape_file};
-use crate::reference;
-use crate::registry::{self, AnyKernel};
+use crate::registry::Registry;
 use crate::simd::{Isa, SimdPolicy};
 use crate::suite;
-use crate::tensor::seeded_uniform;
 use crate::timing::TimingBudget;
 
 /// Benchmarks of Network in Network's kernels: 1×1 convolution and global average pooling.
@@ -266,12 +262,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     SimdPolicy::select_for_process(policy);
     check_rayon_threads_env()?;
+    let registry = Registry::from_env();
     match cli.command {
-        Command::List { json, markdown } => list(json, markdown),
+        Command::List { json, markdown } => list::list(&registry, json, markdown),
         Command::Report { quick, filter, out } => {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let dir =
-                crate::report::run_report(&crate::report::ReportOptions { quick, filter, out, progress, budget })?;
+            let dir = crate::report::run_report(
+                &crate::report::ReportOptions { quick, filter, out, progress, budget },
+                &registry,
+            )?;
             println!("wrote {}", dir.display());
             for name in ["report.md", "report.json", "roofline.svg", "network_time.svg"] {
                 if dir.join(name).exists() {
@@ -281,7 +280,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(())
         }
         Command::Verify { problems, kernels } => {
-            verify(problems.problems()?.unwrap_or_else(standard_suite), &kernels, &budget)
+            verify::verify(&registry, problems.problems()?.unwrap_or_else(standard_suite), &kernels, &budget)
         }
         Command::Run { kernel, problems, threads, against, quick, json } => {
             let problems = problems.problems()?.ok_or_else(|| NinError::Shape {
@@ -294,7 +293,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 budget.check(p, crate::budget::timing_bytes(p, runners))?;
             }
             let timing = if quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
-            run_kernel(&kernel, against.as_deref(), &problems, threads, timing, json)
+            let (kernel, against) = (kernel.as_str(), against.as_deref());
+            run::run_kernel(
+                &registry,
+                run::RunRequest { kernel, against, problems: &problems, threads, budget: timing, json },
+            )
         }
         Command::Compare(args) => compare::compare(args),
         Command::Gate(args) => gate::gate(args),
@@ -327,293 +330,4 @@ type CommandResult = std::result::Result<(), Failure>;
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("plain data serialises")
-}
-
-fn list(json: bool, markdown: bool) -> CommandResult {
-    let kernels = registry::all_kernel_info();
-    if json {
-        println!("{}", to_json(&kernels));
-        return Ok(());
-    }
-    if markdown {
-        print!("{}", kernel_table_markdown(&kernels));
-        return Ok(());
-    }
-    println!("{:<15} {:<8} {:<10} {:<7} {:<56} tile", "name", "op", "layouts", "threads", "isa");
-    for k in kernels {
-        let layouts = k.layouts.iter().map(|l| l.name()).collect::<Vec<_>>().join(",");
-        let tile = k.tile.unwrap_or_else(|| "-".to_string());
-        println!("{:<15} {:<8} {:<10} {:<7} {:<56} {tile}", k.name, k.op, layouts, k.threads, k.isa);
-    }
-    let names = |isas: Vec<Isa>| isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ");
-    println!(
-        "\nISA paths on this CPU: {} (select with --isa or {}); the kernels run {}",
-        names(Isa::available()),
-        crate::simd::ISA_ENV,
-        SimdPolicy::from_env().isa_name()
-    );
-    for isa in Isa::ALL {
-        if let Err(why) = isa.check() {
-            println!("not here: {} ({why})", isa.name());
-        }
-    }
-    Ok(())
-}
-
-/// The registry as README.md's kernel table: one row per kernel with its description.
-pub fn kernel_table_markdown(kernels: &[crate::KernelInfo]) -> String {
-    let mut out = String::from("| name | op | what it is |\n| --- | --- | --- |\n");
-    for k in kernels {
-        out.push_str(&format!("| `{}` | {} | {} |\n", k.name, k.op, k.description));
-    }
-    out
-}
-
-fn verify(problems: Vec<Problem>, only: &[String], budget: &MemoryBudget) -> CommandResult {
-    // A kernel named but given no problem of its operation would make a run that checks
-    // nothing and passes.
-    for name in only {
-        let op = registry::kernel(name)?.info().op;
-        if !problems.iter().any(|p| p.op() == op) {
-            let given: Vec<&str> =
-                problems.iter().map(|p| p.op().name()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-            return Err(NinError::Empty {
-                what: format!("--kernel {name}"),
-                reason: format!("it is a {op} kernel, and no {op} problem was given (only {})", given.join(", ")),
-            }
-            .into());
-        }
-    }
-    for p in &problems {
-        budget.check(p, crate::budget::verify_bytes(p))?;
-    }
-    let wanted = |name: &str| only.is_empty() || only.iter().any(|k| k == name);
-    let (mut checks, mut failures) = (0, 0);
-    println!("{:<6} {:<15} {:<26} worst |error| / bound", "status", "kernel", "problem");
-    for (i, problem) in problems.iter().enumerate() {
-        let seed = 1000 + i as u64;
-        let mut report = |name: &str, outcome: std::result::Result<f64, String>| {
-            checks += 1;
-            match outcome {
-                Ok(ratio) => println!("{:<6} {:<15} {:<26} {ratio:.3}", "ok", name, problem.to_string()),
-                Err(why) => {
-                    failures += 1;
-                    println!("{:<6} {:<15} {:<26} {why}", "FAIL", name, problem.to_string());
-                }
-            }
-        };
-        match problem {
-            Problem::Conv1x1(p) => {
-                let x = seeded_uniform(p.input_len(), seed);
-                let w = seeded_uniform(p.weights_len(), seed + 1);
-                let b = p.bias.then(|| seeded_uniform(p.cout, seed + 2));
-                let expected = reference::conv1x1(p, &x, &w, b.as_deref());
-                for kernel in registry::conv1x1_kernels().iter().filter(|k| wanted(k.name())) {
-                    report(kernel.name(), check_conv(kernel.as_ref(), p, (&x, &w, b.as_deref()), &expected));
-                }
-            }
-            Problem::Gap(p) => {
-                let x = seeded_uniform(p.input_len(), seed);
-                let expected = reference::gap(p, &x);
-                for kernel in registry::gap_kernels().iter().filter(|k| wanted(k.name())) {
-                    report(kernel.name(), check_gap(kernel.as_ref(), p, &x, &expected));
-                }
-            }
-            Problem::Mlpconv(p) => {
-                let data = ChainData::seeded(p, seed);
-                let expected = data.reference(p);
-                for kernel in registry::mlpconv_kernels().iter().filter(|k| wanted(k.name())) {
-                    report(kernel.name(), check_mlpconv(kernel.as_ref(), p, &data, &expected));
-                }
-            }
-        }
-    }
-    println!("{checks} checks, {failures} failed");
-    if failures > 0 { Err(Failure::Mismatch) } else { Ok(()) }
-}
-
-fn run_kernel(
-    name: &str,
-    against: Option<&str>,
-    problems: &[Problem],
-    threads: usize,
-    budget: TimingBudget,
-    json: bool,
-) -> CommandResult {
-    let kernel = registry::kernel(name)?;
-    let op = kernel.info().op;
-    if let Some(limit) = against.filter(|a| [FMA_PEAK, READ_PASS].contains(a)) {
-        return run_against_limit(&kernel, limit, problems, budget, json);
-    }
-    // `--against` names a kernel, or a GEMM library for a conv kernel.
-    let peer = against.and_then(Peer::from_name);
-    if let Some(q) = peer
-        && op != crate::Op::Conv1x1
-    {
-        return Err(NinError::Shape {
-            what: format!("--against {}", q.name()),
-            reason: format!("{} is a GEMM library, it runs 1×1 convolutions only; {name} is a {op} kernel", q.name()),
-        }
-        .into());
-    }
-    let other = if peer.is_some() { None } else { against.map(registry::kernel).transpose()? };
-    if let Some(other) = &other
-        && other.info().op != op
-    {
-        return Err(NinError::Shape {
-            what: format!("--against {}", other.info().name),
-            reason: format!("{name} is a {op} kernel, {} a {} kernel", other.info().name, other.info().op),
-        }
-        .into());
-    }
-    if let Some(p) = problems.iter().find(|p| p.op() != op) {
-        return Err(NinError::Shape {
-            what: p.to_string(),
-            reason: format!("{name} is a {op} kernel, but this is a {} problem", p.op()),
-        }
-        .into());
-    }
-    let threads_of = |k: &AnyKernel| effective_threads(k.info().threads, threads);
-    let threads =
-        threads_of(&kernel).max(other.as_ref().map_or(1, threads_of)).max(if peer.is_some() { threads } else { 1 });
-    let peak = (op != crate::Op::Gap).then(|| machine::fma_peak_gflops(threads, 10));
-    let mut rows: Vec<RunRow> = Vec::new();
-    for problem in problems {
-        if let (Some(q), Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) = (peer, problem, &kernel) {
-            let pair =
-                time_conv_pair_rows([ConvRunner::Kernel(k.as_ref()), ConvRunner::Peer(q)], p, threads, budget, peak)?;
-            if !json {
-                if rows.is_empty() {
-                    print_run_header(op, peak);
-                }
-                pair.iter().for_each(print_run_row);
-                let speedup = pair[0].paired_speedup.unwrap_or(f64::NAN);
-                println!("  {name} vs {}: {speedup:.2}× (median over paired rounds)", q.name());
-            }
-            rows.extend(pair);
-            continue;
-        }
-        if let Some(other) = &other {
-            let limit = match problem {
-                Problem::Gap(p) => Some(machine::read_bandwidth_gbps_threads(p.input_len() * 4, 0.05, threads)),
-                _ => peak,
-            };
-            let pair = crate::measure::time_pair(&kernel, other, problem, threads, budget, limit)?;
-            if !json {
-                if rows.is_empty() {
-                    print_run_header(op, peak);
-                }
-                pair.iter().for_each(print_run_row);
-                let speedup = pair[0].paired_speedup.unwrap_or(f64::NAN);
-                println!("  {name} vs {}: {speedup:.2}× (median over paired rounds)", other.info().name);
-            }
-            rows.extend(pair);
-            continue;
-        }
-        let row = match (problem, &kernel) {
-            (Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => time_conv(k.as_ref(), p, threads, budget, peak)?,
-            (Problem::Gap(p), AnyKernel::Gap(k)) => {
-                let bandwidth = machine::read_bandwidth_gbps_threads(p.input_len() * 4, 0.05, threads);
-                time_gap(k.as_ref(), p, threads, budget, Some(bandwidth))?
-            }
-            (Problem::Mlpconv(p), AnyKernel::Mlpconv(k)) => time_mlpconv(k.as_ref(), p, threads, budget, peak)?,
-            _ => unreachable!("operations checked above"),
-        };
-        if !json {
-            if rows.is_empty() {
-                print_run_header(op, peak);
-            }
-            print_run_row(&row);
-        }
-        rows.push(row);
-    }
-    if json {
-        println!("{}", to_json(&rows));
-    }
-    Ok(())
-}
-
-/// `--against` names of the machine's own limits: the FMA-peak loop (conv kernels) and a read
-/// pass over the kernel's input (GAP kernels).
-const FMA_PEAK: &str = "fma-peak";
-const READ_PASS: &str = "read-pass";
-
-/// `run --against fma-peak|read-pass`: the kernel's share of the limit, timed in turn with the
-/// loop that measures it, on 1 thread.
-fn run_against_limit(
-    kernel: &AnyKernel,
-    limit: &str,
-    problems: &[Problem],
-    budget: TimingBudget,
-    json: bool,
-) -> CommandResult {
-    let name = kernel.info().name;
-    let mut shares = Vec::new();
-    for problem in problems {
-        let share = match (limit, problem, kernel) {
-            (FMA_PEAK, Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => {
-                crate::measure::time_conv_against_peak(k.as_ref(), p, budget)?
-            }
-            (READ_PASS, Problem::Gap(p), AnyKernel::Gap(k)) => {
-                crate::measure::time_gap_against_bandwidth(k.as_ref(), p, budget)?
-            }
-            _ => {
-                return Err(NinError::Shape {
-                    what: format!("--against {limit}"),
-                    reason: format!(
-                        "{FMA_PEAK} times a conv kernel on a conv problem, {READ_PASS} a GAP kernel on a GAP \
-                         problem; this is {name} on {problem}"
-                    ),
-                }
-                .into());
-            }
-        };
-        if !json {
-            let what = if limit == FMA_PEAK { "the FMA peak" } else { "the read bandwidth of its input" };
-            let tile = share.l1_tile.as_ref().map_or(String::new(), |t| {
-                format!(
-                    "; the {} microkernel on data in L1, in the same rounds: {:.1}% (p90 {:.1}%)",
-                    t.tile,
-                    100.0 * t.median,
-                    100.0 * t.p90
-                )
-            });
-            println!(
-                "{name} on {problem}, 1 thread: {:.1}% of {what} (p90 {:.1}%), timed in turn{tile}",
-                100.0 * share.median,
-                100.0 * share.p90
-            );
-        }
-        shares.push(share);
-    }
-    if json {
-        println!("{}", to_json(&shares));
-    }
-    Ok(())
-}
-
-fn print_run_header(op: crate::Op, peak: Option<f64>) {
-    if let Some(peak) = peak {
-        println!("FMA peak measured now: {peak:.1} GFLOP/s");
-    }
-    let limit = if op == crate::Op::Gap { "of read bw" } else { "of FMA peak" };
-    println!(
-        "{:<15} {:<26} {:>7} {:>9} {:>9} {:>8} {:>12} {:>12}",
-        "kernel", "problem", "threads", "GFLOP/s", "p90", "GB/s", limit, "median"
-    );
-}
-
-fn print_run_row(r: &RunRow) {
-    let fraction = r.peak_fraction.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
-    println!(
-        "{:<15} {:<26} {:>7} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>12}",
-        r.kernel,
-        r.shape,
-        r.threads,
-        r.gflops,
-        r.gflops_p90,
-        r.gbps,
-        fraction,
-        format_seconds(r.seconds_median)
-    );
 }

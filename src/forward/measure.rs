@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{Category, Network};
-use crate::error::Result;
+use crate::error::{NinError, Result};
 use crate::tensor::{seeded_uniform, zeroed};
 use crate::timing::{Timing, TimingBudget, measure};
 
@@ -175,30 +175,28 @@ pub struct PeerTiming {
     pub ours_speedup: f64,
 }
 
-/// [`crate::timing::measure_paired`] for runners that can fail: the first error either returns
-/// ends the measurement's result (the timing itself runs to its end).
+/// [`crate::timing::measure_in_turn`] of two passes that can fail: the first error either
+/// returns ends the measurement's result (the timing itself runs to its end).
 fn in_turn(
     budget: TimingBudget,
     mut f: impl FnMut() -> Result<()>,
     mut g: impl FnMut() -> Result<()>,
-) -> Result<(Timing, Timing, Vec<f64>)> {
+) -> Result<crate::timing::Rounds> {
     let (mut f_failed, mut g_failed) = (None, None);
-    let timed = crate::timing::measure_paired(
+    let runner = |calls: usize, pass: &mut dyn FnMut() -> Result<()>, failed: &mut Option<NinError>| {
+        for _ in 0..calls {
+            if let Err(e) = pass() {
+                failed.get_or_insert(e);
+            }
+        }
+    };
+    let rounds = crate::timing::measure_in_turn(
         budget,
-        || {
-            if let Err(e) = f() {
-                f_failed.get_or_insert(e);
-            }
-        },
-        || {
-            if let Err(e) = g() {
-                g_failed.get_or_insert(e);
-            }
-        },
+        &mut [&mut |n| runner(n, &mut f, &mut f_failed), &mut |n| runner(n, &mut g, &mut g_failed)],
     );
     match f_failed.or(g_failed) {
         Some(e) => Err(e),
-        None => Ok(timed),
+        None => Ok(rounds),
     }
 }
 
@@ -324,15 +322,15 @@ fn peer_run(
     };
     let tract = TractNetwork::new(net, weights, options.threads, false)?;
     let mut ws = net.workspace();
-    let (ours, theirs, ratios) =
-        in_turn(options.budget, || net.forward(input, &mut ws).map(|_| ()), || tract.run(input).map(|_| ()))?;
+    let rounds = in_turn(options.budget, || net.forward(input, &mut ws).map(|_| ()), || tract.run(input).map(|_| ()))?;
+    let (ours, theirs) = (rounds.timing(0), rounds.timing(1));
     let batch = net.batch as f64;
     let peer = PeerTiming {
         engine: format!("{NAME} {VERSION}"),
         seconds_per_image: theirs.median() / batch,
         seconds_per_image_p90: theirs.quantile(0.9) / batch,
         ours_seconds_per_image: ours.median() / batch,
-        ours_speedup: median(&mut ratios.clone()),
+        ours_speedup: rounds.speedup(0, 1),
     };
     Ok((Some(peer), None, checks, difference))
 }
@@ -366,15 +364,13 @@ pub fn models_in_turn(
     let (a, b) = (build(model)?, build(against)?);
     let (xa, xb) = (seeded_uniform(a.input_len(), 3), seeded_uniform(b.input_len(), 3));
     let (mut wa, mut wb) = (a.workspace(), b.workspace());
-    let (ta, tb, ratios) =
-        in_turn(budget, || a.forward(&xa, &mut wa).map(|_| ()), || b.forward(&xb, &mut wb).map(|_| ()))?;
-    // `ratios` are b's time over a's, per round; a's over b's is their reciprocal.
-    let mut inverse: Vec<f64> = ratios.iter().map(|r| 1.0 / r).collect();
+    let rounds = in_turn(budget, || a.forward(&xa, &mut wa).map(|_| ()), || b.forward(&xb, &mut wb).map(|_| ()))?;
+    let (ta, tb) = (rounds.timing(0), rounds.timing(1));
     Ok(ModelsInTurn {
         model: model.name,
         against: against.name,
         seconds: ta.median(),
         against_seconds: tb.median(),
-        time_ratio: median(&mut inverse),
+        time_ratio: rounds.speedup(1, 0),
     })
 }

@@ -9,28 +9,22 @@ mod network_time;
 pub mod probe;
 mod roofline;
 pub mod targets;
+mod timings;
 
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::conv1x1::Conv1x1Kernel;
 use crate::error::{NinError, Result};
-use crate::measure::{
-    CHAIN_SEED, ChainData, ConvRunner, PeakShare, RunRow, ThreadScaling, check_conv, check_gap, check_mlpconv,
-    conv_bytes, conv_data, time_conv, time_conv_against_peak, time_conv_pair, time_conv_scaling, time_gap,
-    time_gap_against_bandwidth, time_mlpconv, time_mlpconv_paired, with_threads,
-};
-use crate::mlpconv::MlpconvKernel;
+use crate::measure::{PeakShare, RunRow, ThreadScaling, with_threads};
 use crate::peers::Peer;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
-use crate::reference;
-use crate::registry::{self, Role};
+use crate::problem::Problem;
+use crate::registry::{self, Registry, Role};
 use crate::suite;
-use crate::tensor::{seeded_uniform, zeroed};
-use crate::timing::{TimingBudget, measure};
+use crate::timing::TimingBudget;
 use probe::MachineInfo;
+use timings::Context;
 
 /// Options of one report run.
 #[derive(Debug, Clone)]
@@ -86,10 +80,6 @@ impl ReportRow {
         }
     }
 }
-
-/// Names of the fused chain kernel and of its baseline, timed as a pair.
-const FUSED: &str = registry::role(Role::Fused);
-const UNFUSED: &str = registry::role(Role::Unfused);
 
 /// The whole report, as written to `report.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -252,16 +242,15 @@ fn forward_plan(filter: &Option<String>) -> Vec<(crate::model::Model, usize, usi
     plan
 }
 
-/// Runs the report and writes its files; returns the folder written.
-pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
+/// Runs the report on the kernels of `registry` and writes its files; returns the folder
+/// written.
+pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> {
     let threads_all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let budget = if opts.quick { TimingBudget::QUICK } else { TimingBudget::STANDARD };
     let conv_problems = suite::conv1x1_suite();
     let gap_problems = suite::gap_suite();
-    let conv_kernels = registry::conv1x1_kernels();
-    let gap_kernels = registry::gap_kernels();
+    let (conv_kernels, gap_kernels, chain_kernels) = (registry.conv1x1(), registry.gap(), registry.mlpconv());
     let chain_problems = suite::mlpconv_suite();
-    let chain_kernels = registry::mlpconv_kernels();
 
     // Count the measurements for the progress bar.
     let conv_runners: Vec<(&str, bool)> = conv_kernels
@@ -338,26 +327,26 @@ pub fn run_report(opts: &ReportOptions) -> Result<PathBuf> {
         }
     };
     log("machine probed");
-    for p in &conv_problems {
-        let before = bar.position();
-        conv_problem(p, &conv_kernels, threads_all, budget, opts, &bar, &mut report)?;
+    let ctx = Context { budget, opts, bar: &bar, threads_all };
+    let logged = |before: u64, p: &dyn std::fmt::Display| {
         if bar.position() > before {
             log(&p.to_string());
         }
+    };
+    for p in &conv_problems {
+        let before = bar.position();
+        timings::conv_problem(&ctx, p, conv_kernels, &mut report)?;
+        logged(before, p);
     }
     for p in &gap_problems {
         let before = bar.position();
-        gap_problem(p, &gap_kernels, budget, opts, &bar, &mut report)?;
-        if bar.position() > before {
-            log(&p.to_string());
-        }
+        timings::gap_problem(&ctx, p, gap_kernels, &mut report)?;
+        logged(before, p);
     }
     for p in &chain_problems {
         let before = bar.position();
-        chain_problem(p, &chain_kernels, budget, opts, &bar, &mut report)?;
-        if bar.position() > before {
-            log(&p.to_string());
-        }
+        timings::chain_problem(&ctx, p, chain_kernels, &mut report)?;
+        logged(before, p);
     }
     if matches(&opts.filter, "heads", "heads") {
         log("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
@@ -435,181 +424,6 @@ fn reprobe_peaks(report: &mut Report, quick: bool) {
     }
 }
 
-fn conv_problem(
-    p: &Conv1x1Problem,
-    kernels: &[Box<dyn Conv1x1Kernel>],
-    threads_all: usize,
-    budget: TimingBudget,
-    opts: &ReportOptions,
-    bar: &ProgressBar,
-    report: &mut Report,
-) -> Result<()> {
-    let shape = p.to_string();
-    let kernels: Vec<&dyn Conv1x1Kernel> =
-        kernels.iter().map(|k| k.as_ref()).filter(|k| matches(&opts.filter, &shape, k.name())).collect();
-    let peers: Vec<Peer> = Peer::ALL.into_iter().filter(|q| matches(&opts.filter, &shape, q.name())).collect();
-    if kernels.is_empty() && peers.is_empty() {
-        return Ok(());
-    }
-    bar.set_message(format!("{shape}: reference"));
-    // The data `time_conv` times, so what is verified is what is timed.
-    let (x, w, b) = conv_data(p);
-    let bias = p.bias.then_some(&b[..]);
-    let bare = reference::conv1x1(&Peer::computed_problem(p), &x, &w, None);
-    let full = reference::conv1x1_with_epilogue(p, &bare, bias);
-    let peak = |threads: usize| report.machine.fma_peak_for(threads);
-    let ai = p.flops() as f64 / conv_bytes(p);
-    let mut rows = Vec::new();
-    let (mut passed_kernels, mut passed_peers) = (Vec::new(), Vec::new());
-
-    for kernel in kernels {
-        let thread_counts = thread_counts_for(kernel.info().threads.is_parallel());
-        let outcome = check_conv(kernel, p, (&x, &w, bias), &full);
-        report.verified += 1;
-        if let Err(why) = outcome {
-            report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
-            bar.inc(thread_counts.len() as u64);
-            continue;
-        }
-        passed_kernels.push(kernel);
-        let prepare = measure(TimingBudget::BRIEF, || {
-            let _ = kernel.prepare(p, &w, bias);
-        });
-        report.preparation.push(Preparation {
-            kernel: kernel.name().into(),
-            shape: shape.clone(),
-            seconds: prepare.median(),
-        });
-        for threads in thread_counts {
-            bar.set_message(timing_message(&shape, kernel.name(), threads));
-            let run = time_conv(kernel, p, threads, budget, Some(peak(threads)))?;
-            rows.push(ReportRow::new("kernel", run, ai));
-            bar.inc(1);
-        }
-    }
-
-    for peer in peers {
-        let thread_counts = thread_counts_for(true);
-        if peer.unsupported_reason(p).is_some() {
-            bar.inc(thread_counts.len() as u64);
-            continue;
-        }
-        let mut y = zeroed(p.output_len());
-        peer.run(p, &x, &w, &mut y, 1);
-        report.verified += 1;
-        if let Err(m) = bare.check(&y) {
-            report.failures.push(format!("{} on {shape} (without bias and ReLU): {m}", peer.name()));
-            bar.inc(thread_counts.len() as u64);
-            continue;
-        }
-        passed_peers.push(peer);
-        for threads in thread_counts {
-            bar.set_message(timing_message(&shape, peer.name(), threads));
-            let timing = with_threads(threads, || {
-                measure(budget, || peer.run(p, std::hint::black_box(&x), &w, std::hint::black_box(&mut y), threads))
-            })?;
-            let flops = p.flops() as f64;
-            let mut run = RunRow::from_timing(peer.name(), shape.clone(), threads, flops, conv_bytes(p), &timing);
-            run.peak_fraction = Some(run.gflops / peak(threads));
-            rows.push(ReportRow::new("peer", run, ai));
-            bar.inc(1);
-        }
-    }
-
-    paired_comparisons(p, &passed_kernels, &passed_peers, &rows, threads_all, budget, bar, report)?;
-
-    let naive = rows.iter().find(|r| r.run.kernel == registry::role(Role::ConvBaseline)).map(|r| r.run.seconds_median);
-    let gemm_at = |threads: usize| {
-        rows.iter()
-            .find(|r| r.run.kernel == Peer::GemmCrate.name() && r.run.threads == threads)
-            .map(|r| r.run.seconds_median)
-    };
-    let gemm: Vec<(usize, Option<f64>)> = [1, threads_all].iter().map(|&t| (t, gemm_at(t))).collect();
-    for r in &mut rows {
-        r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
-        r.speedup_vs_gemm_crate =
-            gemm.iter().find(|(t, _)| *t == r.run.threads).and_then(|(_, g)| *g).map(|g| g / r.run.seconds_median);
-    }
-    report.conv1x1.extend(rows);
-    Ok(())
-}
-
-/// Times the comparisons the targets rest on in turn ([`PairedRatio`]): at each thread count,
-/// the fastest of our kernels (by its median in `rows`) against each peer; `im2col-gemm`
-/// against `blocked-simd` at 1 thread; the fastest at 1 thread against itself (the control,
-/// [`PairedRatio::is_control`]); `rayon-tiled` on all threads against itself on 1
-/// ([`SCALING_AGAINST`]); and the fastest at 1 thread against the FMA-peak loop ([`PeakShare`]).
-#[allow(clippy::too_many_arguments)]
-fn paired_comparisons(
-    p: &Conv1x1Problem,
-    kernels: &[&dyn Conv1x1Kernel],
-    peers: &[Peer],
-    rows: &[ReportRow],
-    threads_all: usize,
-    budget: TimingBudget,
-    bar: &ProgressBar,
-    report: &mut Report,
-) -> Result<()> {
-    let shape = p.to_string();
-    let kernel = |name: &str| kernels.iter().copied().find(|k| k.name() == name);
-    let fastest = |threads: usize| {
-        rows.iter()
-            .filter(|r| r.kind == "kernel" && r.run.threads == threads)
-            .max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
-            .and_then(|r| kernel(&r.run.kernel))
-    };
-    let mut pairs = Vec::new();
-    for threads in [1, threads_all].into_iter().collect::<std::collections::BTreeSet<_>>() {
-        if let Some(fastest) = fastest(threads) {
-            pairs.extend(peers.iter().map(|&q| (threads, ConvRunner::Kernel(fastest), ConvRunner::Peer(q))));
-        }
-    }
-    if let (Some(gemm), Some(direct)) = (kernel(registry::role(Role::Gemm)), kernel(registry::role(Role::Direct))) {
-        pairs.push((1, ConvRunner::Kernel(gemm), ConvRunner::Kernel(direct)));
-    }
-    // The fastest at 1 thread: timed against itself (the control) and against the peak loop.
-    let peak_of = fastest(1);
-    // The control: the same kernel against itself, timed as every pair above. How far its
-    // ratio strays from 1 is how far this run's noise moves a ratio of two equal runners.
-    if let Some(k) = peak_of {
-        pairs.push((1, ConvRunner::Kernel(k), ConvRunner::Kernel(k)));
-    }
-    let scaled = kernel(registry::role(Role::Scaling)).filter(|_| threads_all > 1);
-    bar.inc_length((pairs.len() + usize::from(scaled.is_some()) + usize::from(peak_of.is_some())) as u64);
-    for (threads, first, second) in pairs {
-        bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
-        let (_, _, speedup) = time_conv_pair([first, second], p, threads, budget)?;
-        report.paired.push(PairedRatio {
-            shape: shape.clone(),
-            threads,
-            kernel: first.name().to_string(),
-            against: second.name().to_string(),
-            speedup,
-        });
-        bar.inc(1);
-    }
-    if let Some(k) = scaled {
-        bar.set_message(timing_message(&shape, &format!("{} against {SCALING_AGAINST}", k.name()), threads_all));
-        // Four runners share the rounds: twice the time keeps the rounds of a pair.
-        let scaling = time_conv_scaling(k, p, threads_all, TimingBudget { measure: 2 * budget.measure, ..budget })?;
-        report.paired.push(PairedRatio {
-            shape: shape.clone(),
-            threads: threads_all,
-            kernel: k.name().to_string(),
-            against: SCALING_AGAINST.to_string(),
-            speedup: scaling.speedup,
-        });
-        report.scaling.push(scaling);
-        bar.inc(1);
-    }
-    if let Some(k) = peak_of {
-        bar.set_message(timing_message(&shape, &format!("{} against the FMA-peak loop", k.name()), 1));
-        report.peak_shares.push(time_conv_against_peak(k, p, budget)?);
-        bar.inc(1);
-    }
-    Ok(())
-}
-
 /// The GAP kernel the report times against a read pass ([`Report::bandwidth_shares`]): the one
 /// the GAP target names.
 pub const BANDWIDTH_SHARE_KERNEL: &str = registry::role(Role::BandwidthShare);
@@ -617,124 +431,6 @@ pub const BANDWIDTH_SHARE_KERNEL: &str = registry::role(Role::BandwidthShare);
 /// The `against` of a [`PairedRatio`] that times `rayon-tiled` on all threads against itself
 /// on 1 thread: its speed-up from the threads, both timed in turn.
 pub const SCALING_AGAINST: &str = "rayon-tiled on 1 thread";
-
-fn gap_problem(
-    p: &GapProblem,
-    kernels: &[Box<dyn crate::gap::GapKernel>],
-    budget: TimingBudget,
-    opts: &ReportOptions,
-    bar: &ProgressBar,
-    report: &mut Report,
-) -> Result<()> {
-    let shape = p.to_string();
-    let x = seeded_uniform(p.input_len(), 1);
-    let expected = reference::gap(p, &x);
-    let level = report.machine.bandwidth_for(p.input_len() * 4).level;
-    // The limit for this input is what the machine reads over a working set of the same size,
-    // measured now (the level figures are for half-full caches and would misjudge sizes
-    // between levels).
-    // With more threads the limit is the same read over the same working set on that many
-    // threads, each reading its own share.
-    bar.set_message(format!("{shape}: read bandwidth for {} bytes", p.input_len() * 4));
-    let seconds = if opts.quick { 0.02 } else { 0.1 };
-    let read_gbps: Vec<(usize, f64)> = thread_counts_for(true)
-        .into_iter()
-        .map(|t| (t, crate::machine::read_bandwidth_gbps_threads(p.input_len() * 4, seconds, t)))
-        .collect();
-    let read_gbps_for = |threads: usize| read_gbps.iter().find(|(t, _)| *t == threads).map_or(read_gbps[0].1, |r| r.1);
-    let mut rows = Vec::new();
-    for kernel in kernels.iter().filter(|k| matches(&opts.filter, &shape, k.name())) {
-        let thread_counts = thread_counts_for(kernel.info().threads.is_parallel());
-        report.verified += 1;
-        let outcome = check_gap(kernel.as_ref(), p, &x, &expected);
-        if let Err(why) = outcome {
-            report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
-            bar.inc(thread_counts.len() as u64);
-            continue;
-        }
-        for threads in thread_counts {
-            bar.set_message(timing_message(&shape, kernel.name(), threads));
-            let run = time_gap(kernel.as_ref(), p, threads, budget, Some(read_gbps_for(threads)))?;
-            rows.push(ReportRow {
-                bandwidth_level: Some(level),
-                read_gbps: Some(read_gbps_for(threads)),
-                ..ReportRow::new("kernel", run, p.input_len() as f64 / p.bytes() as f64)
-            });
-            bar.inc(1);
-        }
-        if kernel.name() == BANDWIDTH_SHARE_KERNEL {
-            bar.inc_length(1);
-            bar.set_message(timing_message(&shape, &format!("{} against a read pass", kernel.name()), 1));
-            report.bandwidth_shares.push(time_gap_against_bandwidth(kernel.as_ref(), p, budget)?);
-            bar.inc(1);
-        }
-    }
-    let naive = rows.iter().find(|r| r.run.kernel == registry::role(Role::GapBaseline)).map(|r| r.run.seconds_median);
-    for r in &mut rows {
-        r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
-    }
-    report.gap.extend(rows);
-    Ok(())
-}
-
-fn chain_problem(
-    p: &MlpconvProblem,
-    kernels: &[Box<dyn MlpconvKernel>],
-    budget: TimingBudget,
-    opts: &ReportOptions,
-    bar: &ProgressBar,
-    report: &mut Report,
-) -> Result<()> {
-    let shape = p.to_string();
-    let kernels: Vec<&dyn MlpconvKernel> =
-        kernels.iter().map(|k| k.as_ref()).filter(|k| matches(&opts.filter, &shape, k.name())).collect();
-    if kernels.is_empty() {
-        return Ok(());
-    }
-    bar.set_message(format!("{shape}: reference"));
-    // The data `time_mlpconv` times, so what is verified is what is timed.
-    let data = ChainData::seeded(p, CHAIN_SEED);
-    let expected = data.reference(p);
-    let peak = |threads: usize| report.machine.fma_peak_for(threads);
-    let ai = p.flops() as f64 / p.bytes() as f64;
-    let mut passed = Vec::new();
-    for kernel in kernels {
-        report.verified += 1;
-        match check_mlpconv(kernel, p, &data, &expected) {
-            Ok(_) => passed.push(kernel),
-            Err(why) => {
-                report.failures.push(format!("{} on {shape}: {why}", kernel.name()));
-                bar.inc(thread_counts_for(kernel.info().threads.is_parallel()).len() as u64);
-            }
-        }
-    }
-    let mut rows = Vec::new();
-    let pair = (passed.iter().find(|k| k.name() == FUSED), passed.iter().find(|k| k.name() == UNFUSED));
-    if let (Some(&fused), Some(&unfused)) = pair {
-        // The fused kernel and its baseline are timed against each other, samples in turn, so
-        // their ratio does not depend on which second of a noisy machine each got.
-        passed.retain(|k| k.name() != FUSED && k.name() != UNFUSED);
-        let paired_budget = TimingBudget { measure: budget.measure * 2, ..budget };
-        for threads in thread_counts_for(true) {
-            bar.set_message(timing_message(&shape, "mlpconv-fused against mlpconv-unfused", threads));
-            let ([f, u], speedup) =
-                time_mlpconv_paired([fused, unfused], p, threads, paired_budget, Some(peak(threads)))?;
-            rows.push(ReportRow { speedup_vs_unfused: Some(speedup), ..ReportRow::new("kernel", f, ai) });
-            rows.push(ReportRow::new("kernel", u, ai));
-            bar.inc(2);
-        }
-    }
-    for kernel in passed {
-        for threads in thread_counts_for(kernel.info().threads.is_parallel()) {
-            bar.set_message(timing_message(&shape, kernel.name(), threads));
-            let run = time_mlpconv(kernel, p, threads, budget, Some(peak(threads)))?;
-            rows.push(ReportRow::new("kernel", run, ai));
-            bar.inc(1);
-        }
-    }
-    report.mlpconv.extend(rows);
-    Ok(())
-}
 
 fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     let dir = out.join(&report.machine.id);

@@ -1,0 +1,188 @@
+//! `nin-bench run`: one kernel timed alone, against another kernel or a GEMM library in turn,
+//! or against the loop that measures a limit of the machine.
+
+use super::{CommandResult, to_json};
+use crate::error::NinError;
+use crate::format::format_seconds;
+use crate::machine;
+use crate::measure::{Call, RunRow, time, time_in_turn};
+use crate::peers::Peer;
+use crate::problem::Problem;
+use crate::registry::{AnyKernel, Registry};
+use crate::timing::TimingBudget;
+
+/// `--against` names of the machine's own limits: the FMA-peak loop (conv kernels) and a read
+/// pass over the kernel's input (GAP kernels).
+const FMA_PEAK: &str = "fma-peak";
+const READ_PASS: &str = "read-pass";
+
+/// What `run` is asked to do.
+pub(super) struct RunRequest<'a> {
+    pub kernel: &'a str,
+    pub against: Option<&'a str>,
+    pub problems: &'a [Problem],
+    pub threads: usize,
+    pub budget: TimingBudget,
+    pub json: bool,
+}
+
+pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult {
+    let RunRequest { kernel: name, against, problems, threads, budget, json } = req;
+    let kernel = registry.kernel(name)?;
+    let op = kernel.info().op;
+    if let Some(limit) = against.filter(|a| [FMA_PEAK, READ_PASS].contains(a)) {
+        return run_against_limit(kernel, limit, problems, budget, json);
+    }
+    // `--against` names a kernel, or a GEMM library for a conv kernel.
+    let peer = against.and_then(Peer::from_name);
+    if let Some(q) = peer
+        && op != crate::Op::Conv1x1
+    {
+        return Err(NinError::Shape {
+            what: format!("--against {}", q.name()),
+            reason: format!("{} is a GEMM library, it runs 1×1 convolutions only; {name} is a {op} kernel", q.name()),
+        }
+        .into());
+    }
+    let other = if peer.is_some() { None } else { against.map(|a| registry.kernel(a)).transpose()? };
+    if let Some(other) = &other
+        && other.info().op != op
+    {
+        return Err(NinError::Shape {
+            what: format!("--against {}", other.info().name),
+            reason: format!("{name} is a {op} kernel, {} a {} kernel", other.info().name, other.info().op),
+        }
+        .into());
+    }
+    if let Some(p) = problems.iter().find(|p| p.op() != op) {
+        return Err(NinError::Shape {
+            what: p.to_string(),
+            reason: format!("{name} is a {op} kernel, but this is a {} problem", p.op()),
+        }
+        .into());
+    }
+    let used = |k: &AnyKernel| k.info().threads.used_in(threads);
+    let most = used(&kernel).max(other.as_ref().map_or(1, used)).max(if peer.is_some() { threads } else { 1 });
+    let peak = |t: usize| (op != crate::Op::Gap).then(|| machine::fma_peak_gflops(t, 10));
+    let counts = if most > 1 { vec![1, most] } else { vec![1] };
+    let peaks: Vec<(usize, Option<f64>)> = counts.into_iter().map(|t| (t, peak(t))).collect();
+    let limit = |p: &Problem, t: usize| match p {
+        Problem::Gap(p) => Some(machine::read_bandwidth_gbps_threads(p.input_len() * 4, 0.05, t)),
+        _ => peaks.iter().find(|(n, _)| *n == t).and_then(|(_, v)| *v),
+    };
+    let mut rows: Vec<RunRow> = Vec::new();
+    for problem in problems {
+        let first = Call::kernel(kernel, problem, threads)?;
+        let first_limit = limit(problem, first.threads);
+        let mut first = first.against(first_limit);
+        let second = match (peer, other, problem) {
+            (Some(q), _, Problem::Conv1x1(p)) => Some(Call::peer(q, p, threads)?),
+            (None, Some(other), _) => Some(Call::kernel(other, problem, threads)?),
+            _ => None,
+        };
+        if !json && rows.is_empty() {
+            print_run_header(op, peaks.last().and_then(|p| p.1));
+        }
+        let Some(second) = second else {
+            let row = time(&mut first, budget)?;
+            if !json {
+                print_run_row(&row);
+            }
+            rows.push(row);
+            continue;
+        };
+        let second_limit = limit(problem, second.threads);
+        let mut calls = [first, second.against(second_limit)];
+        let pair = time_in_turn(&mut calls, budget)?.pair_rows();
+        if !json {
+            pair.iter().for_each(print_run_row);
+            let speedup = pair[0].paired_speedup.unwrap_or(f64::NAN);
+            println!("  {name} vs {}: {speedup:.2}× (median over paired rounds)", pair[1].kernel);
+        }
+        rows.extend(pair);
+    }
+    if json {
+        println!("{}", to_json(&rows));
+    }
+    Ok(())
+}
+
+/// `run --against fma-peak|read-pass`: the kernel's share of the limit, timed in turn with the
+/// loop that measures it, on 1 thread.
+fn run_against_limit(
+    kernel: AnyKernel,
+    limit: &str,
+    problems: &[Problem],
+    budget: TimingBudget,
+    json: bool,
+) -> CommandResult {
+    let name = kernel.info().name;
+    let mut shares = Vec::new();
+    for problem in problems {
+        let share = match (limit, problem, kernel) {
+            (FMA_PEAK, Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => {
+                crate::measure::time_conv_against_peak(k, p, budget)?
+            }
+            (READ_PASS, Problem::Gap(p), AnyKernel::Gap(k)) => {
+                crate::measure::time_gap_against_bandwidth(k, p, budget)?
+            }
+            _ => {
+                return Err(NinError::Shape {
+                    what: format!("--against {limit}"),
+                    reason: format!(
+                        "{FMA_PEAK} times a conv kernel on a conv problem, {READ_PASS} a GAP kernel on a GAP \
+                         problem; this is {name} on {problem}"
+                    ),
+                }
+                .into());
+            }
+        };
+        if !json {
+            let what = if limit == FMA_PEAK { "the FMA peak" } else { "the read bandwidth of its input" };
+            let tile = share.l1_tile.as_ref().map_or(String::new(), |t| {
+                format!(
+                    "; the {} microkernel on data in L1, in the same rounds: {:.1}% (p90 {:.1}%)",
+                    t.tile,
+                    100.0 * t.median,
+                    100.0 * t.p90
+                )
+            });
+            println!(
+                "{name} on {problem}, 1 thread: {:.1}% of {what} (p90 {:.1}%), timed in turn{tile}",
+                100.0 * share.median,
+                100.0 * share.p90
+            );
+        }
+        shares.push(share);
+    }
+    if json {
+        println!("{}", to_json(&shares));
+    }
+    Ok(())
+}
+
+fn print_run_header(op: crate::Op, peak: Option<f64>) {
+    if let Some(peak) = peak {
+        println!("FMA peak measured now: {peak:.1} GFLOP/s");
+    }
+    let limit = if op == crate::Op::Gap { "of read bw" } else { "of FMA peak" };
+    println!(
+        "{:<15} {:<26} {:>7} {:>9} {:>9} {:>8} {:>12} {:>12}",
+        "kernel", "problem", "threads", "GFLOP/s", "p90", "GB/s", limit, "median"
+    );
+}
+
+fn print_run_row(r: &RunRow) {
+    let fraction = r.peak_fraction.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
+    println!(
+        "{:<15} {:<26} {:>7} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>12}",
+        r.kernel,
+        r.shape,
+        r.threads,
+        r.gflops,
+        r.gflops_p90,
+        r.gbps,
+        fraction,
+        format_seconds(r.seconds_median)
+    );
+}

@@ -1,0 +1,259 @@
+//! A kernel's share of a limit of the machine, and its speed-up from the threads, each timed
+//! in turn with the loop that measures the limit ([`crate::machine::fma_burst`],
+//! [`crate::machine::read_pass`]).
+
+use std::sync::Arc;
+
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{Call, time_in_turn};
+use crate::conv1x1::Conv1x1Kernel;
+use crate::error::Result;
+use crate::gap::GapKernel;
+use crate::problem::{Conv1x1Problem, GapProblem};
+use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
+use crate::timing::{Timing, TimingBudget};
+
+/// A kernel's share of the machine's limit, timed in turn with the loop that measures the limit:
+/// the FMA peak for a conv kernel ([`time_conv_against_peak`]), the read bandwidth over the
+/// same input for a GAP kernel ([`time_gap_against_bandwidth`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct PeakShare {
+    /// Problem.
+    pub shape: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Threads (1: the peak loop runs on one thread).
+    pub threads: usize,
+    /// Median over rounds of the kernel's GFLOP/s (GAP: GB/s) over the limit loop's in the same
+    /// round.
+    pub median: f64,
+    /// The kernel's 90th-percentile speed over the limit loop's, both over the same rounds.
+    pub p90: f64,
+    /// Conv only: the same two figures for our microkernel on data that stays in L1, timed in
+    /// the same rounds (see [`time_conv_against_peak`]): the share of the peak the tile's own
+    /// loop reached in those moments, a ceiling for a layer's share.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l1_tile: Option<L1TileShare>,
+}
+
+/// The share of the FMA peak our microkernel reached on data in L1 ([`PeakShare::l1_tile`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct L1TileShare {
+    /// The register tile, MR×NR (`6x16` with AVX2).
+    pub tile: String,
+    /// Median over rounds of the tile's GFLOP/s over the peak loop's.
+    pub median: f64,
+    /// The tile's 90th-percentile speed over the loop's.
+    pub p90: f64,
+}
+
+/// A runner's share of the limit loop's speed, both timed in the same rounds: `work` is the
+/// runner's work per call over the loop's, `loop_over_runner` the median over rounds of the
+/// loop's time over the runner's, `t` and `t_limit` their timings. Returns the median share
+/// and the runner's p90 speed over the loop's p90.
+fn share_of_limit(work: f64, loop_over_runner: f64, t: &Timing, t_limit: &Timing) -> (f64, f64) {
+    // Per round: (W / t) / (L / t_limit) = (W / L) · (t_limit / t).
+    (work * loop_over_runner, work * t_limit.p10() / t.p10())
+}
+
+/// Times `kernel` on `p` on 1 thread against the FMA-peak loop ([`crate::machine::fma_burst`])
+/// and our microkernel on data in L1 ([`L1TileShare`]), a sample of each of the three in every
+/// round, and returns its share of the peak (and the tile's).
+///
+/// A machine shared with other tenants has slow spells lasting seconds: `blocked-simd` on
+/// 1x256x27x27:256 measured 90.3 GFLOP/s in one run and 65.7 in the next, against one peak
+/// measured at the start. A spell slows the peak loop as much as the kernel, so the ratio
+/// within a round says how close the kernel comes to what the core delivers.
+///
+/// The tile's share says how close any kernel built on it can come: per step of K it issues
+/// 12 FMAs, 2 loads, 6 broadcasts and the loop's own instructions where the peak loop issues
+/// FMAs alone (75–90% of the loop at the median here).
+pub fn time_conv_against_peak(
+    kernel: &dyn Conv1x1Kernel,
+    p: &Conv1x1Problem,
+    budget: TimingBudget,
+) -> Result<PeakShare> {
+    let mut l1 = L1TileData::new();
+    let tile = crate::conv1x1::blocked_simd::tile_name(l1.policy);
+    let (burst_flops, tile_flops) = (crate::machine::fma_burst(), l1.run());
+    let mut calls = [
+        Call::conv(kernel, p, 1)?,
+        Call::new("FMA-peak loop", String::new(), 1, (burst_flops, 0.0), || {
+            std::hint::black_box(crate::machine::fma_burst());
+        }),
+        Call::new("microkernel in L1", String::new(), 1, (tile_flops, 0.0), move || {
+            std::hint::black_box(l1.run());
+        }),
+    ];
+    let timed = time_in_turn(&mut calls, budget)?;
+    // Call i's share of the peak loop (call 1).
+    let share_of = |i: usize| {
+        let (t, t_limit) = (timed.rounds.timing(i), timed.rounds.timing(1));
+        share_of_limit(calls[i].flops / burst_flops, timed.speedup(i, 1), &t, &t_limit)
+    };
+    let ((median, p90), (l1_median, l1_p90)) = (share_of(0), share_of(2));
+    let l1_tile = Some(L1TileShare { tile, median: l1_median, p90: l1_p90 });
+    Ok(PeakShare { shape: p.to_string(), kernel: kernel.name().to_string(), threads: 1, median, p90, l1_tile })
+}
+
+/// Reduction length of the [`L1TileShare`] tile: the A panel (MR × 256, 6 KiB) and the B block
+/// (256 × NR, 16 KiB at NR = 16) fit the 32 KiB L1 together.
+const L1_TILE_K: usize = 256;
+
+/// Tile calls per call of [`L1TileData::run`]: 16 tiles of 256 steps, about 25 µs at the
+/// peak, as long as a burst of the peak loop.
+const L1_TILE_CALLS: usize = 16;
+
+/// One A panel and one B block for the microkernel, small enough to stay in L1, and its C tile.
+struct L1TileData {
+    policy: crate::simd::SimdPolicy,
+    a: AlignedBuf,
+    b: AlignedBuf,
+    c: AlignedBuf,
+}
+
+impl L1TileData {
+    fn new() -> Self {
+        use crate::gemm::microkernel::{MR, NV};
+        let policy = crate::simd::SimdPolicy::Auto;
+        let nr = NV * policy.f32_lanes();
+        let mut a = seeded_uniform(L1_TILE_K * MR, 1);
+        // Values of at most 1/K in A keep every sum of K products small.
+        a.iter_mut().for_each(|v| *v /= L1_TILE_K as f32);
+        L1TileData { policy, a, b: seeded_uniform(L1_TILE_K * nr, 2), c: zeroed(MR * nr) }
+    }
+
+    /// [`L1_TILE_CALLS`] tiles, each overwriting C; returns their FLOPs.
+    fn run(&mut self) -> f64 {
+        let L1TileData { policy, a, b, c } = self;
+        policy.dispatch(L1Tiles { a, b: std::hint::black_box(b), c })
+    }
+}
+
+/// [`L1TileData::run`] inside pulp's dispatch, so the microkernel is compiled with the
+/// selected target features.
+struct L1Tiles<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+    c: &'a mut [f32],
+}
+
+impl WithSimd for L1Tiles<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f64 {
+        use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, PulpMicrokernel};
+        let mk = PulpMicrokernel(simd);
+        let nr = mk.nr();
+        assert!(self.a.len() >= L1_TILE_K * MR && self.b.len() >= L1_TILE_K * nr && self.c.len() >= MR * nr);
+        for _ in 0..L1_TILE_CALLS {
+            // SAFETY: `a` holds K·MR values, `b` K rows of nr values nr apart, `c` MR rows of
+            // nr values (all checked above); no bias.
+            unsafe {
+                mk.tile(
+                    L1_TILE_K,
+                    self.a.as_ptr(),
+                    self.b.as_ptr(),
+                    nr,
+                    self.c.as_mut_ptr(),
+                    nr,
+                    MR,
+                    nr,
+                    Epilogue::store(BiasAlong::None, false),
+                );
+            }
+        }
+        (L1_TILE_CALLS * 2 * MR * nr * L1_TILE_K) as f64
+    }
+}
+
+/// Times GAP `kernel` on `p` on 1 thread against a read pass over the same input
+/// ([`crate::machine::read_pass`]), a sample of each in turn, and returns its share of that
+/// read bandwidth (GB/s as a GAP row counts them, input and output, over the pass's input
+/// bytes). The pass reads the kernel's own input, so both find the same data in the same
+/// cache level: a 12.5 MiB input shares the L3 with other tenants, and `gap-simd` on
+/// 32x512x14x14 measured 51.8% and 77.7% of a bandwidth probed apart, a minute apart.
+pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget: TimingBudget) -> Result<PeakShare> {
+    let x = Arc::new(seeded_uniform(p.input_len(), 1));
+    let input_bytes = (4 * p.input_len()) as f64;
+    let pass_input = Arc::clone(&x);
+    let mut calls = [
+        Call::gap_on(kernel, p, x, 1)?,
+        Call::new("read pass", String::new(), 1, (0.0, input_bytes), move || {
+            std::hint::black_box(crate::machine::read_pass(std::hint::black_box(&pass_input)));
+        }),
+    ];
+    let timed = time_in_turn(&mut calls, budget)?;
+    // Per round: (bytes / t_kernel) / (input bytes / t_pass).
+    let (t, t_pass) = (timed.rounds.timing(0), timed.rounds.timing(1));
+    let (median, p90) = share_of_limit(p.bytes() as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
+    Ok(PeakShare { shape: p.to_string(), kernel: kernel.name().to_string(), threads: 1, median, p90, l1_tile: None })
+}
+
+/// A rayon kernel's speed-up from the threads, and the machine's own in the same moments
+/// ([`time_conv_scaling`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadScaling {
+    /// Problem.
+    pub shape: String,
+    /// Kernel.
+    pub kernel: String,
+    /// Threads, against 1.
+    pub threads: usize,
+    /// Median over rounds of the kernel's 1-thread time over its `threads` time.
+    pub speedup: f64,
+    /// The same median for the FMA-peak loop in the same rounds: how much the threads gave a
+    /// loop that needs no memory at all. On a machine whose other cores are shared with other
+    /// tenants it falls well below `threads`.
+    pub fma_loop_speedup: f64,
+    /// Median over rounds of the kernel's speed-up over the loop's in the same round: 1 when
+    /// the kernel scales as well as the machine lets any code scale.
+    pub relative: f64,
+}
+
+/// [`crate::machine::fma_burst`]s per thread in one call of the FMA-peak loop timed beside a
+/// kernel in [`time_conv_scaling`]: 8 bursts of 30 µs each, so that a call, like a kernel's
+/// call, ends in a join whose wait for the slower thread counts.
+const SCALING_LOOP_BURSTS_PER_THREAD: usize = 8;
+
+/// Times a rayon `kernel` on `p` with `threads` threads against itself on 1 thread, and the
+/// FMA-peak loop on the same two pools, a sample of each of the four in every round: the
+/// kernel's speed-up from the threads, and the speed-up the machine gave the loop in the same
+/// moments. Each sample enters its thread pool once, not once per call.
+///
+/// Here the second core is shared with other tenants: rayon-tiled on 1x192x32x32:160 measured
+/// 1.02×, 1.29× and 1.84× from 2 threads in three runs of the same binary, and the FMA-peak
+/// loop, timed alongside, 0.99–1.94×.
+pub fn time_conv_scaling(
+    kernel: &dyn Conv1x1Kernel,
+    p: &Conv1x1Problem,
+    threads: usize,
+    budget: TimingBudget,
+) -> Result<ThreadScaling> {
+    let threads = threads.max(1);
+    // The loop's call has the same bursts on any pool: its speed-up is its 1-thread time over
+    // its `threads` time, as the kernel's.
+    let bursts = SCALING_LOOP_BURSTS_PER_THREAD * threads;
+    let flops = bursts as f64 * crate::machine::fma_burst();
+    let fma_loop = |pool_threads: usize| {
+        Call::new("FMA-peak loop", String::new(), pool_threads, (flops, 0.0), move || {
+            (0..bursts).into_par_iter().for_each(|_| {
+                std::hint::black_box(crate::machine::fma_burst());
+            })
+        })
+    };
+    let mut calls = [Call::conv(kernel, p, threads)?, Call::conv(kernel, p, 1)?, fma_loop(threads), fma_loop(1)];
+    let rounds = time_in_turn(&mut calls, budget)?.rounds;
+    Ok(ThreadScaling {
+        shape: p.to_string(),
+        kernel: kernel.name().to_string(),
+        threads,
+        speedup: rounds.speedup(0, 1),
+        fma_loop_speedup: rounds.speedup(2, 3),
+        relative: rounds.median_of(|r| (r[1] / r[0]) / (r[3] / r[2])),
+    })
+}
