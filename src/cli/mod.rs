@@ -94,7 +94,8 @@ enum Command {
         markdown: bool,
     },
     /// The main job: probe the machine, verify and time every kernel and peer on the standard
-    /// suite, write report.md, report.json and roofline.svg under <out>/<machine-id>/.
+    /// suite, write report.md, report.json and the charts (peers.svg, roofline.svg, network_time.svg)
+    /// under <out>/<machine-id>/.
     #[command(
         after_help = "Examples:\n  nin-bench report\n  nin-bench report --quick --out /tmp/results\n  nin-bench report --filter 27x27"
     )]
@@ -272,7 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &registry,
             )?;
             println!("wrote {}", dir.display());
-            for name in ["report.md", "report.json", "roofline.svg", "network_time.svg"] {
+            for name in ["report.md", "report.json", "peers.svg", "roofline.svg", "network_time.svg"] {
                 if dir.join(name).exists() {
                     println!("  {}", dir.join(name).display());
                 }

@@ -6,8 +6,10 @@
 
 mod markdown;
 mod network_time;
+mod peers_chart;
 pub mod probe;
 mod roofline;
+mod summary;
 pub mod targets;
 mod timings;
 
@@ -445,6 +447,7 @@ fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     write("report.json", json + "\n")?;
     write("report.md", markdown::render(report))?;
     roofline::draw(report, &dir.join("roofline.svg"))?;
+    peers_chart::draw(report, &dir.join("peers.svg"))?;
     network_time::draw(report, &dir.join("network_time.svg"))?;
     Ok(dir)
 }

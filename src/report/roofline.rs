@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::Report;
@@ -39,9 +40,12 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
     }
     let y_hi = peak * 2.0;
 
-    let root = SVGBackend::new(path, (1000, 650)).into_drawing_area();
+    let root = SVGBackend::new(path, (1000 + LEGEND_WIDTH, 650)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
+    // The legend gets a strip of its own right of the plot, where it covers no point.
+    let (plot, strip) = root.split_horizontally(1000);
+    let mut entries = Vec::new();
+    let mut chart = ChartBuilder::on(&plot)
         .caption(
             format!("Roofline: {} ({}); filled: 1 thread, ring: {} threads", m.id, m.date_utc, m.threads_all),
             ("sans-serif", 18),
@@ -78,11 +82,8 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
     }
     for (label, compute, bandwidth, color) in roofs {
         let line: Vec<(f64, f64)> = xs.iter().map(|&x| (x, compute.min(bandwidth * x))).collect();
-        chart
-            .draw_series(LineSeries::new(line, color.stroke_width(1)))
-            .map_err(|e| err(e.to_string()))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
+        chart.draw_series(LineSeries::new(line, color.stroke_width(1))).map_err(|e| err(e.to_string()))?;
+        entries.push((label, Swatch::Line(color)));
     }
 
     let mut names: Vec<String> = rows.iter().map(|r| r.run.kernel.clone()).collect();
@@ -108,18 +109,42 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
                     Circle::new((x, y), 4, color.filled())
                 }
             }))
-            .map_err(|e| err(e.to_string()))?
-            .label(name.clone())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+            .map_err(|e| err(e.to_string()))?;
+        entries.push((name.clone(), Swatch::Dot(color)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
+    legend(&strip, &entries).map_err(err)?;
     root.present().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Width of the strip right of a plot that holds its legend.
+pub(super) const LEGEND_WIDTH: u32 = 230;
+
+/// What a legend entry shows left of its label.
+pub(super) enum Swatch {
+    /// A line (a roof).
+    Line(RGBColor),
+    /// A filled dot (a kernel's points).
+    Dot(RGBColor),
+    /// A filled square (a bar).
+    Bar(RGBColor),
+}
+
+/// Draws `entries` one per line down `area`, a strip beside the plot, so that the legend
+/// covers no data.
+pub(super) fn legend(
+    area: &DrawingArea<SVGBackend, Shift>,
+    entries: &[(String, Swatch)],
+) -> std::result::Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+    for (i, (label, swatch)) in entries.iter().enumerate() {
+        let y = 60 + 20 * i as i32;
+        match *swatch {
+            Swatch::Line(c) => area.draw(&PathElement::new(vec![(5, y), (21, y)], c.stroke_width(2))).map_err(e)?,
+            Swatch::Dot(c) => area.draw(&Circle::new((13, y), 4, c.filled())).map_err(e)?,
+            Swatch::Bar(c) => area.draw(&Rectangle::new([(7, y - 6), (19, y + 6)], c.filled())).map_err(e)?,
+        }
+        area.draw(&Text::new(label.clone(), (28, y - 7), ("sans-serif", 12))).map_err(e)?;
+    }
     Ok(())
 }
