@@ -4,7 +4,7 @@
 //! byte counts and its thread count. [`time`] times one call; [`time_in_turn`] times several
 //! against each other, a sample of each in every round (a pair of kernels, a kernel against a
 //! peer, or a kernel against the loop that measures a limit of the machine). Inputs come from
-//! a seeded generator ([`data`]), weights are prepared once (outside the timing, timed on their
+//! a seeded generator ([`conv_data`], [`ChainData`]), weights are prepared once (outside the timing, timed on their
 //! own), and a row carries the figures of the `run --json` contract (docs/architecture.md).
 
 mod check;

@@ -62,7 +62,7 @@ pub(super) fn render(r: &Report) -> String {
             "> **The probe is wrong:** {} rows ran above {:.0}% of the peak they are measured against, which no \
              kernel can; their shares are left out. {}{}\n",
             r.probe_warnings.len(),
-            100.0 * super::ABOVE_PEAK_LIMIT,
+            100.0 * super::sanity::ABOVE_PEAK_LIMIT,
             shown.join("; "),
             if more > 0 { format!("; and {more} more.") } else { ".".into() }
         );

@@ -9,6 +9,7 @@ mod network_time;
 mod peers_chart;
 pub mod probe;
 mod roofline;
+mod sanity;
 mod summary;
 pub mod targets;
 mod timings;
@@ -19,13 +20,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::{NinError, Result};
-use crate::measure::{PeakShare, RunRow, ThreadScaling, with_threads};
+use crate::measure::{PeakShare, RunRow, ThreadScaling};
 use crate::peers::Peer;
 use crate::problem::Problem;
 use crate::registry::{self, Registry, Role};
 use crate::suite;
 use crate::timing::TimingBudget;
 use probe::MachineInfo;
+pub use sanity::ABOVE_PEAK_LIMIT;
 use timings::Context;
 
 /// Options of one report run.
@@ -58,7 +60,7 @@ pub struct ReportRow {
     /// Median speed-up over the `gemm` crate at the same thread count.
     pub speedup_vs_gemm_crate: Option<f64>,
     /// For the fused chain: the median over paired rounds of the unfused chain's time over the
-    /// fused one's (both timed in turn, see [`crate::timing::measure_paired`]).
+    /// fused one's (both timed in turn, see [`crate::measure::time_in_turn`]).
     pub speedup_vs_unfused: Option<f64>,
     /// For GAP: the cache level the input fits in.
     pub bandwidth_level: Option<&'static str>,
@@ -100,7 +102,7 @@ pub struct Report {
     pub mlpconv: Vec<ReportRow>,
     /// One-off weight preparation per kernel and problem.
     pub preparation: Vec<Preparation>,
-    /// Comparisons timed in turn (see [`crate::timing::measure_paired`]): on every conv problem
+    /// Comparisons timed in turn (see [`crate::measure::time_in_turn`]): on every conv problem
     /// and thread count, the fastest of our kernels against each peer; `im2col-gemm` against
     /// `blocked-simd` at 1 thread; `rayon-tiled` on all threads against itself on 1
     /// ([`SCALING_AGAINST`]). The targets rest on these ratios.
@@ -136,30 +138,6 @@ pub struct Report {
     /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
     /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
     pub probe_warnings: Vec<String>,
-}
-
-/// Largest share of its peak a row may show before the probe is taken to be wrong: timing
-/// noise can lift a row a little above a peak probed at another moment, not by more.
-pub const ABOVE_PEAK_LIMIT: f64 = 1.05;
-
-/// Takes out the share of every row above [`ABOVE_PEAK_LIMIT`] of its peak (`limit` names the
-/// peak) and returns one line for each.
-fn flag_rows_above_peak(rows: &mut [ReportRow], limit: &str) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for row in rows {
-        if let Some(f) = row.run.peak_fraction.filter(|f| *f > ABOVE_PEAK_LIMIT) {
-            let threads =
-                if row.run.threads == 1 { "1 thread".to_string() } else { format!("{} threads", row.run.threads) };
-            warnings.push(format!(
-                "{} on {}, {threads}: {:.0}% of the {limit}",
-                row.run.kernel,
-                row.run.shape,
-                100.0 * f
-            ));
-            row.run.peak_fraction = None;
-        }
-    }
-    warnings
 }
 
 /// One comparison timed in turn: `kernel` against `against` on `shape` with `threads` threads.
@@ -355,75 +333,18 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         bar.set_message("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");
         report.heads = crate::model::heads::standard_heads().iter().map(|h| h.stats(budget)).collect::<Result<_>>()?;
     }
-    for (model, batch, threads) in forward_plan(&opts.filter) {
-        let what = format!(
-            "{}: forward pass at batch {batch} ({threads} thread{})",
-            model.name,
-            if threads > 1 { "s" } else { "" }
-        );
-        bar.set_message(what.clone());
-        // Verified once per model: the stages are the same at every batch and thread count
-        // (and the tests check them on both), and the f64 reference of a batch of 32 would
-        // take longer than everything else here.
-        let verify = batch == 1 && threads == 1;
-        let options = crate::forward::measure::ForwardOptions {
-            batch,
-            threads,
-            budget,
-            verify,
-            alone: true,
-            peer: true,
-            peak_gflops: Some(report.machine.fma_peak_for(threads)),
-        };
-        let result = crate::forward::measure::evaluate(&model, options)?;
-        for (who, checks) in [("ours", &result.checks), ("tract", &result.peer_checks)] {
-            for c in checks.iter().flatten().filter(|c| c.mismatch.is_some()) {
-                report.failures.push(format!(
-                    "forward {} ({who}), stage {}: {}",
-                    model.name,
-                    c.stage,
-                    c.mismatch.as_deref().unwrap_or("")
-                ));
-            }
-        }
-        report.whole_network.push(result);
-        bar.inc(1);
-        log(&what);
-    }
-    let plan = forward_plan(&opts.filter);
-    let planned_model = |name: &str| plan.iter().find(|(m, _, _)| m.name == name).map(|(m, _, _)| m.clone());
-    if let (Some(nin), Some(alexnet)) = (planned_model("nin-imagenet"), planned_model("alexnet")) {
-        bar.set_message("nin-imagenet against alexnet, one image each in turn");
-        report.nin_vs_alexnet =
-            Some(with_threads(1, || crate::forward::measure::models_in_turn(&nin, &alexnet, budget))??);
-    }
+    timings::forward_passes(&ctx, &mut report, &log)?;
     bar.set_message("probing the FMA peak again");
-    reprobe_peaks(&mut report, opts.quick);
+    sanity::reprobe_peaks(&mut report, opts.quick);
     report.probe_warnings = [
-        flag_rows_above_peak(&mut report.conv1x1, "FMA peak"),
-        flag_rows_above_peak(&mut report.mlpconv, "FMA peak"),
-        flag_rows_above_peak(&mut report.gap, "read bandwidth"),
+        sanity::flag_rows_above_peak(&mut report.conv1x1, "FMA peak"),
+        sanity::flag_rows_above_peak(&mut report.mlpconv, "FMA peak"),
+        sanity::flag_rows_above_peak(&mut report.gap, "read bandwidth"),
     ]
     .concat();
     report.targets = targets::evaluate(&report);
     bar.finish_and_clear();
     write_report(&report, &opts.out)
-}
-
-/// Measures the FMA peaks again after the timings and keeps the higher of the two probes,
-/// refreshing every row's `peak_fraction`. On a shared machine a neighbour busy during the first
-/// probe makes it low (one run here measured 102.8 GFLOP/s on 2 threads, its 1-thread figure,
-/// against about 200 in other runs), and every fraction of that peak would then be inflated.
-fn reprobe_peaks(report: &mut Report, quick: bool) {
-    let repeats = if quick { 5 } else { 25 };
-    let m = &mut report.machine;
-    m.fma_peak_gflops = m.fma_peak_gflops.max(crate::machine::fma_peak_gflops(1, repeats));
-    m.fma_peak_gflops_all_threads =
-        m.fma_peak_gflops_all_threads.max(crate::machine::fma_peak_gflops(m.threads_all, repeats));
-    report.fma_peak_gflops = m.fma_peak_gflops;
-    for row in report.conv1x1.iter_mut().chain(report.mlpconv.iter_mut()) {
-        row.run.peak_fraction = Some(row.run.gflops / report.machine.fma_peak_for(row.run.threads));
-    }
 }
 
 /// The GAP kernel the report times against a read pass ([`Report::bandwidth_shares`]): the one
@@ -450,38 +371,4 @@ fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     peers_chart::draw(report, &dir.join("peers.svg"))?;
     network_time::draw(report, &dir.join("network_time.svg"))?;
     Ok(dir)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(kernel: &str, threads: usize, peak_fraction: Option<f64>) -> ReportRow {
-        let run = RunRow {
-            kernel: kernel.into(),
-            shape: "1x192x8x8:10,relu".into(),
-            threads,
-            gflops: 100.0,
-            gflops_p90: 110.0,
-            gbps: 1.0,
-            seconds_median: 1e-6,
-            seconds_p10: 1e-6,
-            seconds_min: 1e-6,
-            seconds_max: 1e-6,
-            peak_fraction,
-            prepare_seconds: None,
-            paired_speedup: None,
-        };
-        ReportRow::new("kernel", run, 1.0)
-    }
-
-    #[test]
-    fn rows_above_105_percent_of_their_peak_lose_their_share_and_are_named() {
-        let mut rows =
-            vec![row("blocked-simd", 1, Some(0.84)), row("matrixmultiply", 1, Some(1.6)), row("x", 2, Some(1.05))];
-        let warnings = flag_rows_above_peak(&mut rows, "FMA peak");
-        assert_eq!(warnings, ["matrixmultiply on 1x192x8x8:10,relu, 1 thread: 160% of the FMA peak"]);
-        let shares: Vec<Option<f64>> = rows.iter().map(|r| r.run.peak_fraction).collect();
-        assert_eq!(shares, [Some(0.84), None, Some(1.05)]);
-    }
 }

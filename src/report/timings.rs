@@ -5,7 +5,7 @@
 use indicatif::ProgressBar;
 
 use super::{BANDWIDTH_SHARE_KERNEL, PairedRatio, Preparation, Report, ReportOptions, ReportRow, SCALING_AGAINST};
-use super::{matches, thread_counts_for, timing_message};
+use super::{forward_plan, matches, thread_counts_for, timing_message};
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::Result;
 use crate::gap::GapKernel;
@@ -337,5 +337,54 @@ pub(super) fn chain_problem(
         rows.extend(ctx.time_at("kernel", &counts, ai, |t| Ok(Call::mlpconv(kernel, p, t)?.against(peak(t))))?);
     }
     report.mlpconv.extend(rows);
+    Ok(())
+}
+
+/// The whole-network passes the filter keeps ([`forward_plan`]), each verified once per model,
+/// and NIN-ImageNet against AlexNet in turn when both are kept; `log` says what is done.
+pub(super) fn forward_passes(ctx: &Context, report: &mut Report, log: &dyn Fn(&str)) -> Result<()> {
+    for (model, batch, threads) in forward_plan(&ctx.opts.filter) {
+        let what = format!(
+            "{}: forward pass at batch {batch} ({threads} thread{})",
+            model.name,
+            if threads > 1 { "s" } else { "" }
+        );
+        ctx.bar.set_message(what.clone());
+        // Verified once per model: the stages are the same at every batch and thread count
+        // (and the tests check them on both), and the f64 reference of a batch of 32 would
+        // take longer than everything else here.
+        let verify = batch == 1 && threads == 1;
+        let options = crate::forward::measure::ForwardOptions {
+            batch,
+            threads,
+            budget: ctx.budget,
+            verify,
+            alone: true,
+            peer: true,
+            peak_gflops: Some(report.machine.fma_peak_for(threads)),
+        };
+        let result = crate::forward::measure::evaluate(&model, options)?;
+        for (who, checks) in [("ours", &result.checks), ("tract", &result.peer_checks)] {
+            for c in checks.iter().flatten().filter(|c| c.mismatch.is_some()) {
+                report.failures.push(format!(
+                    "forward {} ({who}), stage {}: {}",
+                    model.name,
+                    c.stage,
+                    c.mismatch.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        report.whole_network.push(result);
+        ctx.bar.inc(1);
+        log(&what);
+    }
+    let plan = forward_plan(&ctx.opts.filter);
+    let planned_model = |name: &str| plan.iter().find(|(m, _, _)| m.name == name).map(|(m, _, _)| m.clone());
+    if let (Some(nin), Some(alexnet)) = (planned_model("nin-imagenet"), planned_model("alexnet")) {
+        ctx.bar.set_message("nin-imagenet against alexnet, one image each in turn");
+        report.nin_vs_alexnet = Some(crate::measure::with_threads(1, || {
+            crate::forward::measure::models_in_turn(&nin, &alexnet, ctx.budget)
+        })??);
+    }
     Ok(())
 }
