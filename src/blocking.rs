@@ -5,10 +5,10 @@
 use crate::simd::SimdPolicy;
 
 /// Rows of the register tile: output channels (NCHW) or pixels (NHWC and pixel rows).
-pub const MR: usize = crate::gemm::microkernel::MR;
+pub const MR: usize = crate::ukernel::gemm::MR;
 
 /// Vectors per row of the register tile.
-pub const NV: usize = crate::gemm::microkernel::NV;
+pub const NV: usize = crate::ukernel::gemm::NV;
 
 /// Columns of the register tile under `policy`: `NV` vectors, 16 floats with AVX2, 2 with the
 /// scalar fallback.

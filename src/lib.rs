@@ -56,13 +56,14 @@ pub mod simd;
 pub mod suite;
 pub mod tensor;
 pub mod timing;
+pub(crate) mod ukernel;
 
 pub use conv1x1::{Conv1x1Kernel, PreparedWeights};
 pub use error::{NinError, Result};
 pub use gap::GapKernel;
-pub use gemm::microkernel::relu;
 pub use kernel::{Kernel, KernelInfo, Op, Threads};
 pub use mlpconv::MlpconvKernel;
 pub use problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, MlpconvProblem, Problem};
 pub use simd::SimdPolicy;
 pub use tensor::Layout;
+pub use ukernel::gemm::relu;

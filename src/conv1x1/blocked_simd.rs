@@ -1,11 +1,10 @@
 //! `blocked-simd`: the direct channel-blocked kernel on pulp, dispatched at run time
 //! (AVX2+FMA where the CPU has it, pulp's scalar fallback elsewhere).
 
-use pulp::{Simd, WithSimd};
-
-use super::direct::{self, OutPtr, Region, TileRows};
+use super::direct::{self, DirectOp, OutPtr};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
+use crate::ukernel::gemm::{NV, tile_name};
+
 use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
@@ -24,50 +23,6 @@ impl BlockedSimd {
     /// The kernel with the instruction set `policy` selects.
     pub fn new(policy: SimdPolicy) -> Self {
         Self { policy, isa: policy.isa_name() }
-    }
-}
-
-/// Register tile as `MRxNR` for a policy.
-pub(crate) fn tile_name(policy: SimdPolicy) -> String {
-    format!("{MR}x{}", NV * policy.f32_lanes())
-}
-
-/// Runs `regions` of one problem inside pulp's dispatch, so the microkernel is compiled with
-/// the selected target features.
-pub(crate) struct DirectOp<'a> {
-    pub problem: &'a Conv1x1Problem,
-    pub input: &'a [f32],
-    pub prepared: &'a PreparedWeights,
-    pub out: OutPtr,
-    pub regions: &'a [Region],
-    /// At least `direct::region_scratch_len` values.
-    pub scratch: &'a mut [f32],
-}
-
-impl WithSimd for DirectOp<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let mk = PulpMicrokernel(simd);
-        let mut scratch = direct::RegionScratch::new(self.scratch);
-        for region in self.regions {
-            // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are
-            // disjoint and each is written by this call only; the weights were packed by
-            // `direct::pack_weights` with this ISA's NR (checked by `run` via the ISA name).
-            unsafe {
-                direct::run_region(
-                    mk,
-                    self.problem,
-                    self.input,
-                    self.prepared.weights(),
-                    self.prepared.bias(),
-                    self.out,
-                    region,
-                    &mut scratch,
-                )
-            };
-        }
     }
 }
 
@@ -95,9 +50,7 @@ impl Kernel for BlockedSimd {
 
 impl Conv1x1Kernel for BlockedSimd {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let nr = NV * self.policy.f32_lanes();
-        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
-        PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
+        direct::pack_for(self.policy, problem, weights, bias, (self.name(), &self.isa))
     }
 
     fn execute(&self, args: ConvArgs<'_>) {

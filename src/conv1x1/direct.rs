@@ -29,11 +29,15 @@
 
 use std::ops::Range;
 
+use pulp::{Simd, WithSimd};
+
+use super::PreparedWeights;
 use crate::gemm::KC;
-use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, prefetch};
 use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
+use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, Layout, zeroed};
+use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, prefetch};
 
 /// Output-channel panels per region: NCHW panels are MR = 6 channels (192 per region), NHWC
 /// panels are NR channels (64 per region at NR = 16). A region's weights (192·Cin floats,
@@ -597,6 +601,60 @@ pub(crate) unsafe fn pixel_rows_panel<K: Microkernel>(
             unsafe { mk.tile(kc, a.as_ptr(), b.as_ptr(), nr, c.add(t * tile_stride), ldc, rows, cols, epilogue) };
         }
     }
+}
+
+/// Runs `regions` of one problem inside pulp's dispatch, so the microkernel is compiled with
+/// the selected target features.
+pub(crate) struct DirectOp<'a> {
+    pub problem: &'a Conv1x1Problem,
+    pub input: &'a [f32],
+    pub prepared: &'a PreparedWeights,
+    pub out: OutPtr,
+    pub regions: &'a [Region],
+    /// At least `region_scratch_len` values.
+    pub scratch: &'a mut [f32],
+}
+
+impl WithSimd for DirectOp<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let mk = PulpMicrokernel(simd);
+        let mut scratch = RegionScratch::new(self.scratch);
+        for region in self.regions {
+            // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are
+            // disjoint and each is written by this call only; the weights were packed by
+            // `pack_weights` with this ISA's NR (checked by `run` via the ISA name).
+            unsafe {
+                run_region(
+                    mk,
+                    self.problem,
+                    self.input,
+                    self.prepared.weights(),
+                    self.prepared.bias(),
+                    self.out,
+                    region,
+                    &mut scratch,
+                )
+            };
+        }
+    }
+}
+
+/// Weights and bias packed for the pulp direct kernels (`blocked-simd`, `rayon-tiled`) with
+/// the tile width `policy` gives, in the orientation that fills the tiles best; `(kernel, isa)`
+/// name who prepared them.
+pub(crate) fn pack_for(
+    policy: SimdPolicy,
+    problem: &Conv1x1Problem,
+    weights: &[f32],
+    bias: Option<&[f32]>,
+    (kernel, isa): (&'static str, &str),
+) -> PreparedWeights {
+    let nr = NV * policy.f32_lanes();
+    let (w, b) = pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
+    PreparedWeights::new(kernel, isa.to_string(), *problem, w, b)
 }
 
 #[cfg(test)]

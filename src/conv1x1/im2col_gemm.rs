@@ -15,7 +15,6 @@ use pulp::{Simd, WithSimd};
 
 use super::direct::{self, TileRows};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::gemm::microkernel::{MR, Microkernel, NV, PulpMicrokernel};
 use crate::gemm::pack::MatRef;
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
 use crate::kernel::{Kernel, Op, Threads};
@@ -23,6 +22,7 @@ use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
+use crate::ukernel::gemm::{MR, Microkernel, NV, PulpMicrokernel};
 
 /// im2col (a gather only when strided) + the crate's cache-blocked GEMM.
 #[derive(Debug, Clone)]

@@ -1,10 +1,10 @@
 //! `naive`: the direct loops in f32, the baseline every speed-up is quoted against.
 
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::gemm::microkernel::relu;
 use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::{Layout, aligned_copy};
+use crate::ukernel::gemm::relu;
 
 /// The textbook loop nest: for every output, a sequential f32 dot product over Cin.
 #[derive(Debug, Clone, Copy, Default)]

@@ -2,15 +2,15 @@
 
 use rayon::prelude::*;
 
-use super::blocked_simd::{DirectOp, tile_name};
-use super::direct::{self, OutPtr, TileRows};
+use super::direct::{self, DirectOp, OutPtr};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::gemm::microkernel::NV;
 use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
+use crate::ukernel::gemm::NV;
+use crate::ukernel::gemm::tile_name;
 
 /// The direct kernel, parallel over (image, output-channel block, pixel block) regions. Never
 /// splits the Cin reduction, and the regions do not depend on the thread count, so the output
@@ -55,9 +55,7 @@ impl Kernel for RayonTiled {
 
 impl Conv1x1Kernel for RayonTiled {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let nr = NV * self.policy.f32_lanes();
-        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
-        PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
+        direct::pack_for(self.policy, problem, weights, bias, (self.name(), &self.isa))
     }
 
     fn execute(&self, args: ConvArgs<'_>) {

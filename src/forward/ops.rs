@@ -12,13 +12,13 @@ use rayon::prelude::*;
 
 use crate::conv1x1::direct::{TileRows, pack_weights};
 use crate::conv1x1::im2col_gemm::transpose_into;
-use crate::gemm::microkernel::{MR, NV, PulpMicrokernel};
 use crate::gemm::pack::{MatRef, pack_b, panels};
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape};
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, zeroed};
+use crate::ukernel::gemm::{MR, NV, PulpMicrokernel};
 
 /// LRN's α, β and k: Caffe's `bvlc_alexnet` (`alpha: 0.0001`, `beta: 0.75`, and k = 1, Caffe's
 /// default), the only model here with LRN.

@@ -2,11 +2,11 @@
 
 use rayon::prelude::*;
 
-use super::simd::GapBlock;
 use super::{GapArgs, GapKernel, KernelInfo};
 use crate::kernel::{Kernel, Op, Threads};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
+use crate::ukernel::gap::GapBlock;
 
 /// Channels per task: 64 channels of a 7×7 map are 12.5 KiB, enough work to amortise a task.
 const CHANNELS_PER_TASK: usize = 64;

@@ -13,10 +13,9 @@
 //! (only a last, partial panel is packed): up to seven A panels reuse a packed B panel too
 //! little to repay copying it.
 
-pub(crate) mod microkernel;
 pub(crate) mod pack;
 
-use microkernel::{BiasAlong, Epilogue, MR, Microkernel};
+use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, Microkernel};
 use pack::{MatRef, pack_a, pack_b, panels};
 
 /// K block: a KC×NR panel of B is 16 KiB at NR = 16, half of Zen 3's 32 KiB L1d, leaving room

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use super::microkernel::MR;
+use crate::ukernel::gemm::MR;
 
 /// A strided view of a matrix: element (i, j) is `data[i·rs + j·cs]`.
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -13,8 +12,9 @@ use crate::conv1x1::Conv1x1Kernel;
 use crate::error::Result;
 use crate::gap::GapKernel;
 use crate::problem::{Conv1x1Problem, GapProblem};
-use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
+use crate::tensor::seeded_uniform;
 use crate::timing::{Timing, TimingBudget};
+use crate::ukernel::l1_tile::L1TileData;
 
 /// A kernel's share of the machine's limit, timed in turn with the loop that measures the limit:
 /// the FMA peak for a conv kernel ([`time_conv_against_peak`]), the read bandwidth over the
@@ -77,7 +77,7 @@ pub fn time_conv_against_peak(
     budget: TimingBudget,
 ) -> Result<PeakShare> {
     let mut l1 = L1TileData::new();
-    let tile = crate::conv1x1::blocked_simd::tile_name(l1.policy);
+    let tile = crate::ukernel::gemm::tile_name(l1.policy);
     let (burst_flops, tile_flops) = (crate::machine::fma_burst(), l1.run());
     let mut calls = [
         Call::conv(kernel, p, 1)?,
@@ -97,78 +97,6 @@ pub fn time_conv_against_peak(
     let ((median, p90), (l1_median, l1_p90)) = (share_of(0), share_of(2));
     let l1_tile = Some(L1TileShare { tile, median: l1_median, p90: l1_p90 });
     Ok(PeakShare { shape: p.to_string(), kernel: kernel.name().to_string(), threads: 1, median, p90, l1_tile })
-}
-
-/// Reduction length of the [`L1TileShare`] tile: the A panel (MR × 256, 6 KiB) and the B block
-/// (256 × NR, 16 KiB at NR = 16) fit the 32 KiB L1 together.
-const L1_TILE_K: usize = 256;
-
-/// Tile calls per call of [`L1TileData::run`]: 16 tiles of 256 steps, about 25 µs at the
-/// peak, as long as a burst of the peak loop.
-const L1_TILE_CALLS: usize = 16;
-
-/// One A panel and one B block for the microkernel, small enough to stay in L1, and its C tile.
-struct L1TileData {
-    policy: crate::simd::SimdPolicy,
-    a: AlignedBuf,
-    b: AlignedBuf,
-    c: AlignedBuf,
-}
-
-impl L1TileData {
-    fn new() -> Self {
-        use crate::gemm::microkernel::{MR, NV};
-        let policy = crate::simd::SimdPolicy::Auto;
-        let nr = NV * policy.f32_lanes();
-        let mut a = seeded_uniform(L1_TILE_K * MR, 1);
-        // Values of at most 1/K in A keep every sum of K products small.
-        a.iter_mut().for_each(|v| *v /= L1_TILE_K as f32);
-        L1TileData { policy, a, b: seeded_uniform(L1_TILE_K * nr, 2), c: zeroed(MR * nr) }
-    }
-
-    /// [`L1_TILE_CALLS`] tiles, each overwriting C; returns their FLOPs.
-    fn run(&mut self) -> f64 {
-        let L1TileData { policy, a, b, c } = self;
-        policy.dispatch(L1Tiles { a, b: std::hint::black_box(b), c })
-    }
-}
-
-/// [`L1TileData::run`] inside pulp's dispatch, so the microkernel is compiled with the
-/// selected target features.
-struct L1Tiles<'a> {
-    a: &'a [f32],
-    b: &'a [f32],
-    c: &'a mut [f32],
-}
-
-impl WithSimd for L1Tiles<'_> {
-    type Output = f64;
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) -> f64 {
-        use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, PulpMicrokernel};
-        let mk = PulpMicrokernel(simd);
-        let nr = mk.nr();
-        assert!(self.a.len() >= L1_TILE_K * MR && self.b.len() >= L1_TILE_K * nr && self.c.len() >= MR * nr);
-        for _ in 0..L1_TILE_CALLS {
-            // SAFETY: `a` holds K·MR values, `b` K rows of nr values nr apart, `c` MR rows of
-            // nr values (all checked above); no bias.
-            unsafe {
-                mk.tile(
-                    L1_TILE_K,
-                    self.a.as_ptr(),
-                    self.b.as_ptr(),
-                    nr,
-                    self.c.as_mut_ptr(),
-                    nr,
-                    MR,
-                    nr,
-                    Epilogue::store(BiasAlong::None, false),
-                );
-            }
-        }
-        (L1_TILE_CALLS * 2 * MR * nr * L1_TILE_K) as f64
-    }
 }
 
 /// Times GAP `kernel` on `p` on 1 thread against a read pass over the same input

@@ -37,15 +37,15 @@ use rayon::prelude::*;
 
 use super::{KernelInfo, MlpconvArgs, MlpconvKernel, PreparedChain};
 use crate::conv1x1::PreparedWeights;
-use crate::conv1x1::blocked_simd::tile_name;
 use crate::conv1x1::direct::{self, OutPtr, TileRows};
-use crate::gemm::microkernel::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
 use crate::gemm::pack::panels;
 use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
+use crate::ukernel::gemm::tile_name;
+use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
 
 /// NR-pixel subtiles per tile: 128 pixels at NR = 16. The input is packed a tile at a time,
 /// each input row read as one run of 128 pixels, and the last layer's tile (96 channels ×

@@ -339,3 +339,8 @@ pub(crate) fn prefetch(p: *const f32) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
 }
+
+/// Register tile as `MRxNR` for a policy.
+pub(crate) fn tile_name(policy: crate::simd::SimdPolicy) -> String {
+    format!("{MR}x{}", NV * policy.f32_lanes())
+}

@@ -1,0 +1,19 @@
+//! The microkernels: the only ISA-specific code of the crate's kernels.
+//!
+//! - [`gemm`]: the MR×NR register tile every GEMM and direct conv kernel is built on, on pulp
+//!   (AVX2+FMA, or the scalar fallback, chosen at run time), with its tile constants and the
+//!   vector loads and stores they share.
+//! - [`wide`]: the same tile on `wide::f32x8`, whose instructions the build chooses.
+//! - [`gap`]: the inner loops of global average pooling and their horizontal sums.
+//! - [`l1_tile`]: the register tile driven on data that stays in L1, the ceiling the report
+//!   measures a layer's share of the peak against.
+//!
+//! The kernels outside hold loops over blocks and regions, generic over the microkernel. Their
+//! `pulp::WithSimd` structs are generic over any `Simd` and hold no intrinsics: they only enter
+//! pulp's dispatch, so that the microkernel inlines compiled for the ISA chosen. A new ISA is a
+//! new microkernel here (and its path in [`crate::simd`]).
+
+pub(crate) mod gap;
+pub(crate) mod gemm;
+pub(crate) mod l1_tile;
+pub(crate) mod wide;
