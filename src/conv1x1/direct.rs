@@ -189,10 +189,8 @@ pub(crate) struct Region {
 /// Whether an NCHW problem tiled by pixel rows cuts its regions across the images of the batch:
 /// where each image's pixels fill whole MR-pixel tiles, a region's tiles may come from several
 /// images, and each block of the weights a panel streams serves all of them (batch 8 of a 6×6
-/// map: 16 tiles a region, against the 6 of one image). Timed against regions per image in
-/// turn (blocked-simd, 1 thread, bit-identical outputs): 8x1024x6x6:1024 1.04× [p25 1.00,
-/// p75 1.07] and 1.08× [1.00 1.12], 8x1024x6x6:1000 1.02× [1.00 1.10] and 1.07× [1.01 1.10];
-/// rayon-tiled on 2 threads 1.05× and 1.03×.
+/// map: 16 tiles a region, against the 6 of one image): 1.04–1.08× on 8x1024x6x6:1024
+/// (docs/tuning.md).
 pub(crate) fn pixel_rows_across_images(p: &Conv1x1Problem, rows: TileRows) -> bool {
     rows == TileRows::Pixels && p.layout == Layout::Nchw && p.n > 1 && p.pixels_out().is_multiple_of(MR)
 }

@@ -25,10 +25,8 @@ pub(crate) const KC: usize = 256;
 pub(crate) const MC: usize = 96;
 /// B is read in place, not packed, when C has at most this many rows (seven MR-row panels):
 /// packing copies all of B, repaid only when enough panels of A reuse each packed panel (the
-/// direct kernels copy their tiles only from 8 panels up, `PACK_MIN_PANELS`). Timed against
-/// packing, a sample of each in turn, 1 thread: im2col-gemm on 1x192x8x8:10 1.35× [p25 1.30,
-/// p75 1.41], 8x192x8x8:10 1.27× [1.23–1.32]; on 1x192x28x28:32 (6 panels) against
-/// blocked-simd, 0.81–0.83× packed and 0.98× in place.
+/// direct kernels copy their tiles only from 8 panels up, `PACK_MIN_PANELS`): in place
+/// measured 1.35× packing on 1x192x8x8:10 (docs/tuning.md).
 const SMALL_M: usize = 7 * MR;
 /// N block: KC×NC of packed B is 2 MiB, a slice of the L3. A multiple of every NR (2 to 32).
 pub(crate) const NC: usize = 2048;

@@ -9,17 +9,13 @@
 //!    subtile and every channel panel, bias and ReLU in its epilogue, writing its output *in
 //!    the packed panel layout the next layer reads*. The intermediate is one subtile (160
 //!    channels × 16 pixels is 10 KiB), still in L1 when the next layer reads it; it is never
-//!    stored as a map and needs no repacking. (Layer by layer over the whole tile instead,
-//!    intermediates of 80 KiB in L2, timed against the unfused chain in turn, 1 thread:
-//!    32x192x32x32:160:96 1.02–1.07×, 32x96x54x54:96:96 1.26–1.38×; subtile by subtile
-//!    1.04–1.08× and 1.24–1.35×.)
+//!    stored as a map and needs no repacking (1.04–1.08× the unfused chain on
+//!    32x192x32x32:160:96, against 1.02–1.07× layer by layer over the whole tile; the figures
+//!    are in docs/tuning.md).
 //! 3. the last layer stores its tiles straight into the output map's rows; or, for a head,
 //!    into a packed tile summed into per-lane channel accumulators, so the class maps are
-//!    never written at all. (Storing into a packed tile and copying it out row by row, timed
-//!    against the straight stores in turn, 1 thread: 0.96–0.98× on 4x192x32x32:160:96 and
-//!    1x96x54x54:96:96. An earlier straight-store variant had measured 2.6 ms per call on
-//!    1x96x54x54:96:96 against 1.5–1.7 ms for the copy-out: the microkernel then kept its
-//!    accumulators on the stack in some inlined copies, since fixed.)
+//!    never written at all (a copy-out through a packed tile measured 0.96–0.98× the straight
+//!    stores).
 //!
 //! Every output value is one full-Cin microkernel reduction per layer, in the same order as
 //! the direct single-layer kernels, so without GAP the result is bit-identical to the unfused
@@ -83,9 +79,8 @@ struct Task {
 
 /// Channel panels of the last layer per task of a one-layer head: 32 panels (192 classes), so
 /// NIN-ImageNet's 1000 classes give 6 tasks per image and a batch of 1 still spreads over
-/// threads. Each task packs the input tile, so wider tasks pack it less often: timed against
-/// the unfused chain (`run --against`, 1 thread), going from 16 to 32 panels moved
-/// 1x1024x6x6:1000,gap from 0.95× to 1.03–1.04× and its batch of 32 from 1.00× to 1.04–1.12×.
+/// threads. Each task packs the input tile, so wider tasks pack it less often: 16 → 32 panels
+/// moved 1x1024x6x6:1000,gap from 0.95× to 1.03× the unfused chain (docs/tuning.md).
 /// Every class is computed and summed whole by one task, so the split changes no value.
 /// (Deeper heads are not split: each task would recompute the earlier layers.)
 const HEAD_PANELS_PER_TASK: usize = 32;
