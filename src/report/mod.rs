@@ -1,7 +1,7 @@
 //! `nin-bench report`: the main job. Probes the machine, verifies every kernel (and peer) on the
 //! standard suites (1×1 convolution, GAP, fused chains), times what passed at 1 thread and all
 //! threads, times whole forward passes of the models beside tract (where built with it), and
-//! writes `report.md`, `report.json`, `roofline.svg` and `network_time.svg` under
+//! writes `report.md`, `report.json`, `peers.svg`, `roofline.svg` and `network_time.svg` under
 //! `<out>/<machine-id>/`.
 
 mod markdown;
