@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use common::{assert_bad_input, private_device, run};
 use nin_bench::npy::{read_f32, write_f32};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 /// Asserts a refusal by clap (its own usage error: exit 2, several lines, no panic).
 fn assert_usage_error(args: &[&str], needle: &str) {
@@ -338,7 +339,11 @@ fn repeated_or_conflicting_flags_and_long_inputs_give_one_short_line() {
 // Property tests: the parsers return typed errors on anything, never panic.
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/hostile_input.txt"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_problem_strings_parse_or_give_a_one_line_error(s in "[0-9x:,a-z ]{0,40}|\\PC{0,40}") {

@@ -2,7 +2,7 @@
 //!
 //! Sizes are mostly small and sometimes just around a block (`nin_bench::blocking`), so random
 //! problems cross the K, M and region blocks as well as the register tile. Failures proptest
-//! finds are saved beside this file (`proptest_kernels.proptest-regressions`, none so far) and
+//! finds are saved in `proptest-regressions/proptest_kernels.txt` (committed; no seed so far) and
 //! replayed first on every run; each one is also kept as a named regression test once
 //! understood (as `tests/hostile_input.rs` keeps the .npy shape overflow it found).
 
@@ -14,6 +14,7 @@ use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, GapProblem, Layout, reference};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn layout() -> impl Strategy<Value = Layout> {
     prop_oneof![Just(Layout::Nchw), Just(Layout::Nhwc)]
@@ -45,7 +46,11 @@ prop_compose! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: 96,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/proptest_kernels.txt"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_conv_kernel_matches_reference_on_random_problems(p in conv_problem(), seed: u64) {
