@@ -7,7 +7,7 @@
 use nin_bench::cli::kernel_table_markdown;
 use nin_bench::conv1x1::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
 use nin_bench::kernel::{Kernel, Op, Threads};
-use nin_bench::measure::{Call, check_all, time};
+use nin_bench::measure::{Call, ProblemData, check_all, time};
 use nin_bench::registry::{OwnedKernel, Registry};
 use nin_bench::report::{ReportOptions, run_report};
 use nin_bench::tensor::{Layout, aligned_copy};
@@ -126,7 +126,8 @@ fn a_kernel_added_to_the_registry_is_verified_and_a_wrong_one_fails() {
 fn a_kernel_added_to_the_registry_is_timed_by_run_and_by_the_report() {
     let registry = registry_with(false);
     let p = problem(1, 64, 8, 8, 32, 1, Layout::Nchw);
-    let mut call = Call::kernel(registry.kernel("axpy-loops").unwrap(), &p, 1).unwrap();
+    let data = ProblemData::seeded(&p);
+    let mut call = Call::kernel(registry.kernel("axpy-loops").unwrap(), &p, &data, 1).unwrap();
     let row = time(&mut call, TimingBudget::QUICK).unwrap();
     assert_eq!((row.kernel.as_str(), row.threads), ("axpy-loops", 1));
     assert!(row.gflops > 0.0 && row.seconds_median > 0.0);

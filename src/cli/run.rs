@@ -5,7 +5,7 @@ use super::{CommandResult, to_json};
 use crate::error::NinError;
 use crate::format::format_seconds;
 use crate::machine;
-use crate::measure::{Call, RunRow, time, time_in_turn};
+use crate::measure::{Call, ProblemData, RunRow, time, time_in_turn};
 use crate::peers::Peer;
 use crate::problem::Problem;
 use crate::registry::{AnyKernel, Registry};
@@ -72,12 +72,14 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
     };
     let mut rows: Vec<RunRow> = Vec::new();
     for problem in problems {
-        let first = Call::kernel(kernel, problem, threads)?;
+        // The calls timed in turn read the same input, as when they were checked.
+        let data = ProblemData::seeded(problem);
+        let first = Call::kernel(kernel, problem, &data, threads)?;
         let first_limit = limit(problem, first.threads);
         let mut first = first.against(first_limit);
-        let second = match (peer, other, problem) {
-            (Some(q), _, Problem::Conv1x1(p)) => Some(Call::peer(q, p, threads)?),
-            (None, Some(other), _) => Some(Call::kernel(other, problem, threads)?),
+        let second = match (peer, other, problem, &data) {
+            (Some(q), _, Problem::Conv1x1(p), ProblemData::Conv(d)) => Some(Call::peer_on(q, p, d.clone(), threads)?),
+            (None, Some(other), _, _) => Some(Call::kernel(other, problem, &data, threads)?),
             _ => None,
         };
         if !json && rows.is_empty() {

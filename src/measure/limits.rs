@@ -174,7 +174,10 @@ pub fn time_conv_scaling(
             })
         })
     };
-    let mut calls = [Call::conv(kernel, p, threads)?, Call::conv(kernel, p, 1)?, fma_loop(threads), fma_loop(1)];
+    // Both kernel calls read the same input.
+    let data = Arc::new(super::conv_data(p));
+    let (many, one) = (Call::conv_on(kernel, p, data.clone(), threads)?, Call::conv_on(kernel, p, data, 1)?);
+    let mut calls = [many, one, fma_loop(threads), fma_loop(1)];
     let rounds = time_in_turn(&mut calls, budget)?.rounds;
     Ok(ThreadScaling {
         shape: p.to_string(),

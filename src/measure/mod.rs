@@ -105,6 +105,34 @@ impl RunRow {
     }
 }
 
+/// A conv problem's seeded input, weights and bias ([`conv_data`]), shared by the calls timed
+/// in turn on it.
+pub type ConvData = Arc<(AlignedBuf, AlignedBuf, AlignedBuf)>;
+
+/// The seeded data of one problem of any operation, shared by the calls timed in turn on it:
+/// as when the report verified them, every call reads the same input.
+#[derive(Clone)]
+pub enum ProblemData {
+    /// Input, weights and bias of a conv problem.
+    Conv(ConvData),
+    /// The input of a GAP problem.
+    Gap(Arc<AlignedBuf>),
+    /// Input, weights and biases of a chain.
+    Chain(Arc<ChainData>),
+}
+
+impl ProblemData {
+    /// The data every timing of `p` uses: [`conv_data`], the GAP input of seed 1, or
+    /// [`ChainData`] of [`CHAIN_SEED`].
+    pub fn seeded(p: &Problem) -> Self {
+        match p {
+            Problem::Conv1x1(p) => ProblemData::Conv(Arc::new(conv_data(p))),
+            Problem::Gap(p) => ProblemData::Gap(Arc::new(seeded_uniform(p.input_len(), 1))),
+            Problem::Mlpconv(p) => ProblemData::Chain(Arc::new(ChainData::seeded(p, CHAIN_SEED))),
+        }
+    }
+}
+
 /// Which limit of the machine a row's `peak_fraction` is a share of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -161,29 +189,39 @@ impl<'a> Call<'a> {
 
     /// Conv `kernel` on `p` with its seeded data ([`conv_data`]) in a pool of `threads`.
     pub fn conv(kernel: &'a dyn Conv1x1Kernel, p: &'a Conv1x1Problem, threads: usize) -> Result<Self> {
-        let (x, w, b) = conv_data(p);
+        Call::conv_on(kernel, p, Arc::new(conv_data(p)), threads)
+    }
+
+    /// [`Call::conv`] on `data` (input, weights, bias), which the calls timed beside it may
+    /// share, so that all of them read the same input.
+    pub fn conv_on(
+        kernel: &'a dyn Conv1x1Kernel,
+        p: &'a Conv1x1Problem,
+        data: ConvData,
+        threads: usize,
+    ) -> Result<Self> {
         let mut y = zeroed(p.output_len());
         let start = Instant::now();
-        let prepared = kernel.prepare(p, &w, p.bias.then_some(&b[..]))?;
+        let prepared = kernel.prepare(p, &data.1, p.bias.then_some(&data.2[..]))?;
         let prepare_seconds = start.elapsed().as_secs_f64();
         let threads = kernel.info().threads.used_in(threads);
-        with_threads(threads, || kernel.run(p, &x, &prepared, &mut y))??;
-        let body = move || drop(kernel.run(p, std::hint::black_box(&x), &prepared, std::hint::black_box(&mut y)));
+        with_threads(threads, || kernel.run(p, &data.0, &prepared, &mut y))??;
+        let body = move || drop(kernel.run(p, std::hint::black_box(&data.0), &prepared, std::hint::black_box(&mut y)));
         let call = Call::new(kernel.name(), p.to_string(), threads, (p.flops() as f64, conv_bytes(p)), body);
         Ok(Call { prepare_seconds: Some(prepare_seconds), ..call })
     }
 
-    /// A GEMM library on conv problem `p` (the product, without bias and ReLU) with `threads`.
-    pub fn peer(peer: Peer, p: &'a Conv1x1Problem, threads: usize) -> Result<Self> {
+    /// A GEMM library on conv problem `p` (the product, without bias and ReLU) with `threads`,
+    /// on `data` as [`Call::conv_on`].
+    pub fn peer_on(peer: Peer, p: &'a Conv1x1Problem, data: ConvData, threads: usize) -> Result<Self> {
         if let Some(why) = peer.unsupported_reason(p) {
             return Err(NinError::Shape {
                 what: p.to_string(),
                 reason: format!("{} cannot run it: {why}", peer.name()),
             });
         }
-        let (x, w, _) = conv_data(p);
         let mut y = zeroed(p.output_len());
-        let body = move || peer.run(p, std::hint::black_box(&x), &w, std::hint::black_box(&mut y), threads);
+        let body = move || peer.run(p, std::hint::black_box(&data.0), &data.1, std::hint::black_box(&mut y), threads);
         Ok(Call::new(peer.name(), p.to_string(), threads, (p.flops() as f64, conv_bytes(p)), body))
     }
 
@@ -205,7 +243,16 @@ impl<'a> Call<'a> {
 
     /// Chain `kernel` on `p` with its seeded data ([`ChainData`], [`CHAIN_SEED`]).
     pub fn mlpconv(kernel: &'a dyn MlpconvKernel, p: &'a MlpconvProblem, threads: usize) -> Result<Self> {
-        let data = ChainData::seeded(p, CHAIN_SEED);
+        Call::mlpconv_on(kernel, p, Arc::new(ChainData::seeded(p, CHAIN_SEED)), threads)
+    }
+
+    /// [`Call::mlpconv`] on `data`, which the calls timed beside it may share.
+    pub fn mlpconv_on(
+        kernel: &'a dyn MlpconvKernel,
+        p: &'a MlpconvProblem,
+        data: Arc<ChainData>,
+        threads: usize,
+    ) -> Result<Self> {
         let mut y = zeroed(p.output_len());
         let start = Instant::now();
         let prepared = kernel.prepare(p, &data.weight_slices(), &data.bias_slices())?;
@@ -219,12 +266,17 @@ impl<'a> Call<'a> {
         Ok(Call { prepare_seconds: Some(prepare_seconds), ..call })
     }
 
-    /// Any registered kernel on a problem of its operation.
-    pub fn kernel(kernel: AnyKernel<'a>, p: &'a Problem, threads: usize) -> Result<Self> {
-        match (p, kernel) {
-            (Problem::Conv1x1(p), AnyKernel::Conv1x1(k)) => Call::conv(k, p, threads),
-            (Problem::Gap(p), AnyKernel::Gap(k)) => Call::gap(k, p, threads),
-            (Problem::Mlpconv(p), AnyKernel::Mlpconv(k)) => Call::mlpconv(k, p, threads),
+    /// Any registered kernel on a problem of its operation, on `data` (the problem's seeded
+    /// data, [`ProblemData::seeded`], which the calls timed beside it may share).
+    pub fn kernel(kernel: AnyKernel<'a>, p: &'a Problem, data: &ProblemData, threads: usize) -> Result<Self> {
+        match (p, kernel, data) {
+            (Problem::Conv1x1(p), AnyKernel::Conv1x1(k), ProblemData::Conv(d)) => {
+                Call::conv_on(k, p, d.clone(), threads)
+            }
+            (Problem::Gap(p), AnyKernel::Gap(k), ProblemData::Gap(x)) => Call::gap_on(k, p, x.clone(), threads),
+            (Problem::Mlpconv(p), AnyKernel::Mlpconv(k), ProblemData::Chain(d)) => {
+                Call::mlpconv_on(k, p, d.clone(), threads)
+            }
             _ => Err(NinError::Shape {
                 what: p.to_string(),
                 reason: format!(

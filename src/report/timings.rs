@@ -9,7 +9,9 @@ use super::{forward_plan, matches, thread_counts_for, timing_message};
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::Result;
 use crate::gap::GapKernel;
-use crate::measure::{CHAIN_SEED, Call, ChainData, CheckOutcome, check_conv, check_gap, check_mlpconv, conv_bytes};
+use crate::measure::{
+    CHAIN_SEED, Call, ChainData, CheckOutcome, ConvData, check_conv, check_gap, check_mlpconv, conv_bytes,
+};
 use crate::measure::{
     conv_data, time, time_conv_against_peak, time_conv_scaling, time_gap_against_bandwidth, time_in_turn,
 };
@@ -124,7 +126,10 @@ pub(super) fn conv_problem(
             continue;
         }
         passed_peers.push(peer);
-        rows.extend(ctx.time_at("peer", &counts, ai, |t| Ok(Call::peer(peer, p, t)?.against(peak(t))))?);
+        let data: ConvData = std::sync::Arc::new((x.clone(), w.clone(), b.clone()));
+        rows.extend(
+            ctx.time_at("peer", &counts, ai, |t| Ok(Call::peer_on(peer, p, data.clone(), t)?.against(peak(t))))?,
+        );
     }
 
     paired_comparisons(ctx, p, &passed_kernels, &passed_peers, &rows, report)?;
@@ -160,10 +165,10 @@ impl<'a> Side<'a> {
         }
     }
 
-    fn call(self, p: &'a Conv1x1Problem, threads: usize) -> Result<Call<'a>> {
+    fn call(self, p: &'a Conv1x1Problem, data: &ConvData, threads: usize) -> Result<Call<'a>> {
         match self {
-            Side::Kernel(k) => Call::conv(k, p, threads),
-            Side::Peer(q) => Call::peer(q, p, threads),
+            Side::Kernel(k) => Call::conv_on(k, p, data.clone(), threads),
+            Side::Peer(q) => Call::peer_on(q, p, data.clone(), threads),
         }
     }
 }
@@ -209,7 +214,9 @@ fn paired_comparisons(
     bar.inc_length((pairs.len() + usize::from(scaled.is_some()) + usize::from(peak_of.is_some())) as u64);
     for (threads, first, second) in pairs {
         bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
-        let mut calls = [first.call(p, threads)?, second.call(p, threads)?];
+        // Both read the same input, as when they were checked.
+        let data: ConvData = std::sync::Arc::new(conv_data(p));
+        let mut calls = [first.call(p, &data, threads)?, second.call(p, &data, threads)?];
         let speedup = time_in_turn(&mut calls, ctx.budget)?.speedup(0, 1);
         let (kernel, against) = (first.name().to_string(), second.name().to_string());
         report.paired.push(PairedRatio { shape: shape.clone(), threads, kernel, against, speedup });
@@ -320,9 +327,10 @@ pub(super) fn chain_problem(
         let paired_budget = TimingBudget { measure: ctx.budget.measure * 2, ..ctx.budget };
         for threads in thread_counts_for(true) {
             ctx.bar.set_message(timing_message(&shape, &format!("{fused} against {unfused}"), threads));
+            let data = std::sync::Arc::new(ChainData::seeded(p, CHAIN_SEED));
             let mut calls = [
-                Call::mlpconv(fused_kernel, p, threads)?.against(peak(threads)),
-                Call::mlpconv(unfused_kernel, p, threads)?.against(peak(threads)),
+                Call::mlpconv_on(fused_kernel, p, data.clone(), threads)?.against(peak(threads)),
+                Call::mlpconv_on(unfused_kernel, p, data, threads)?.against(peak(threads)),
             ];
             let timed = time_in_turn(&mut calls, paired_budget)?;
             let speedup = timed.speedup(0, 1);
