@@ -65,7 +65,8 @@ pub struct ReportRow {
     /// For GAP: the cache level the input fits in.
     pub bandwidth_level: Option<&'static str>,
     /// For GAP: read bandwidth measured over a working set of the input's size, on as many
-    /// threads as the row, GB/s; `peak_fraction` is against it.
+    /// threads as the row, GB/s, the higher of a probe before and one after the problem's
+    /// timings; `peak_fraction` is against it.
     pub read_gbps: Option<f64>,
 }
 
