@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::Report;
-use super::roofline::COLORS;
+use super::roofline::{COLORS, bar_label};
 use crate::error::{NinError, Result};
 use crate::forward::Category;
 
@@ -36,15 +36,7 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(runs.len() * 2 + 1)
-        .y_label_formatter(&|y| {
-            // Labels sit at the middle of each bar (y = i + 0.5).
-            let i = (y - 0.5).round();
-            if (y - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| bar_label(&labels, *y))
         .x_desc("share of the pass's time (%)")
         .draw()
         .map_err(|e| err(e.to_string()))?;

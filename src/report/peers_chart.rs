@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::Report;
-use super::roofline::{COLORS, LEGEND_WIDTH, Swatch, legend};
+use super::roofline::{COLORS, LEGEND_WIDTH, Swatch, bar_label, legend};
 use crate::error::{NinError, Result};
 
 /// Draws the bars of `report.conv1x1` at 1 thread into `path` (nothing when it has no layer).
@@ -47,6 +47,8 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
     let x_hi = bars.iter().flatten().flatten().copied().fold(peak, f64::max) * 1.08;
     let per_bar = 1.0 / (bars[0].len() as f64 + 1.0);
 
+    // The first layer at the top: bar i of the chart is layer len - 1 - i.
+    let top_down: Vec<String> = shapes.iter().rev().map(|s| s.to_string()).collect();
     let height = 110 + 18 * bars.iter().map(Vec::len).sum::<usize>() as u32 + 8 * shapes.len() as u32;
     let root = SVGBackend::new(path, (900 + LEGEND_WIDTH, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
@@ -65,20 +67,8 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(shapes.len() * 2 + 1)
-        .y_label_formatter(&|y| {
-            // Labels sit at the middle of each layer's group (y = i + 0.5), top to bottom.
-            let i = (y - 0.5).round();
-            if (y - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
-                shapes
-                    .len()
-                    .checked_sub(1 + i as usize)
-                    .and_then(|j| shapes.get(j))
-                    .map_or(String::new(), |s| s.to_string())
-            } else {
-                String::new()
-            }
-        })
-        .x_desc("GFLOP/s (median)")
+        .y_label_formatter(&|y| bar_label(&top_down, *y))
+        .x_desc("GFLOP/s, each its own median (the summary's ratios are timed in turn)")
         .draw()
         .map_err(|e| err(e.to_string()))?;
     let names: Vec<String> =

@@ -117,6 +117,17 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The label of bar `i` on a bar chart's y axis, where bar `i` spans `i..i + 1` and its label
+/// sits at its middle: `labels[i]` at `y = i + 0.5`, nothing at the other ticks.
+pub(super) fn bar_label(labels: &[String], y: f64) -> String {
+    let i = (y - 0.5).round();
+    if (y - 0.5 - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 /// Width of the strip right of a plot that holds its legend.
 pub(super) const LEGEND_WIDTH: u32 = 230;
 
@@ -147,4 +158,18 @@ pub(super) fn legend(
         area.draw(&Text::new(label.clone(), (28, y - 7), ("sans-serif", 12))).map_err(e)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_labels_sit_at_the_middle_of_their_bar_only() {
+        let labels = vec!["a".to_string(), "b".to_string()];
+        assert_eq!((bar_label(&labels, 0.5), bar_label(&labels, 1.5)), ("a".into(), "b".into()));
+        for y in [0.0, 1.0, 2.0, 2.5, -0.5, 0.75] {
+            assert_eq!(bar_label(&labels, y), "", "y = {y}");
+        }
+    }
 }
