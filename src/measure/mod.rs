@@ -78,11 +78,6 @@ pub fn thread_counts() -> Vec<usize> {
     if all > 1 { vec![1, all] } else { vec![1] }
 }
 
-/// Threads a kernel actually uses in a pool of `threads`.
-pub fn effective_threads(kernel_threads: crate::Threads, threads: usize) -> usize {
-    kernel_threads.used_in(threads)
-}
-
 impl RunRow {
     /// A row from a timing of `flops` FLOPs moving `bytes` bytes per call; `peak_fraction` and
     /// `prepare_seconds` left empty.

@@ -91,9 +91,10 @@ pub(super) fn conv_problem(
     }
     ctx.bar.set_message(format!("{shape}: reference"));
     // The data every conv call times, so what is verified is what is timed.
-    let (x, w, b) = conv_data(p);
+    let data: ConvData = std::sync::Arc::new(conv_data(p));
+    let (x, w, b) = (&data.0, &data.1, &data.2);
     let bias = p.bias.then_some(&b[..]);
-    let bare = reference::conv1x1(&Peer::computed_problem(p), &x, &w, None);
+    let bare = reference::conv1x1(&Peer::computed_problem(p), x, w, None);
     let full = reference::conv1x1_with_epilogue(p, &bare, bias);
     let peak = peaks(report);
     let ai = p.flops() as f64 / conv_bytes(p);
@@ -102,15 +103,17 @@ pub(super) fn conv_problem(
 
     for kernel in kernels {
         let counts = thread_counts_for(kernel.info().threads.is_parallel());
-        let outcome = check_conv(kernel, p, (&x, &w, bias), &full);
+        let outcome = check_conv(kernel, p, (x, w, bias), &full);
         if !ctx.passed(report, &shape, kernel.name(), outcome, counts.len()) {
             continue;
         }
         passed_kernels.push(kernel);
-        let prepare = measure(TimingBudget::BRIEF, || drop(kernel.prepare(p, &w, bias)));
+        let prepare = measure(TimingBudget::BRIEF, || drop(kernel.prepare(p, w, bias)));
         let seconds = prepare.median();
         report.preparation.push(Preparation { kernel: kernel.name().into(), shape: shape.clone(), seconds });
-        rows.extend(ctx.time_at("kernel", &counts, ai, |t| Ok(Call::conv(kernel, p, t)?.against(peak(t))))?);
+        rows.extend(
+            ctx.time_at("kernel", &counts, ai, |t| Ok(Call::conv_on(kernel, p, data.clone(), t)?.against(peak(t))))?,
+        );
     }
 
     for peer in peers {
@@ -120,13 +123,12 @@ pub(super) fn conv_problem(
             continue;
         }
         let mut y = zeroed(p.output_len());
-        peer.run(p, &x, &w, &mut y, 1);
+        peer.run(p, x, w, &mut y, 1);
         let outcome = bare.check(&y).map(|()| 0.0).map_err(|m| format!("without bias and ReLU, {m}"));
         if !ctx.passed(report, &shape, peer.name(), outcome, counts.len()) {
             continue;
         }
         passed_peers.push(peer);
-        let data: ConvData = std::sync::Arc::new((x.clone(), w.clone(), b.clone()));
         rows.extend(
             ctx.time_at("peer", &counts, ai, |t| Ok(Call::peer_on(peer, p, data.clone(), t)?.against(peak(t))))?,
         );
