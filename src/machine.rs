@@ -80,7 +80,11 @@ const BURST_ITERATIONS: usize = 1 << 14;
 /// Timed in turn with a kernel, it gives the peak the machine offers at that moment (see
 /// `measure::time_conv_against_peak`).
 pub fn fma_burst() -> f64 {
-    let policy = SimdPolicy::Auto;
+    fma_burst_with(SimdPolicy::Auto)
+}
+
+/// [`fma_burst`] on the vectors of `policy`: the peak of one ISA path at that moment.
+pub fn fma_burst_with(policy: SimdPolicy) -> f64 {
     black_box(policy.dispatch(FmaLoop { iterations: black_box(BURST_ITERATIONS) }));
     fma_loop_flops(BURST_ITERATIONS, policy.f32_lanes())
 }

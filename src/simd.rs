@@ -11,6 +11,12 @@
 //! turns on. It is off by default until the 512-bit kernels have passed their tests on an
 //! AVX-512 machine; without it `avx512` is refused with that reason on a CPU that has AVX-512,
 //! and with "this CPU has no avx512f" elsewhere.
+//!
+//! `emu512` runs the same generic kernel code with 16 lanes on any CPU, on pulp's portable
+//! `Scalar512b` (arrays of 16 floats, one fused multiply-add per lane as V4 does). It is slow
+//! and never the default; it exists so that every 16-lane code path (the AVX-512 register
+//! tile, packing for NR = 32, 16-lane GAP tails and masks) is tested on machines without
+//! AVX-512. The tests run it like any other path, and the report never times it.
 
 use std::sync::OnceLock;
 
@@ -34,11 +40,14 @@ pub enum Isa {
     Avx2,
     /// AVX-512F, 16 floats per vector (pulp's V4).
     Avx512,
+    /// 16 lanes emulated in portable code (pulp's `Scalar512b`): the 512-bit code paths on any
+    /// CPU, for checking them; slow, never timed by the report.
+    Emu512,
 }
 
 impl Isa {
-    /// Every path, narrowest first.
-    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Avx2, Isa::Avx512];
+    /// Every path: the hardware ones narrowest first, then the emulated one.
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Emu512];
 
     /// The name used by `--isa` and [`ISA_ENV`].
     pub fn name(self) -> &'static str {
@@ -46,22 +55,28 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Emu512 => "emu512",
         }
     }
 
-    /// Parses `scalar`, `avx2` or `avx512` (any case).
+    /// Whether the path emulates its vectors in portable code (a check path, not a fast one).
+    pub fn is_emulated(self) -> bool {
+        self == Isa::Emu512
+    }
+
+    /// Parses `scalar`, `avx2`, `avx512` or `emu512` (any case).
     pub fn parse(text: &str) -> Result<Isa> {
         let wanted = text.trim().to_ascii_lowercase();
         Isa::ALL.into_iter().find(|isa| isa.name() == wanted).ok_or_else(|| NinError::Isa {
             asked: crate::error::shorten(text),
-            reason: "not an ISA path; the paths are scalar, avx2, avx512".into(),
+            reason: "not an ISA path; the paths are scalar, avx2, avx512, emu512".into(),
         })
     }
 
     /// `Ok` when this CPU and this build can run the path, else why not.
     pub fn check(self) -> std::result::Result<(), String> {
         match self {
-            Isa::Scalar => Ok(()),
+            Isa::Scalar | Isa::Emu512 => Ok(()),
             Isa::Avx2 if cpu_has(&["avx2", "fma"]) => Ok(()),
             Isa::Avx2 => Err("this CPU has no avx2+fma".into()),
             Isa::Avx512 if v4_available() => Ok(()),
@@ -75,9 +90,15 @@ impl Isa {
         }
     }
 
-    /// The paths this CPU and build can run, narrowest first.
+    /// The paths this CPU and build can run, narrowest first, the emulated one last.
     pub fn available() -> Vec<Isa> {
         Isa::ALL.into_iter().filter(|isa| isa.check().is_ok()).collect()
+    }
+
+    /// The hardware paths this CPU and build can run, narrowest first: the ones whose speed
+    /// means something (the report probes and times only these).
+    pub fn available_hardware() -> Vec<Isa> {
+        Isa::available().into_iter().filter(|isa| !isa.is_emulated()).collect()
     }
 }
 
@@ -124,6 +145,8 @@ pub enum SimdPolicy {
     Avx2,
     /// AVX-512 forced (the `avx512` feature). Made by [`SimdPolicy::for_isa`], likewise.
     Avx512,
+    /// 16 lanes emulated in portable code ([`Isa::Emu512`]), whatever the CPU.
+    Emulated512,
 }
 
 /// The policy `--isa` chose for this process, if it did.
@@ -143,6 +166,7 @@ impl SimdPolicy {
             Isa::Scalar => SimdPolicy::ScalarOnly,
             Isa::Avx2 => SimdPolicy::Avx2,
             Isa::Avx512 => SimdPolicy::Avx512,
+            Isa::Emu512 => SimdPolicy::Emulated512,
         })
     }
 
@@ -189,10 +213,12 @@ impl SimdPolicy {
             SimdPolicy::ScalarOnly => Simd::vectorize(pulp::Scalar::new(), op),
             SimdPolicy::Avx2 => avx2_dispatch(op),
             SimdPolicy::Avx512 => avx512_dispatch(op),
+            SimdPolicy::Emulated512 => Simd::vectorize(pulp::Scalar512b, op),
         }
     }
 
-    /// f32 lanes of the vector type this policy selects (8 with AVX2, 1 for scalar).
+    /// f32 lanes of the vector type this policy selects (16 with AVX-512 and emu512, 8 with
+    /// AVX2, 1 for scalar).
     pub fn f32_lanes(self) -> usize {
         self.dispatch(Probe).lanes
     }
@@ -207,6 +233,7 @@ impl SimdPolicy {
             "V4" => "avx512 (pulp V4, runtime)",
             "Scalar" if self == SimdPolicy::ScalarOnly => "scalar (pulp fallback, forced)",
             "Scalar" => "scalar (pulp fallback)",
+            "Scalar512b" => "emu512 (pulp Scalar512b, 16 lanes emulated, forced)",
             other => return format!("{other} (pulp, {} lanes)", probe.lanes),
         };
         name.to_string()
@@ -262,7 +289,7 @@ mod tests {
     #[test]
     fn isa_names_parse_and_unavailable_paths_say_what_the_cpu_has() {
         assert_eq!(Isa::parse(" AVX2 ").unwrap(), Isa::Avx2);
-        assert!(Isa::parse("sse9").unwrap_err().to_string().contains("scalar, avx2, avx512"));
+        assert!(Isa::parse("sse9").unwrap_err().to_string().contains("scalar, avx2, avx512, emu512"));
         assert_eq!(SimdPolicy::for_isa(Isa::Scalar).unwrap(), SimdPolicy::ScalarOnly);
         assert!(Isa::available().contains(&Isa::Scalar));
         for isa in Isa::ALL {

@@ -304,7 +304,32 @@ fn isa_can_be_forced_and_a_path_the_cpu_lacks_is_refused_naming_what_it_has() {
             eprintln!("skipped running --isa {}: {why}", isa.name());
         }
     }
-    assert_bad_input(&["list", "--isa", "sse9"], "ISA sse9: not an ISA path; the paths are scalar, avx2, avx512");
+    assert_bad_input(
+        &["list", "--isa", "sse9"],
+        "ISA sse9: not an ISA path; the paths are scalar, avx2, avx512, emu512",
+    );
+    // emu512 runs anywhere: the kernels take the 16-lane code, with the 16-lane tile.
+    let (code, stdout, stderr) = run(&[
+        "verify",
+        "--isa",
+        "emu512",
+        "--shape",
+        "1x9x5x5:7,relu",
+        "--shape",
+        "1x17x6x6",
+        "--shape",
+        "1x8x3x3:5:3,gap",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    let (_, stdout, _) = run(&["list", "--isa", "emu512"]);
+    assert!(
+        stdout.contains("emu512 (pulp Scalar512b, 16 lanes emulated, forced)") && stdout.contains("6x32"),
+        "{stdout}"
+    );
+    // ... but it has no peak: what measures shares of one refuses it.
+    assert_bad_input(&["tiles", "--isa", "emu512", "--quick"], "ISA emu512: a check path");
+    assert_bad_input(&["report", "--isa", "emu512", "--quick"], "ISA emu512: a check path");
     let out = common::nin_bench().args(["list"]).env("NIN_BENCH_ISA", "bogus").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ISA bogus (from NIN_BENCH_ISA)"));
@@ -322,4 +347,32 @@ fn readme_kernel_table_is_what_list_markdown_prints() {
         readme.contains(&table),
         "README.md's Kernels table differs from the registry: paste the output of `nin-bench list --markdown`:\n{table}"
     );
+}
+
+#[test]
+fn tiles_json_times_every_candidate_with_the_kernels_tile_among_them() {
+    let (code, stdout, stderr) = run(&["tiles", "--quick", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let tiles: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let tiles = tiles.as_array().unwrap();
+    let lanes = nin_bench::SimdPolicy::from_env().f32_lanes();
+    let kernels: Vec<_> = tiles.iter().filter(|t| t["kernels_tile"].as_bool().unwrap()).collect();
+    assert_eq!(kernels.len(), 1, "{stdout}");
+    assert_eq!(
+        kernels[0]["tile"],
+        format!("{}x{}", nin_bench::blocking::MR, nin_bench::blocking::nr(nin_bench::SimdPolicy::from_env()))
+    );
+    if lanes == 1 {
+        eprintln!("skipped: the scalar path has only the kernels' tile to time");
+    } else {
+        assert!(tiles.len() > 1, "{stdout}");
+    }
+    for t in tiles {
+        let (median, p90) = (t["median"].as_f64().unwrap(), t["p90"].as_f64().unwrap());
+        assert!(median > 0.0 && p90 > 0.0 && t["gflops"].as_f64().unwrap() > 0.0, "{t}");
+        assert!(
+            t["registers"].as_u64().unwrap() <= if lanes == 16 { 32 } else { 16 } || t["kernels_tile"] == true,
+            "{t}"
+        );
+    }
 }

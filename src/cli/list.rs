@@ -14,16 +14,17 @@ pub(super) fn list(registry: &Registry, json: bool, markdown: bool) -> CommandRe
         print!("{}", kernel_table_markdown(&kernels));
         return Ok(());
     }
-    println!("{:<15} {:<8} {:<10} {:<7} {:<56} tile", "name", "op", "layouts", "threads", "isa");
+    println!("{:<15} {:<8} {:<10} {:<7} {:<58} tile", "name", "op", "layouts", "threads", "isa");
     for k in kernels {
         let layouts = k.layouts.iter().map(|l| l.name()).collect::<Vec<_>>().join(",");
         let tile = k.tile.unwrap_or_else(|| "-".to_string());
-        println!("{:<15} {:<8} {:<10} {:<7} {:<56} {tile}", k.name, k.op, layouts, k.threads, k.isa);
+        println!("{:<15} {:<8} {:<10} {:<7} {:<58} {tile}", k.name, k.op, layouts, k.threads, k.isa);
     }
     let names = |isas: Vec<Isa>| isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ");
     println!(
-        "\nISA paths on this CPU: {} (select with --isa or {}); the kernels run {}",
-        names(Isa::available()),
+        "\nISA paths on this CPU: {} (select with --isa or {}), and emu512 to check the 16-lane code \
+         on any CPU (emulated, slow); the kernels run {}",
+        names(Isa::available_hardware()),
         crate::simd::ISA_ENV,
         SimdPolicy::from_env().isa_name()
     );

@@ -10,6 +10,7 @@ mod list;
 mod models;
 mod run;
 mod tensors;
+mod tiles;
 mod verify;
 
 pub use list::kernel_table_markdown;
@@ -44,6 +45,7 @@ pub struct Cli {
     max_memory: Option<u64>,
     /// Force the ISA path of the pulp kernels: scalar, avx2 or avx512 (default: the widest this
     /// CPU has, or NIN_BENCH_ISA). Asking for one the CPU lacks is an error naming what it has.
+    /// emu512 runs the 16-lane code of avx512 emulated on any CPU, to check it (slow).
     #[arg(long, global = true, value_name = "ISA")]
     isa: Option<String>,
 }
@@ -148,6 +150,20 @@ enum Command {
         #[arg(long)]
         quick: bool,
         /// Print a JSON array of rows instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time every candidate register tile (MR×NR) of the microkernel on data in L1, each as a
+    /// share of the FMA peak of the same ISA, timed in turn: how the kernels' tile is chosen.
+    ///
+    /// The candidates are the tiles that fit the ISA's vector registers (16 with AVX2, 32 with
+    /// AVX-512); `--isa` picks the ISA.
+    #[command(after_help = "Examples:\n  nin-bench tiles\n  nin-bench tiles --isa avx512 --json")]
+    Tiles {
+        /// About 0.1 s per measurement instead of 1 s.
+        #[arg(long)]
+        quick: bool,
+        /// Print a JSON array of tiles instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -267,6 +283,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List { json, markdown } => list::list(&registry, json, markdown),
         Command::Report { quick, filter, out } => {
+            if policy == SimdPolicy::Emulated512 {
+                return Err(emulated_not_timed());
+            }
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let dir = crate::report::run_report(
                 &crate::report::ReportOptions { quick, filter, out, progress, budget },
@@ -302,6 +321,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Compare(args) => compare::compare(args),
         Command::Gate(args) => gate::gate(args),
+        Command::Tiles { quick, json } => {
+            if policy == SimdPolicy::Emulated512 {
+                return Err(emulated_not_timed());
+            }
+            tiles::tiles(quick, json)
+        }
         Command::Models { model, json } => models::models(model, json),
         Command::Heads { json } => models::heads(json),
         Command::Forward(args) => forward::forward(args, &budget),
@@ -313,6 +338,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Failure::Mismatch => Ok(ExitCode::from(1)),
         Failure::Error(e) => Err(e),
     })
+}
+
+/// The report and the tile sweep measure shares of a hardware path's peak: emu512 has none.
+fn emulated_not_timed() -> NinError {
+    NinError::Isa {
+        asked: Isa::Emu512.name().into(),
+        reason: "a check path (16 lanes emulated in portable code) with no peak to measure shares of; \
+                 use it with verify or run"
+            .into(),
+    }
 }
 
 /// Why a command did not succeed: bad input (exit 2) or a kernel that disagrees (exit 1).

@@ -618,7 +618,7 @@ impl WithSimd for DirectOp<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let mk = PulpMicrokernel(simd);
+        let mk = PulpMicrokernel::new(simd);
         let mut scratch = RegionScratch::new(self.scratch);
         for region in self.regions {
             // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are

@@ -58,7 +58,7 @@ impl WithSimd for Im2colOp<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let Im2colOp { problem: p, input, prepared, output, columns, transposed, a_buf, b_buf } = self;
-        let mk = PulpMicrokernel(simd);
+        let mk = PulpMicrokernel::new(simd);
         let rows = TileRows::best_fill(p, mk.nr());
         let (cin, cout, hw_in, pixels) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
         let bias = if p.bias { Some(prepared.bias()) } else { None };

@@ -191,7 +191,7 @@ impl WithSimd for GemmCall<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let GemmCall { dims, a, b, c, ldc, bias, relu, a_buf, b_buf } = self;
-        gemm(PulpMicrokernel(simd), dims, a, b, c, ldc, bias, relu, a_buf, b_buf);
+        gemm(PulpMicrokernel::new(simd), dims, a, b, c, ldc, bias, relu, a_buf, b_buf);
     }
 }
 

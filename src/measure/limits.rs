@@ -76,9 +76,11 @@ pub fn time_conv_against_peak(
     p: &Conv1x1Problem,
     budget: TimingBudget,
 ) -> Result<PeakShare> {
-    let mut l1 = L1TileData::new();
-    let tile = crate::ukernel::gemm::tile_name(l1.policy);
-    let (burst_flops, tile_flops) = (crate::machine::fma_burst(), l1.run());
+    // The kernels' tile on the path the kernels run (`--isa`), against the widest path's peak.
+    let mut l1 = L1TileData::new(crate::simd::SimdPolicy::from_env());
+    let tile = l1.name();
+    let tile_flops = l1.run().expect("the kernels' tile is compiled for every ISA");
+    let burst_flops = crate::machine::fma_burst();
     let mut calls = [
         Call::conv(kernel, p, 1)?,
         Call::new("FMA-peak loop", String::new(), 1, (burst_flops, 0.0), || {
@@ -97,6 +99,74 @@ pub fn time_conv_against_peak(
     let ((median, p90), (l1_median, l1_p90)) = (share_of(0), share_of(2));
     let l1_tile = Some(L1TileShare { tile, median: l1_median, p90: l1_p90 });
     Ok(PeakShare { shape: p.to_string(), kernel: kernel.name().to_string(), threads: 1, median, p90, l1_tile })
+}
+
+/// One register tile's share of its ISA's FMA peak on data in L1 (`nin-bench tiles`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TileShare {
+    /// The tile, `MRxNR` (`6x16`).
+    pub tile: String,
+    /// Rows (MR).
+    pub rows: usize,
+    /// Columns (NR).
+    pub columns: usize,
+    /// Vector registers its loop keeps live (accumulators, a row of B, a broadcast).
+    pub registers: usize,
+    /// Steps of K per tile call (A and B fit in L1 together).
+    pub k: usize,
+    /// Whether it is the tile the kernels use.
+    pub kernels_tile: bool,
+    /// Median over rounds of the tile's GFLOP/s over the peak loop's.
+    pub median: f64,
+    /// The tile's 90th-percentile speed over the loop's.
+    pub p90: f64,
+    /// The tile's median GFLOP/s.
+    pub gflops: f64,
+}
+
+/// Times every candidate register tile of `policy`'s ISA
+/// ([`crate::ukernel::l1_tile::candidates`]) on data in L1, on 1 thread, in turn with the FMA
+/// peak loop of the same ISA, and returns each tile's share of that peak: the measurement the
+/// kernels' tile is chosen by. Every tile is the same microkernel code, so the shares differ
+/// only by what the tile's shape asks of the core: loads and broadcasts per FMA, and
+/// accumulators against the FMA latency.
+pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBudget) -> Result<Vec<TileShare>> {
+    use crate::ukernel::l1_tile::{TileShape, candidates};
+    let burst_flops = crate::machine::fma_burst_with(policy);
+    let mut calls = vec![Call::new("FMA-peak loop", String::new(), 1, (burst_flops, 0.0), move || {
+        std::hint::black_box(crate::machine::fma_burst_with(policy));
+    })];
+    let mut tiles = Vec::new();
+    for shape in candidates(policy) {
+        let mut data = L1TileData::for_shape(policy, shape);
+        let Some(flops) = data.run() else { continue };
+        let lanes = policy.f32_lanes();
+        tiles.push((shape.name(lanes), shape, shape.columns(lanes), data.k));
+        calls.push(Call::new(&data.name(), String::new(), 1, (flops, 0.0), move || {
+            std::hint::black_box(data.run());
+        }));
+    }
+    let timed = time_in_turn(&mut calls, budget)?;
+    let t_peak = timed.rounds.timing(0);
+    Ok(tiles
+        .into_iter()
+        .enumerate()
+        .map(|(i, (tile, shape, columns, k))| {
+            let t = timed.rounds.timing(i + 1);
+            let (median, p90) = share_of_limit(calls[i + 1].flops / burst_flops, timed.speedup(i + 1, 0), &t, &t_peak);
+            TileShare {
+                tile,
+                rows: shape.rows,
+                columns,
+                registers: shape.registers(),
+                k,
+                kernels_tile: shape == TileShape::KERNELS,
+                median,
+                p90,
+                gflops: timed.rows[i + 1].gflops,
+            }
+        })
+        .collect())
 }
 
 /// Times GAP `kernel` on `p` on 1 thread against a read pass over the same input

@@ -19,7 +19,8 @@ use serde::Serialize;
 pub use check::{CheckOutcome, check_all, check_conv, check_gap, check_mlpconv};
 pub use data::{CHAIN_SEED, ChainData, conv_bytes, conv_data};
 pub use limits::{
-    L1TileShare, PeakShare, ThreadScaling, time_conv_against_peak, time_conv_scaling, time_gap_against_bandwidth,
+    L1TileShare, PeakShare, ThreadScaling, TileShare, time_conv_against_peak, time_conv_scaling,
+    time_gap_against_bandwidth, time_tiles_against_peak,
 };
 
 use crate::conv1x1::Conv1x1Kernel;

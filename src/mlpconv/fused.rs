@@ -138,7 +138,7 @@ impl WithSimd for FusedTask<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let FusedTask { problem: p, input, layers, out, task, scratch } = self;
-        let mk = PulpMicrokernel(simd);
+        let mk = PulpMicrokernel::new(simd);
         let nr = mk.nr();
         let tile_pixels = tile_pixels(p, nr);
         let (hw, cin, cout, n) = (p.pixels(), p.cin, p.cout(), task.n);
@@ -302,7 +302,7 @@ impl WithSimd for PixelRowsHead<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let PixelRowsHead { layer, input, prepared, out, images, class_panels, scratch } = self;
-        let mk = PulpMicrokernel(simd);
+        let mk = PulpMicrokernel::new(simd);
         let nr = mk.nr();
         let (cin, cout, hw) = (layer.cin, layer.cout, layer.pixels_out());
         let tiles = PIXEL_ROWS_HEAD_PIXELS / MR;

@@ -166,9 +166,10 @@ pub struct IsaPeak {
     pub gflops: f64,
 }
 
-/// The FMA peak of each path the kernels can run here ([`crate::simd::Isa::available`]).
+/// The FMA peak of each hardware path the kernels can run here
+/// ([`crate::simd::Isa::available_hardware`]).
 fn isa_peaks(repeats: usize) -> Vec<IsaPeak> {
-    crate::simd::Isa::available()
+    crate::simd::Isa::available_hardware()
         .into_iter()
         .filter_map(|isa| {
             let policy = SimdPolicy::for_isa(isa).ok()?;

@@ -58,35 +58,24 @@ pub fn relu(v: f32) -> f32 {
     if v < 0.0 { 0.0 } else { v }
 }
 
-/// Writes `$body` out once per tile row, with `$r` = 0, 1, ..., MR − 1 as constants (see
-/// [`PulpMicrokernel::tile`] for why not a loop).
+/// Most rows a register tile may have: [`for_each_row!`] writes out this many.
+pub(crate) const MAX_ROWS: usize = 16;
+
+/// Writes `$body` out once per tile row, with `$r` = 0, 1, ..., `$rows` − 1 as constants (see
+/// [`PulpMicrokernel::tile`] for why not a loop); `$rows` ≤ [`MAX_ROWS`] is a constant, so the
+/// rows past it fold away.
 macro_rules! for_each_row {
-    ($r:ident => $body:expr) => {{
-        const _: () = assert!(MR == 6, "for_each_row! writes out MR = 6 rows");
-        {
-            let $r = 0usize;
-            $body
-        }
-        {
-            let $r = 1usize;
-            $body
-        }
-        {
-            let $r = 2usize;
-            $body
-        }
-        {
-            let $r = 3usize;
-            $body
-        }
-        {
-            let $r = 4usize;
-            $body
-        }
-        {
-            let $r = 5usize;
-            $body
-        }
+    ($rows:expr, $r:ident => $body:expr) => {{
+        for_each_row!(@rows $rows, $r => $body; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    }};
+    (@rows $rows:expr, $r:ident => $body:expr; $($index:literal)*) => {{
+        const _: () = assert!(MAX_ROWS == 16, "for_each_row! writes out 16 rows");
+        $(
+            if $index < $rows {
+                let $r: usize = $index;
+                $body
+            }
+        )*
     }};
 }
 
@@ -119,15 +108,26 @@ pub(crate) trait Microkernel: Copy {
 }
 
 /// The microkernel on pulp's vector type `S::f32s` (AVX2+FMA with `V3`, one float with
-/// `Scalar`). Generic code, instantiated once per ISA inside `pulp`'s dispatch, where the
-/// target features are enabled.
+/// `Scalar`), with a register tile of `M` rows × `V` vectors. Generic code, instantiated once
+/// per ISA inside `pulp`'s dispatch, where the target features are enabled.
+///
+/// The kernels use the default tile, [`MR`] × [`NV`]; `nin-bench tiles` times other tiles of
+/// the same code to choose it (`crate::ukernel::tiles`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PulpMicrokernel<S: Simd>(pub S);
+pub(crate) struct PulpMicrokernel<S: Simd, const M: usize = MR, const V: usize = NV>(pub S);
 
-impl<S: Simd> Microkernel for PulpMicrokernel<S> {
+impl<S: Simd> PulpMicrokernel<S> {
+    /// The kernels' tile, [`MR`] × [`NV`] vectors, on `simd`.
+    #[inline(always)]
+    pub(crate) fn new(simd: S) -> Self {
+        PulpMicrokernel(simd)
+    }
+}
+
+impl<S: Simd, const M: usize, const V: usize> Microkernel for PulpMicrokernel<S, M, V> {
     #[inline(always)]
     fn nr(self) -> usize {
-        NV * S::F32_LANES
+        V * S::F32_LANES
     }
 
     #[inline(always)]
@@ -146,24 +146,46 @@ impl<S: Simd> Microkernel for PulpMicrokernel<S> {
         // A partial panel (Cout or pixels not a multiple of MR) runs a loop with only its live
         // rows: 10 output channels are a panel of 6 and one of 4, and the second then does 8
         // FMAs per k instead of 12.
-        // SAFETY: the caller's guarantees, passed on unchanged.
-        unsafe {
-            match rows {
-                1 => self.tile_rows::<1>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
-                2 => self.tile_rows::<2>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
-                3 => self.tile_rows::<3>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
-                4 => self.tile_rows::<4>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
-                5 => self.tile_rows::<5>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
-                _ => self.tile_rows::<MR>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
-            }
+        // Arms for row counts the tile cannot have are cut at compile time (`const` guards),
+        // so a 6-row tile compiles the loops of 1 to 6 rows only.
+        macro_rules! live_rows {
+            ($($live:literal)*) => {
+                match rows {
+                    $($live if const { $live < M } => self.tile_rows::<$live>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),)*
+                    _ => self.tile_rows::<M>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                }
+            };
         }
+        // SAFETY: the caller's guarantees, passed on unchanged.
+        unsafe { live_rows!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) }
     }
 }
 
-impl<S: Simd> PulpMicrokernel<S> {
-    /// [`Microkernel::tile`] with a k loop over `ROWS ≤ MR` rows: it broadcasts and
-    /// multiplies only those rows of the A panel (still MR apart per k); `rows ≤ ROWS` of
-    /// them are read (accumulating) and stored.
+impl<S: Simd, const M: usize, const V: usize> PulpMicrokernel<S, M, V> {
+    /// [`Microkernel::tile`] for a whole tile (`rows = M`, `cols = NR`), with no dispatch on
+    /// the live rows: the one loop the tile sweep times (`crate::ukernel::l1_tile`).
+    ///
+    /// # Safety
+    /// As [`Microkernel::tile`] with `rows = M` and `cols = V·lanes`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn whole_tile(
+        self,
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        epilogue: Epilogue,
+    ) {
+        // SAFETY: the caller's guarantees, with every row and column live.
+        unsafe { self.tile_rows::<M>(kc, a, b, ldb, c, ldc, M, V * S::F32_LANES, epilogue) }
+    }
+
+    /// [`Microkernel::tile`] with a k loop over `ROWS ≤ M` rows: it broadcasts and multiplies
+    /// only those rows of the A panel (still M apart per k); `rows ≤ ROWS` of them are read
+    /// (accumulating) and stored.
     ///
     /// # Safety
     /// As [`Microkernel::tile`], and `rows ≤ ROWS`.
@@ -184,14 +206,15 @@ impl<S: Simd> PulpMicrokernel<S> {
         let simd = self.0;
         let lanes = S::F32_LANES;
         let zero = simd.splat_f32s(0.0);
-        let mut acc = [[zero; NV]; MR];
+        const { assert!(M >= 1 && M <= MAX_ROWS && V >= 1) };
+        let mut acc = [[zero; V]; M];
         // Rows are written out one by one (`for_each_row!`), not looped over up to `rows`:
         // with every index of `acc` a constant, LLVM keeps the accumulators in registers. With
         // a run-time loop over the rows, one inlined copy (im2col-gemm reading B in place)
         // kept `acc` in memory and stored all 12 accumulators inside the k loop, at half the
         // speed; `objdump -d` shows it as `ymm` stores to `(%rsp)` between the FMAs.
         if epilogue.accumulate {
-            for_each_row!(r => if r < rows {
+            for_each_row!(M, r => if r < rows {
                 // SAFETY: r < rows: this row of C is readable for `cols` values (caller).
                 acc[r] = unsafe { self.load_row(c.add(r * ldc), cols) };
             });
@@ -202,19 +225,19 @@ impl<S: Simd> PulpMicrokernel<S> {
         // k·MR stays an index: LLVM folds it into the loop counter.
         let mut bk = b;
         for k in 0..kc {
-            // SAFETY: k < kc: `a` is readable for kc·MR values (caller).
-            let ak = unsafe { a.add(k * MR) };
+            // SAFETY: k < kc: `a` is readable for kc·M values (caller).
+            let ak = unsafe { a.add(k * M) };
             // (A loop, not `array::from_fn`: a closure would be compiled without the target
             // features of the dispatch and its loads would not inline.)
-            let mut bv = [zero; NV];
+            let mut bv = [zero; V];
             for (v, b_v) in bv.iter_mut().enumerate() {
-                // SAFETY: this is step k < kc: `bk = b + k·ldb`, readable for NV·lanes values
+                // SAFETY: this is step k < kc: `bk = b + k·ldb`, readable for V·lanes values
                 // (caller); unaligned reads need no alignment.
                 *b_v = unsafe { (bk.add(v * lanes) as *const S::f32s).read_unaligned() };
             }
             for row in acc.iter_mut().enumerate().take(ROWS) {
                 let (r, acc_row) = row;
-                // SAFETY: r < MR: inside the packed panel (see above).
+                // SAFETY: r < M: inside the packed panel (see above).
                 let av = simd.splat_f32s(unsafe { *ak.add(r) });
                 for (acc_v, &b_v) in acc_row.iter_mut().zip(&bv) {
                     *acc_v = simd.mul_add_e_f32s(av, b_v, *acc_v);
@@ -224,7 +247,7 @@ impl<S: Simd> PulpMicrokernel<S> {
             bk = bk.wrapping_add(ldb);
         }
 
-        for_each_row!(r => if r < rows {
+        for_each_row!(M, r => if r < rows {
             // SAFETY: r < rows: this row of C is writable for `cols` values (caller); the bias
             // pointer is readable as `BiasAlong` says.
             unsafe { self.store_row(acc[r], c.add(r * ldc), cols, r, epilogue) };
@@ -237,9 +260,9 @@ impl<S: Simd> PulpMicrokernel<S> {
     /// # Safety
     /// `src` is readable for `cols ≤ NR` values.
     #[inline(always)]
-    unsafe fn load_row(self, src: *const f32, cols: usize) -> [S::f32s; NV] {
+    unsafe fn load_row(self, src: *const f32, cols: usize) -> [S::f32s; V] {
         let (simd, lanes) = (self.0, S::F32_LANES);
-        let mut row = [simd.splat_f32s(0.0); NV];
+        let mut row = [simd.splat_f32s(0.0); V];
         for (v, acc_v) in row.iter_mut().enumerate() {
             let start = v * lanes;
             if start >= cols {
@@ -256,14 +279,14 @@ impl<S: Simd> PulpMicrokernel<S> {
     /// Row `r` of a tile through the epilogue (bias, ReLU) into its first `cols` values.
     ///
     /// # Safety
-    /// `dst` is writable for `cols ≤ NR` values; a bias pointer is readable for MR (rows) or
-    /// NR (columns) values; r < MR.
+    /// `dst` is writable for `cols ≤ NR` values; a bias pointer is readable for M (rows) or
+    /// NR (columns) values; r < M.
     #[inline(always)]
-    unsafe fn store_row(self, acc_row: [S::f32s; NV], dst: *mut f32, cols: usize, r: usize, epilogue: Epilogue) {
+    unsafe fn store_row(self, acc_row: [S::f32s; V], dst: *mut f32, cols: usize, r: usize, epilogue: Epilogue) {
         let (simd, lanes) = (self.0, S::F32_LANES);
         let zero = simd.splat_f32s(0.0);
         let row_bias = match epilogue.bias {
-            // SAFETY: a Rows bias pointer is readable for MR values and r < MR.
+            // SAFETY: a Rows bias pointer is readable for M values and r < M.
             BiasAlong::Rows(p) => simd.splat_f32s(unsafe { *p.add(r) }),
             _ => zero,
         };

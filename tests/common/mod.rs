@@ -8,11 +8,25 @@ use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::{AlignedBuf, seeded_uniform};
 use nin_bench::{Conv1x1Kernel, Conv1x1Problem, GapKernel, GapProblem, SimdPolicy};
 
-/// Every ISA path this CPU and build can run (scalar, AVX2, AVX-512), each forced; a path it
-/// cannot run is named on stderr ("skipped: this CPU has no avx512f").
+/// Environment variable that narrows the ISA paths the kernel tests run to a comma-separated
+/// list (`scalar,avx2`): the gate's memcheck sets it, since emu512 under valgrind would take
+/// many minutes and valgrind's subject is the AVX2 path.
+pub const TEST_ISAS_ENV: &str = "NIN_BENCH_TEST_ISAS";
+
+/// Every ISA path this CPU and build can run (scalar, AVX2, AVX-512, and emu512 everywhere),
+/// each forced; a path it cannot run, or one left out by [`TEST_ISAS_ENV`], is named on stderr
+/// ("skipped: this CPU has no avx512f").
 pub fn policies() -> Vec<SimdPolicy> {
+    let wanted = std::env::var(TEST_ISAS_ENV).ok().filter(|v| !v.trim().is_empty());
     nin_bench::simd::Isa::ALL
         .into_iter()
+        .filter(|isa| match &wanted {
+            Some(list) if !list.split(',').any(|name| name.trim() == isa.name()) => {
+                eprintln!("skipped: ISA {} (not in {TEST_ISAS_ENV}={list})", isa.name());
+                false
+            }
+            _ => true,
+        })
         .filter_map(|isa| match SimdPolicy::for_isa(isa) {
             Ok(policy) => Some(policy),
             Err(e) => {
