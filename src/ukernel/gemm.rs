@@ -12,9 +12,14 @@ use pulp::Simd;
 /// With AVX2 (16 ymm registers), 6 rows × 2 vectors = 12 accumulators, plus 2 registers for the
 /// row of B and 1 for the broadcast of A: 15 of 16. This is the Haswell-class BLIS tile; per k
 /// it does 12 FMAs for 2 loads and 6 broadcasts, enough to keep both FMA pipes busy.
+/// Measured (`nin-bench tiles`, AVX2): 6x16 reached 79.5–79.8% of the FMA peak at the median,
+/// tied for the highest with 3x24 (whose NR of 24 fits no map); see docs/tuning.md.
+/// AVX-512 runs the same 6 rows × 2 vectors, 6x32 (15 of its 32 registers): not yet measured
+/// against its candidates, as no AVX-512 machine has run `nin-bench tiles --isa avx512`.
 pub(crate) const MR: usize = 6;
 
-/// Vectors per row of the register tile: NR = `NV` × lanes (16 floats with AVX2).
+/// Vectors per row of the register tile: NR = `NV` × lanes (16 floats with AVX2, 32 with
+/// AVX-512).
 pub(crate) const NV: usize = 2;
 
 /// Which way the bias runs over a tile.
