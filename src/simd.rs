@@ -13,10 +13,13 @@
 //! and with "this CPU has no avx512f" elsewhere.
 //!
 //! `emu512` runs the same generic kernel code with 16 lanes on any CPU, on pulp's portable
-//! `Scalar512b` (arrays of 16 floats, one fused multiply-add per lane as V4 does). It is slow
+//! `Scalar512b` (arrays of 16 floats, each multiply-add a fused one, as V4's are). It is slow
 //! and never the default; it exists so that every 16-lane code path (the AVX-512 register
 //! tile, packing for NR = 32, 16-lane GAP tails and masks) is tested on machines without
-//! AVX-512. The tests run it like any other path, and the report never times it.
+//! AVX-512. The tests run it like any other path, and the report never times it. (pulp's
+//! `V3_512b`, two AVX2 halves, would build faster and run faster, but in pulp 0.22.3 its masked
+//! loads and stores put the second half 16 floats on instead of 8: the tests left outputs
+//! unwritten with it, and such a store writes past the end of its slice.)
 
 use std::sync::OnceLock;
 

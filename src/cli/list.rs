@@ -21,9 +21,12 @@ pub(super) fn list(registry: &Registry, json: bool, markdown: bool) -> CommandRe
         println!("{:<15} {:<8} {:<10} {:<7} {:<58} {tile}", k.name, k.op, layouts, k.threads, k.isa);
     }
     let names = |isas: Vec<Isa>| isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ");
+    let check_path = match Isa::Emu512.check() {
+        Ok(()) => ", and emu512 to check the 16-lane code of avx512, emulated (slow)",
+        Err(_) => "",
+    };
     println!(
-        "\nISA paths on this CPU: {} (select with --isa or {}), and emu512 to check the 16-lane code \
-         on any CPU (emulated, slow); the kernels run {}",
+        "\nISA paths on this CPU: {} (select with --isa or {}){check_path}; the kernels run {}",
         names(Isa::available_hardware()),
         crate::simd::ISA_ENV,
         SimdPolicy::from_env().isa_name()

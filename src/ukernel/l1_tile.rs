@@ -83,9 +83,13 @@ macro_rules! tile_candidates {
 
 // AVX2 (16 registers): 4 to 14 rows; AVX-512 (32 registers) adds up to 16 rows of one vector,
 // 14 of two, 8 of three and 6 of four.
-tile_candidates!((8, 1)(12, 1)(14, 1)(16, 1)(4, 2)(5, 2)(6, 2)(8, 2)(10, 2)(12, 2)(14, 2)(3, 3)(4, 3)(6, 3)(8, 3)(
-    2, 4
-)(3, 4)(4, 4)(6, 4));
+#[rustfmt::skip]
+tile_candidates!(
+    (8, 1) (12, 1) (14, 1) (16, 1)
+    (4, 2) (5, 2) (6, 2) (8, 2) (10, 2) (12, 2) (14, 2)
+    (3, 3) (4, 3) (6, 3) (8, 3)
+    (2, 4) (3, 4) (4, 4) (6, 4)
+);
 
 /// The candidate tiles for `policy`'s ISA (those that fit its registers), the kernels' tile
 /// always among them; only the kernels' tile on the scalar path.
