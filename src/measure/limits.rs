@@ -125,7 +125,7 @@ pub struct TileShare {
 }
 
 /// Times every candidate register tile of `policy`'s ISA
-/// ([`crate::ukernel::l1_tile::candidates`]) on data in L1, on 1 thread, in turn with the FMA
+/// (`ukernel::l1_tile::candidates`) on data in L1, on 1 thread, in turn with the FMA
 /// peak loop of the same ISA, and returns each tile's share of that peak: the measurement the
 /// kernels' tile is chosen by. Every tile is the same microkernel code, so the shares differ
 /// only by what the tile's shape asks of the core: loads and broadcasts per FMA, and
