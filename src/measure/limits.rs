@@ -140,9 +140,9 @@ pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBu
     for shape in candidates(policy) {
         let mut data = L1TileData::for_shape(policy, shape);
         let Some(flops) = data.run() else { continue };
-        let lanes = policy.f32_lanes();
-        tiles.push((shape.name(lanes), shape, shape.columns(lanes), data.k));
-        calls.push(Call::new(&data.name(), String::new(), 1, (flops, 0.0), move || {
+        let name = data.name();
+        tiles.push((name.clone(), shape, shape.columns(policy.f32_lanes()), data.k));
+        calls.push(Call::new(&name, String::new(), 1, (flops, 0.0), move || {
             std::hint::black_box(data.run());
         }));
     }

@@ -370,5 +370,5 @@ pub(crate) fn prefetch(p: *const f32) {
 
 /// Register tile as `MRxNR` for a policy.
 pub(crate) fn tile_name(policy: crate::simd::SimdPolicy) -> String {
-    format!("{MR}x{}", NV * policy.f32_lanes())
+    super::l1_tile::TileShape::KERNELS.name(policy.f32_lanes())
 }
