@@ -66,9 +66,9 @@ echo "== memcheck: edge-shape, bad-input, GAP and chain tests under valgrind"
 # chain edge shapes exercise the same code paths.
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind --quiet --error-exitcode=99 --leak-check=no --undef-value-errors=no"
 # The hardware paths valgrind runs (scalar and AVX2; it hides AVX-512): emu512, the 16-lane code
-# emulated, would take many minutes under valgrind; the guard-page tests cover it in `cargo test`.
+# emulated, would take many minutes under valgrind; the guard-page tests cover it in `cargo test --release`.
 export NIN_BENCH_TEST_ISAS=scalar,avx2
-if ! cargo test --locked --quiet --test conv1x1_kernels --test gap_kernels --test mlpconv_kernels --test bad_input \
+if ! cargo test --locked --release --quiet --test conv1x1_kernels --test gap_kernels --test mlpconv_kernels --test bad_input \
     -- --skip on_nin_micro_networks --skip on_nin_heads 2>&1 | tail -n 12; then
   echo "gate: memcheck found invalid memory accesses (or a test failed under valgrind)" >&2
   status=1

@@ -8,9 +8,9 @@
 //! [`FORCE_SCALAR_ENV`]` = 1` (the older spelling of `scalar`), else the widest path.
 //!
 //! AVX-512: pulp's V4 path needs its `x86-v4` feature, which this crate's `avx512` feature
-//! turns on. It is off by default until the 512-bit kernels have passed their tests on an
-//! AVX-512 machine; without it `avx512` is refused with that reason on a CPU that has AVX-512,
-//! and with "this CPU has no avx512f" elsewhere.
+//! turns on, by default (the 512-bit kernels passed their tests on an AVX-512 machine). In a
+//! build without it (`--no-default-features`), `avx512` is refused with that reason on a CPU
+//! that has AVX-512, and with "this CPU has no avx512f" elsewhere.
 //!
 //! `emu512` runs the same generic kernel code with 16 lanes on any CPU, on pulp's portable
 //! `Scalar512b` (arrays of 16 floats, each multiply-add a fused one, as V4's are). It is slow
@@ -87,7 +87,7 @@ impl Isa {
                 Err("this CPU has avx512f but not all of pulp's x86-64-v4 (F, BW, CD, DQ, VL)".into())
             }
             Isa::Avx512 if cpu_has(&["avx512f"]) => {
-                Err("this build runs no AVX-512 code (build with --features avx512)".into())
+                Err("this build runs no AVX-512 code (build with the `avx512` feature, a default one)".into())
             }
             Isa::Avx512 => Err("this CPU has no avx512f".into()),
         }
