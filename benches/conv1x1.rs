@@ -13,18 +13,16 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nin_bench::measure::thread_counts;
+use nin_bench::measure::{HotPool, thread_counts};
 use nin_bench::peers::Peer;
 use nin_bench::registry::conv1x1_kernels;
 use nin_bench::suite::conv1x1_suite;
 use nin_bench::tensor::{seeded_uniform, zeroed};
 
-/// A rayon pool per thread count of the suite (1, and all cores).
-fn pools() -> Vec<(usize, rayon::ThreadPool)> {
-    thread_counts()
-        .into_iter()
-        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
-        .collect()
+/// A rayon pool per thread count of the suite (1, and all cores), whose workers spin and are
+/// pinned while a benchmark runs in it (`HotPool`), as in `nin-bench run` and the report.
+fn pools() -> Vec<(usize, HotPool)> {
+    thread_counts().into_iter().map(|t| (t, HotPool::new(t).expect("pool"))).collect()
 }
 
 fn conv1x1(c: &mut Criterion) {

@@ -11,15 +11,13 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nin_bench::SimdPolicy;
 use nin_bench::forward::{Network, NetworkWeights};
-use nin_bench::measure::thread_counts;
+use nin_bench::measure::{HotPool, thread_counts};
 use nin_bench::model::zoo;
 use nin_bench::tensor::seeded_uniform;
 
 fn forward(c: &mut Criterion) {
-    let pools: Vec<(usize, rayon::ThreadPool)> = thread_counts()
-        .into_iter()
-        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
-        .collect();
+    let pools: Vec<(usize, HotPool)> =
+        thread_counts().into_iter().map(|t| (t, HotPool::new(t).expect("pool"))).collect();
     for model in zoo::models() {
         let weights = NetworkWeights::seeded(&model, 1).expect("a zoo model is valid");
         let mut group = c.benchmark_group(format!("forward/{}", model.name));

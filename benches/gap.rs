@@ -8,16 +8,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nin_bench::measure::thread_counts;
+use nin_bench::measure::{HotPool, thread_counts};
 use nin_bench::registry::gap_kernels;
 use nin_bench::suite::gap_suite;
 use nin_bench::tensor::{seeded_uniform, zeroed};
 
 fn gap(c: &mut Criterion) {
-    let pools: Vec<(usize, rayon::ThreadPool)> = thread_counts()
-        .into_iter()
-        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
-        .collect();
+    let pools: Vec<(usize, HotPool)> =
+        thread_counts().into_iter().map(|t| (t, HotPool::new(t).expect("pool"))).collect();
     for p in gap_suite() {
         let x = seeded_uniform(p.input_len(), 1);
         let mut y = zeroed(p.output_len());

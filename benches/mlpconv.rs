@@ -9,17 +9,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nin_bench::measure::thread_counts;
 use nin_bench::measure::{CHAIN_SEED, ChainData};
+use nin_bench::measure::{HotPool, thread_counts};
 use nin_bench::registry::mlpconv_kernels;
 use nin_bench::suite::mlpconv_suite;
 use nin_bench::tensor::zeroed;
 
 fn mlpconv(c: &mut Criterion) {
-    let pools: Vec<(usize, rayon::ThreadPool)> = thread_counts()
-        .into_iter()
-        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
-        .collect();
+    let pools: Vec<(usize, HotPool)> =
+        thread_counts().into_iter().map(|t| (t, HotPool::new(t).expect("pool"))).collect();
     for p in mlpconv_suite() {
         let data = ChainData::seeded(&p, CHAIN_SEED);
         let mut y = zeroed(p.output_len());

@@ -163,11 +163,13 @@ impl Rounds {
 /// Times runners against each other: each warms up and picks its batch, then every round
 /// takes one sample of each, in order, until the budget is spent (at least `min_samples`
 /// rounds), so all of them see the same moments of a shared machine. `runner(calls)` makes
-/// `calls` calls, so a set-up per sample that must not be timed per call (entering a thread
-/// pool of another size, a few µs) stays out of the per-call figure. With four runners, a
+/// `calls` calls and returns how long they took, timed by the runner itself ([`time_calls`])
+/// inside whatever set-up a sample needs, so that the set-up stays out of the figure
+/// (entering a thread pool of another size and waiting for its workers to spin up, which on
+/// a virtual machine can take longer than the calls). With four runners, a
 /// kernel on 1 and 2 threads and the FMA-peak loop on 1 and 2 threads, every round compares
 /// the kernel's speed-up from the threads with the machine's in the same moments.
-pub fn measure_in_turn(budget: TimingBudget, runners: &mut [&mut dyn FnMut(usize)]) -> Rounds {
+pub fn measure_in_turn(budget: TimingBudget, runners: &mut [&mut dyn FnMut(usize) -> Duration]) -> Rounds {
     let count = runners.len().max(1);
     let mut batches = vec![1; runners.len()];
     let mut per_call_total = 0.0;
@@ -189,13 +191,11 @@ pub fn measure_in_turn(budget: TimingBudget, runners: &mut [&mut dyn FnMut(usize
 
 /// [`warm_up`] for `f(calls)`: batches of 1, 2, 4, ... calls for `time`, the seconds per call
 /// taken from the last batch, so a set-up per batch (entering a thread pool) weighs little.
-fn warm_up_batches(time: Duration, f: &mut dyn FnMut(usize)) -> (usize, f64) {
+fn warm_up_batches(time: Duration, f: &mut dyn FnMut(usize) -> Duration) -> (usize, f64) {
     let start = Instant::now();
     let mut calls = 1;
     loop {
-        let t = Instant::now();
-        f(calls);
-        let per_call = t.elapsed().as_secs_f64() / calls as f64;
+        let per_call = f(calls).as_secs_f64() / calls as f64;
         if start.elapsed() >= time || calls >= 1 << 20 {
             return (((1e-3 / per_call).ceil() as usize).clamp(1, 1 << 20), per_call);
         }
@@ -203,11 +203,19 @@ fn warm_up_batches(time: Duration, f: &mut dyn FnMut(usize)) -> (usize, f64) {
     }
 }
 
-/// Seconds per call of one sample of `batch` calls made by `f(batch)`.
-fn sample_batch(f: &mut dyn FnMut(usize), batch: usize) -> f64 {
+/// Seconds per call of one sample of `batch` calls made and timed by `f(batch)`.
+fn sample_batch(f: &mut dyn FnMut(usize) -> Duration, batch: usize) -> f64 {
+    f(batch).as_secs_f64() / batch as f64
+}
+
+/// `f` called `calls` times, and how long that took: the body of a runner of
+/// [`measure_in_turn`].
+pub fn time_calls(calls: usize, mut f: impl FnMut()) -> Duration {
     let t = Instant::now();
-    f(batch);
-    t.elapsed().as_secs_f64() / batch as f64
+    for _ in 0..calls {
+        f();
+    }
+    t.elapsed()
 }
 
 #[cfg(test)]
@@ -232,9 +240,14 @@ mod tests {
             &mut [
                 &mut |calls| {
                     f_batches.push(calls);
-                    std::hint::black_box((0..calls * 100).sum::<usize>());
+                    time_calls(calls, || {
+                        std::hint::black_box((0..100).sum::<usize>());
+                    })
                 },
-                &mut |calls| g_batches.push(calls),
+                &mut |calls| {
+                    g_batches.push(calls);
+                    time_calls(calls, || {})
+                },
             ],
         );
         let (tf, tg) = (rounds.timing(0), rounds.timing(1));
@@ -249,12 +262,27 @@ mod tests {
     }
 
     #[test]
+    fn a_sample_is_the_time_the_runner_reports_not_its_set_up() {
+        // A set-up of 2 ms per sample (a pool spinning up) and calls the runner times at
+        // exactly 10 µs each: every sample reads 10 µs per call.
+        let budget = TimingBudget { min_samples: 3, max_samples: 3, ..TimingBudget::QUICK };
+        let rounds = measure_in_turn(
+            budget,
+            &mut [&mut |calls| {
+                std::thread::sleep(Duration::from_millis(2));
+                Duration::from_micros(10 * calls as u64)
+            }],
+        );
+        assert!(rounds.timing(0).samples.iter().all(|&s| (s - 10e-6).abs() < 1e-12), "{:?}", rounds.timing(0));
+    }
+
+    #[test]
     fn rounds_take_one_sample_of_every_runner_in_order_and_ratios_come_from_one_round() {
         let order = std::cell::RefCell::new(Vec::new());
         let budget = TimingBudget { min_samples: 5, ..TimingBudget::QUICK };
         let runner = |i: usize, calls: usize| {
             order.borrow_mut().push(i);
-            std::hint::black_box(calls);
+            time_calls(calls, || {})
         };
         let rounds =
             measure_in_turn(budget, &mut [&mut |c| runner(0, c), &mut |c| runner(1, c), &mut |c| runner(2, c)]);

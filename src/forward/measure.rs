@@ -184,11 +184,11 @@ fn in_turn(
 ) -> Result<crate::timing::Rounds> {
     let (mut f_failed, mut g_failed) = (None, None);
     let runner = |calls: usize, pass: &mut dyn FnMut() -> Result<()>, failed: &mut Option<NinError>| {
-        for _ in 0..calls {
+        crate::timing::time_calls(calls, || {
             if let Err(e) = pass() {
                 failed.get_or_insert(e);
             }
-        }
+        })
     };
     let rounds = crate::timing::measure_in_turn(
         budget,

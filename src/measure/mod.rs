@@ -9,15 +9,17 @@
 
 mod check;
 mod data;
+mod hot_pool;
 mod limits;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 pub use check::{CheckOutcome, check_all, check_conv, check_gap, check_mlpconv};
 pub use data::{CHAIN_SEED, ChainData, conv_bytes, conv_data};
+pub use hot_pool::HotPool;
 pub use limits::{
     L1TileShare, PeakShare, ThreadScaling, TileShare, time_conv_against_peak, time_conv_scaling,
     time_gap_against_bandwidth, time_tiles_against_peak,
@@ -68,9 +70,10 @@ pub struct RunRow {
     pub paired_speedup: Option<f64>,
 }
 
-/// Runs `f` on a rayon pool of `threads` threads.
+/// Runs `f` on a rayon pool of `threads` threads whose workers spin while it runs
+/// ([`HotPool`]).
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
-    Ok(pool(threads)?.install(f))
+    Ok(HotPool::new(threads)?.install(f))
 }
 
 /// The thread counts benchmarks and the report use: 1, and all cores when there are more.
@@ -303,10 +306,9 @@ impl<'a> Call<'a> {
     }
 
     /// Makes `calls` calls.
-    fn calls(&mut self, calls: usize) {
-        for _ in 0..calls {
-            (self.body)();
-        }
+    /// `calls` calls, timed.
+    fn calls(&mut self, calls: usize) -> Duration {
+        crate::timing::time_calls(calls, || (self.body)())
     }
 }
 
@@ -343,7 +345,8 @@ impl InTurn {
 /// measurements: two medians measured seconds apart on a shared machine can differ by 20% for
 /// one kernel alone. Each call runs in a pool of its own thread count; when they all have the
 /// same, the whole measurement enters that pool once, else each sample enters its call's
-/// pool. The measuring time is the budget's per pair of calls.
+/// pool ([`HotPool`]: its workers spin only while a sample of its own call runs, so that they
+/// never slow a call of another pool). The measuring time is the budget's per pair of calls.
 pub fn time_in_turn(calls: &mut [Call], budget: TimingBudget) -> Result<InTurn> {
     let budget = TimingBudget { measure: budget.measure * calls.len().max(2) as u32 / 2, ..budget };
     let mut counts: Vec<usize> = calls.iter().map(|c| c.threads.max(1)).collect();
@@ -352,31 +355,31 @@ pub fn time_in_turn(calls: &mut [Call], budget: TimingBudget) -> Result<InTurn> 
     let pools = counts.iter().map(|&n| pool(n)).collect::<Result<Vec<_>>>()?;
     let rounds = if let [only] = &pools[..] {
         only.install(|| {
-            let mut runners: Vec<Box<dyn FnMut(usize) + Send + '_>> =
-                calls.iter_mut().map(|c| Box::new(move |n| c.calls(n)) as Box<dyn FnMut(usize) + Send>).collect();
-            let mut runners: Vec<&mut dyn FnMut(usize)> =
-                runners.iter_mut().map(|r| r as &mut dyn FnMut(usize)).collect();
+            let mut runners: Vec<Box<dyn FnMut(usize) -> Duration + Send + '_>> = calls
+                .iter_mut()
+                .map(|c| Box::new(move |n| c.calls(n)) as Box<dyn FnMut(usize) -> Duration + Send>)
+                .collect();
+            let mut runners: Vec<&mut dyn FnMut(usize) -> Duration> =
+                runners.iter_mut().map(|r| r as &mut dyn FnMut(usize) -> Duration).collect();
             measure_in_turn(budget, &mut runners)
         })
     } else {
-        let mut runners: Vec<Box<dyn FnMut(usize) + '_>> = calls
+        let mut runners: Vec<Box<dyn FnMut(usize) -> Duration + '_>> = calls
             .iter_mut()
             .map(|c| {
                 let pool = &pools[counts.binary_search(&c.threads.max(1)).expect("a pool per count")];
-                Box::new(move |n| pool.install(|| c.calls(n))) as Box<dyn FnMut(usize)>
+                Box::new(move |n| pool.install(|| c.calls(n))) as Box<dyn FnMut(usize) -> Duration>
             })
             .collect();
-        let mut runners: Vec<&mut dyn FnMut(usize)> = runners.iter_mut().map(|r| r as &mut dyn FnMut(usize)).collect();
+        let mut runners: Vec<&mut dyn FnMut(usize) -> Duration> =
+            runners.iter_mut().map(|r| r as &mut dyn FnMut(usize) -> Duration).collect();
         measure_in_turn(budget, &mut runners)
     };
     let rows = calls.iter().enumerate().map(|(i, c)| c.row(&rounds.timing(i))).collect();
     Ok(InTurn { rows, rounds })
 }
 
-/// A rayon pool of `threads` threads.
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| NinError::Shape {
-        what: "thread pool".to_string(),
-        reason: format!("cannot start {threads} threads: {e}"),
-    })
+/// A rayon pool of `threads` threads, spinning while each measurement in it runs.
+fn pool(threads: usize) -> Result<HotPool> {
+    HotPool::new(threads)
 }

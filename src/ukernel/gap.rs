@@ -116,22 +116,21 @@ impl<S: Simd> NchwRows<'_, S> {
     #[inline(always)]
     fn sum<const FULL: usize>(&self, simd: S, channels: Range<usize>, out: &mut [f32]) {
         let lanes = S::F32_LANES;
-        let zero = simd.splat_f32s(0.0);
         let split = self.first_partial_tail(lanes).clamp(channels.start, channels.end);
         let (fast_out, slow_out) = out.split_at_mut(split - channels.start);
         let fast = &self.image[channels.start * self.hw..split * self.hw];
-        // With AVX2, eight channels at a time: their eight sum vectors are reduced together
-        // (`sums_of_8`), one vector of eight means stored at once.
-        let grouped = if is_v3::<S>() { fast_out.len() / 8 * 8 } else { 0 };
+        // With AVX2, AVX-512 and emu512, one channel per lane at a time (8 or 16): their sum
+        // vectors are reduced together (`sums_of_lanes`), one vector of means stored at once.
+        let grouped = if has_grouped_sums::<S>() { fast_out.len() / lanes * lanes } else { 0 };
         let (grouped_out, fast_out) = fast_out.split_at_mut(grouped);
         let (grouped_rows, fast) = fast.split_at(grouped * self.hw);
-        let inv = simd.splat_f32s(self.inv);
-        for (rows, y) in grouped_rows.chunks_exact(8 * self.hw).zip(grouped_out.chunks_exact_mut(8)) {
-            let mut sums = [zero; 8];
-            for (sum, row) in sums.iter_mut().zip(rows.chunks_exact(self.hw)) {
-                *sum = self.row_sum::<FULL>(simd, row);
-            }
-            store(simd, y, simd.mul_f32s(sums_of_8(simd, sums), inv));
+        // The group is an array of exactly `lanes` vectors, passed by value, so that the sums
+        // stay in registers (an array of 16 for AVX2's 8 went through the stack: +41%
+        // instructions on 1x1000x6x6 under callgrind).
+        if const { S::F32_LANES == 8 } {
+            self.sum_groups::<FULL, 8>(simd, grouped_rows, grouped_out);
+        } else if const { S::F32_LANES == 16 } {
+            self.sum_groups::<FULL, 16>(simd, grouped_rows, grouped_out);
         }
         for (row, y) in fast.chunks_exact(self.hw).zip(fast_out) {
             *y = reduce_sum(simd, self.row_sum::<FULL>(simd, row)) * self.inv;
@@ -145,6 +144,21 @@ impl<S: Simd> NchwRows<'_, S> {
                 sum = simd.add_f32s(sum, v);
             }
             *y = reduce_sum(simd, sum) * self.inv;
+        }
+    }
+
+    /// Means of the channels of `rows` (`G` = lanes channels at a time) into `out`, each group's
+    /// sums reduced together ([`sums_of_lanes`]).
+    #[inline(always)]
+    fn sum_groups<const FULL: usize, const G: usize>(&self, simd: S, rows: &[f32], out: &mut [f32]) {
+        let zero = simd.splat_f32s(0.0);
+        let inv = simd.splat_f32s(self.inv);
+        for (rows, y) in rows.chunks_exact(G * self.hw).zip(out.chunks_exact_mut(G)) {
+            let mut sums = [zero; G];
+            for (sum, row) in sums.iter_mut().zip(rows.chunks_exact(self.hw)) {
+                *sum = self.row_sum::<FULL>(simd, row);
+            }
+            store(simd, y, simd.mul_f32s(sums_of_lanes(simd, sums), inv));
         }
     }
 
@@ -198,14 +212,80 @@ impl<S: Simd> NchwRows<'_, S> {
     }
 }
 
-/// Whether `S` is pulp's AVX2 + FMA instruction set, for which [`sums_of_8`] has its
-/// shuffles. A comparison of type ids, decided when `S` is monomorphised.
+/// Whether `S` is pulp's type `T`: a comparison of type ids, decided when `S` is monomorphised.
+#[inline(always)]
+fn is<S: Simd, T: 'static>() -> bool {
+    core::any::TypeId::of::<S>() == core::any::TypeId::of::<T>()
+}
+
+/// Whether `S` is pulp's AVX2 + FMA instruction set, for which [`sums_of_8`] has its shuffles.
 #[inline(always)]
 fn is_v3<S: Simd>() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return core::any::TypeId::of::<S>() == core::any::TypeId::of::<pulp::x86::V3>();
+    return is::<S, pulp::x86::V3>();
     #[cfg(not(target_arch = "x86_64"))]
     return false;
+}
+
+/// Whether `S` is pulp's AVX-512 instruction set, for which [`sums_of_16`] has its shuffles.
+#[inline(always)]
+fn is_v4<S: Simd>() -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    return is::<S, pulp::x86::V4>();
+    #[cfg(not(all(target_arch = "x86_64", feature = "avx512")))]
+    return false;
+}
+
+/// Whether [`sums_of_lanes`] reduces a vector per lane together for `S`: AVX2 and AVX-512 with
+/// their shuffles, and emu512 (pulp's `Scalar512b`) with the same additions lane by lane, so
+/// that the 16-channel grouping, its tails and its order of additions are tested on any CPU.
+#[inline(always)]
+fn has_grouped_sums<S: Simd>() -> bool {
+    is_v3::<S>() || is_v4::<S>() || is::<S, pulp::Scalar512b>()
+}
+
+/// The horizontal sums of the `G` = `S::F32_LANES` vectors `v` as one vector, lane i the sum
+/// of `v[i]`, each added in the order of [`tree_sum`]. Only where [`has_grouped_sums`].
+#[inline(always)]
+fn sums_of_lanes<S: Simd, const G: usize>(simd: S, v: [S::f32s; G]) -> S::f32s {
+    const { assert!(G == 8 || G == 16) };
+    assert_eq!(G, S::F32_LANES, "one vector per lane");
+    if is_v3::<S>() {
+        return sums_of_8(simd, v);
+    }
+    if is_v4::<S>() {
+        return sums_of_16(simd, v);
+    }
+    // emu512: lane by lane, in the order the shuffles add.
+    let mut out = [0.0f32; G];
+    for (o, vec) in out.iter_mut().zip(&v) {
+        *o = tree_sum(lanes_of::<S>(vec));
+    }
+    load(simd, &out)
+}
+
+/// The lanes of one vector as a slice.
+#[inline(always)]
+fn lanes_of<S: Simd>(v: &S::f32s) -> &[f32] {
+    // SAFETY: pulp's f32s is `Pod`, `S::F32_LANES` f32 values with no padding.
+    unsafe { core::slice::from_raw_parts(v as *const S::f32s as *const f32, S::F32_LANES) }
+}
+
+/// The sum of `x` (a power-of-two length) as halves summed recursively:
+/// `((x0+x1)+(x2+x3)) + ((x4+x5)+(x6+x7))` for 8 values. [`sums_of_8`] and [`sums_of_16`] add
+/// each vector in this order with their shuffles, and [`reduce_sum`] alone.
+#[inline(always)]
+fn tree_sum(x: &[f32]) -> f32 {
+    let quad = |q: &[f32]| (q[0] + q[1]) + (q[2] + q[3]);
+    match x.len() {
+        // Written out for the vector widths (a recursive function is not inlined, and the
+        // calls cost more than the additions).
+        8 => quad(&x[..4]) + quad(&x[4..]),
+        16 => (quad(&x[..4]) + quad(&x[4..8])) + (quad(&x[8..12]) + quad(&x[12..])),
+        0 => 0.0,
+        1 => x[0],
+        n => tree_sum(&x[..n / 2]) + tree_sum(&x[n / 2..]),
+    }
 }
 
 /// The horizontal sums of eight 8-lane vectors as one vector, lane i the sum of `v[i]`: three
@@ -213,10 +293,10 @@ fn is_v3<S: Simd>() -> bool {
 /// separate horizontal sums take about 40. Only for `S` = V3 ([`is_v3`]).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn sums_of_8<S: Simd>(simd: S, v: [S::f32s; 8]) -> S::f32s {
+fn sums_of_8<S: Simd, const G: usize>(simd: S, v: [S::f32s; G]) -> S::f32s {
     use pulp::x86::V3;
     use std::arch::x86_64::__m256;
-    assert!(is_v3::<S>() && core::mem::size_of::<S::f32s>() == core::mem::size_of::<__m256>());
+    assert!(is_v3::<S>() && G == 8 && core::mem::size_of::<S::f32s>() == core::mem::size_of::<__m256>());
     // SAFETY: S is V3 (asserted, and the caller only calls this for V3), whose f32s is an
     // 8-lane f32 vector with the layout of __m256; transmute_copy between identical layouts.
     let (v3, v): (V3, [__m256; 8]) = unsafe { (core::mem::transmute_copy(&simd), core::mem::transmute_copy(&v)) };
@@ -235,10 +315,73 @@ fn sums_of_8<S: Simd>(simd: S, v: [S::f32s; 8]) -> S::f32s {
     unsafe { core::mem::transmute_copy(&sums) }
 }
 
-/// The horizontal sum of `v`, added in the same order as [`sums_of_8`] adds each of its
-/// vectors with V3 (`((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7))`), so that a channel's mean has the
-/// same bits whether it was summed alone or in a group of eight: `gap-rayon`, whose tasks
-/// start at other channels, stays bit-identical to `gap-simd`.
+/// The horizontal sums of sixteen 16-lane vectors as one vector, lane i the sum of `v[i]` in
+/// the order of [`tree_sum`]: two rounds of pairwise adds within each 128-bit block (AVX-512
+/// has no `vhaddps` on zmm, so each is two `vshufps` and an add), which leave in block j of
+/// `q[g]` the sums of lanes 4j..4j+4 of `v[4g..4g+4]`; then two rounds that add blocks
+/// 0+1 and 2+3 of every group (`vshuff32x4`), and then those halves: 45 instructions for
+/// sixteen sums, each of which alone takes about 8. Only for `S` = V4 ([`is_v4`]).
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+#[inline(always)]
+fn sums_of_16<S: Simd, const G: usize>(simd: S, v: [S::f32s; G]) -> S::f32s {
+    use pulp::x86::V4;
+    use std::arch::x86_64::__m512;
+    assert!(is_v4::<S>() && G == 16 && core::mem::size_of::<S::f32s>() == core::mem::size_of::<__m512>());
+    // SAFETY: S is V4 (asserted, and the caller only calls this for V4), whose f32s is a
+    // 16-lane f32 vector with the layout of __m512; transmute_copy between identical layouts.
+    let (v4, v): (V4, [__m512; 16]) = unsafe { (core::mem::transmute_copy(&simd), core::mem::transmute_copy(&v)) };
+    let f = v4.avx512f;
+    // Macros, not closures: a closure is compiled without the target features of pulp's
+    // dispatch, and the intrinsics inside it become calls (2.1 µs instead of 1.4 on
+    // 1x1000x6x6).
+    // `vhaddps` per 128-bit block: [a0+a1, a2+a3, b0+b1, b2+b3] in every block.
+    macro_rules! hadd {
+        ($a:expr, $b:expr) => {
+            f._mm512_add_ps(f._mm512_shuffle_ps::<0x88>($a, $b), f._mm512_shuffle_ps::<0xDD>($a, $b))
+        };
+    }
+    // Blocks [a0+a1, a2+a3, b0+b1, b2+b3] of 128 bits.
+    macro_rules! halves {
+        ($a:expr, $b:expr) => {
+            f._mm512_add_ps(
+                f._mm512_shuffle_f32x4::<0b10_00_10_00>($a, $b),
+                f._mm512_shuffle_f32x4::<0b11_01_11_01>($a, $b),
+            )
+        };
+    }
+    let p = [
+        hadd!(v[0], v[1]),
+        hadd!(v[2], v[3]),
+        hadd!(v[4], v[5]),
+        hadd!(v[6], v[7]),
+        hadd!(v[8], v[9]),
+        hadd!(v[10], v[11]),
+        hadd!(v[12], v[13]),
+        hadd!(v[14], v[15]),
+    ];
+    // Block j of q[g]: lanes 4j..4j+4 of v[4g], v[4g+1], v[4g+2], v[4g+3], each summed.
+    let q = [hadd!(p[0], p[1]), hadd!(p[2], p[3]), hadd!(p[4], p[5]), hadd!(p[6], p[7])];
+    // Blocks (0+1, 2+3) of q[0] then of q[1]; likewise q[2] and q[3].
+    let h01 = halves!(q[0], q[1]);
+    let h23 = halves!(q[2], q[3]);
+    // Blocks 0 and 1 of h01 hold q[0]'s two halves; adding them gives v[0..4]'s sums, and so
+    // on: block g of the result, v[4g..4g+4].
+    let sums = halves!(h01, h23);
+    // SAFETY: back to S::f32s, the same layout (see above).
+    unsafe { core::mem::transmute_copy(&sums) }
+}
+
+/// Never called without V4 ([`is_v4`] is false).
+#[cfg(not(all(target_arch = "x86_64", feature = "avx512")))]
+#[inline(always)]
+fn sums_of_16<S: Simd, const G: usize>(_simd: S, _v: [S::f32s; G]) -> S::f32s {
+    unreachable!("sums_of_16 is only called for pulp's V4")
+}
+
+/// The horizontal sum of `v`, added in the same order as [`sums_of_lanes`] adds each of its
+/// vectors ([`tree_sum`]), so that a channel's mean has the same bits whether it was summed
+/// alone or in a group: `gap-rayon`, whose tasks start at other channels, stays bit-identical
+/// to `gap-simd`.
 #[inline(always)]
 fn reduce_sum<S: Simd>(simd: S, v: S::f32s) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -253,13 +396,35 @@ fn reduce_sum<S: Simd>(simd: S, v: S::f32s) -> f32 {
         let halves: [f32; 8] = unsafe { core::mem::transmute_copy(&quads) };
         return halves[0] + halves[4];
     }
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    if is_v4::<S>() {
+        use pulp::x86::V4;
+        use std::arch::x86_64::__m512;
+        // SAFETY: S is V4, whose f32s has the layout of __m512 (see `sums_of_16`).
+        let (v4, v): (V4, __m512) = unsafe { (core::mem::transmute_copy(&simd), core::mem::transmute_copy(&v)) };
+        // Lanes 0..8 and 8..16 side by side (the high half added to the low one lane by lane
+        // would change the order), each summed as V3 sums its vector, then the two sums.
+        let (low, high) = (v4.avx512f._mm512_castps512_ps256(v), v4.avx512dq._mm512_extractf32x8_ps::<1>(v));
+        // Within each 128-bit block: [l0+l1, l2+l3, h0+h1, h2+h3], then [ql, ql, qh, qh] with
+        // ql = (l0+l1)+(l2+l3), per half of 4 lanes.
+        let pairs = v4.avx._mm256_hadd_ps(low, high);
+        let quads = v4.avx._mm256_hadd_ps(pairs, pairs);
+        // Lane 0: quad 0 of low, 1: quad 0 of high; lanes 4 and 5 the same of quad 1. In
+        // registers (an array read back from the stack cost 7 ns a channel on 1x10x8x8):
+        // [low 0+1, high 0+1, ...], then lane 0 + lane 1.
+        let sums = v4.sse._mm_add_ps(v4.avx._mm256_castps256_ps128(quads), v4.avx._mm256_extractf128_ps::<1>(quads));
+        return v4.sse._mm_cvtss_f32(v4.sse._mm_add_ss(sums, v4.sse3._mm_movehdup_ps(sums)));
+    }
+    if has_grouped_sums::<S>() {
+        return tree_sum(lanes_of::<S>(&v));
+    }
     simd.reduce_sum_f32s(v)
 }
 
 /// Never called where there is no V3 ([`is_v3`] is false).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn sums_of_8<S: Simd>(_simd: S, _v: [S::f32s; 8]) -> S::f32s {
+fn sums_of_8<S: Simd, const G: usize>(_simd: S, _v: [S::f32s; G]) -> S::f32s {
     unreachable!("sums_of_8 is only called for pulp's V3")
 }
 
