@@ -1,24 +1,36 @@
-//! The regression gate's benchmarks: instruction counts (valgrind's callgrind, through
-//! gungraun) of every registered kernel on a few fixed NIN problems. Deterministic, so a
-//! shared, noisy machine cannot fool it. Run it with `scripts/gate.sh`, which compares the
-//! counts with the committed baseline `results/gate/baseline.json`. The cases are
-//! `nin_bench::gate::cases()`: every registered kernel on the gate's problems.
+//! The regression gate's benchmarks: instruction counts (valgrind's callgrind) of every
+//! registered kernel on a few fixed NIN problems. Deterministic, so a shared, noisy machine
+//! cannot fool it. Run it with `scripts/gate.sh`, which compares the counts with the committed
+//! baseline `results/gate/baseline.json`. The cases are `nin_bench::gate::cases()`: every
+//! registered kernel on the gate's problems.
 //!
-//! Each case is "kernel problem"; the setup (inputs, weights prepared once, one warm-up call
-//! that allocates the per-thread workspaces) is not counted, only one further `run` call.
-//! Every case runs inside a one-thread rayon pool whose worker is the benchmark's own thread (`use_current_thread`): callgrind counts only the instructions under
-//! the benchmark function on that thread, so the rayon kernels' work must happen there, and
-//! with one thread the count does not depend on how threads interleave.
+//! `cargo bench --bench gate` runs this binary once per case under callgrind
+//! (`--count-case I`), with collection switched on only inside [`nin_bench_gate_counted`]: the
+//! setup (inputs, weights prepared once, one warm-up call that allocates the per-thread
+//! workspaces) is not counted, only one further `run` call. Each count lands in
+//! `<target>/gate/case_<I>.callgrind`, which `nin-bench gate` reads.
+//!
+//! Every case runs inside a one-thread rayon pool whose worker is the process's own thread
+//! (`use_current_thread`): callgrind counts only the instructions under the counted function on
+//! that thread, so the rayon kernels' work must happen there, and with one thread the count
+//! does not depend on how threads interleave.
+//!
+//! (This harness replaced gungraun, whose runner had to be compiled by `cargo install` on every
+//! fresh CI machine: a minute and a half of CI. The counts are of the same region.)
 
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
 
-use gungraun::{LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
 use nin_bench::conv1x1::{Conv1x1Kernel, PreparedWeights};
 use nin_bench::gap::GapKernel;
 use nin_bench::measure::{CHAIN_SEED, ChainData};
 use nin_bench::mlpconv::{MlpconvKernel, PreparedChain};
 use nin_bench::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use nin_bench::{Conv1x1Problem, GapProblem, MlpconvProblem};
+
+/// The argument that makes this binary run one case, the one callgrind counts.
+const COUNT_CASE_ARG: &str = "--count-case";
 
 /// One prepared case: inputs made and weights packed outside the counted region, and the
 /// one-thread pool it runs in.
@@ -108,18 +120,50 @@ fn work(case: String) -> Work {
     }
 }
 
-#[library_benchmark]
-#[benches::kernel(iter = nin_bench::gate::cases(), setup = setup)]
-fn gate(mut case: Case) {
-    let Case { pool, work } = &mut case;
+/// The counted region: callgrind collects only while this function runs
+/// (`--toggle-collect`), found by its unmangled name.
+#[unsafe(no_mangle)]
+#[inline(never)]
+fn nin_bench_gate_counted(case: &mut Case) {
+    let Case { pool, work } = case;
     pool.install(|| work.run());
 }
 
-library_benchmark_group!(name = kernels; benchmarks = gate);
+/// Under callgrind: prepares case `index`, then runs it once in the counted region.
+fn count_case(index: usize) {
+    let cases = nin_bench::gate::cases();
+    let case = cases.get(index).unwrap_or_else(|| panic!("no gate case {index} (there are {})", cases.len()));
+    let mut case = setup(case.clone());
+    nin_bench_gate_counted(black_box(&mut case));
+}
 
-main!(
-    // gungraun clears the environment of the benchmarks; let the switch that forces pulp's
-    // scalar fallback through, so `NIN_BENCH_FORCE_SCALAR=1 scripts/gate.sh` measures it.
-    config = LibraryBenchmarkConfig::default().pass_through_env(nin_bench::simd::FORCE_SCALAR_ENV);
-    library_benchmark_groups = kernels
-);
+/// Where the counts go: `<target>/gate`, beside this binary's own build folder.
+fn out_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target"));
+    target.join("gate")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == COUNT_CASE_ARG) {
+        let index = args.get(at + 1).and_then(|i| i.parse().ok()).expect("--count-case INDEX");
+        count_case(index);
+        return;
+    }
+    let exe = std::env::current_exe().expect("the gate binary's path");
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let cases = nin_bench::gate::cases();
+    for (index, case) in cases.iter().enumerate() {
+        let out = dir.join(nin_bench::gate::count_file_name(index));
+        let status = Command::new("valgrind")
+            .args(["--tool=callgrind", "--quiet", "--collect-atstart=no", "--toggle-collect=nin_bench_gate_counted"])
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(&exe)
+            .args([COUNT_CASE_ARG, &index.to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run valgrind (is it installed?): {e}"));
+        assert!(status.success(), "gate case '{case}' failed under callgrind: {status}");
+        println!("gate: counted {case} ({}/{})", index + 1, cases.len());
+    }
+}

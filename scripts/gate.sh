@@ -9,8 +9,7 @@
 #                              release): write the new counts as the baseline, then commit it
 #
 # NIN_BENCH_FORCE_SCALAR=1 scripts/gate.sh forces pulp's scalar fallback (the gate must fail).
-# Installs what it needs: valgrind (Debian package) and the gungraun-runner whose version
-# matches the gungraun crate in Cargo.lock.
+# Installs what it needs: valgrind (Debian package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,14 +30,8 @@ if ! command -v valgrind >/dev/null 2>&1; then
   fi
 fi
 
-version=$(awk '/^name = "gungraun"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
-if ! gungraun-runner --version 2>/dev/null | grep -q "$version"; then
-  echo "== installing gungraun-runner $version (matches the gungraun crate)"
-  cargo install --quiet --locked gungraun-runner --version "$version"
-fi
-
 echo "== instruction counts (callgrind), every registered kernel on the gate problems"
-cargo bench --locked --bench gate -- --save-summary=json --output-format=default >/tmp/nin-bench-gate.log 2>&1 || {
+cargo bench --locked --bench gate >/tmp/nin-bench-gate.log 2>&1 || {
   cat /tmp/nin-bench-gate.log >&2
   echo "gate: the gate benchmark itself failed" >&2
   exit 1
@@ -50,12 +43,13 @@ cargo bench --locked --bench gate -- --save-summary=json --output-format=default
 # dependency and the crate a second time: about 3 minutes of CI.)
 cargo build --locked --release --quiet --bin nin-bench --bench gate
 nin_bench="${CARGO_TARGET_DIR:-target}/release/nin-bench"
+counts="${CARGO_TARGET_DIR:-target}/gate"
 if [ "$mode" = update ]; then
-  "$nin_bench" gate --update
+  "$nin_bench" gate --counts "$counts" --update
   exit 0
 fi
 status=0
-"$nin_bench" gate || status=1
+"$nin_bench" gate --counts "$counts" || status=1
 
 echo "== memcheck: edge-shape, bad-input, GAP and chain tests under valgrind"
 # Addressability only (--undef-value-errors=no): what the gate must catch is a SIMD kernel

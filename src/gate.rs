@@ -1,6 +1,6 @@
 //! The regression gate: instruction counts of every registered kernel on a few fixed NIN
-//! problems, measured by valgrind's callgrind through gungraun (`benches/gate.rs`), compared
-//! with a committed baseline (`results/gate/baseline.json`).
+//! problems, measured by valgrind's callgrind (`benches/gate.rs` runs each case under it),
+//! compared with a committed baseline (`results/gate/baseline.json`).
 //!
 //! Instruction counts are deterministic for a given binary, input and CPU feature set, so the
 //! gate cannot be fooled by a noisy machine: an unchanged kernel gives the same count, a slower
@@ -49,21 +49,30 @@ pub struct Counts {
     pub cases: BTreeMap<String, u64>,
 }
 
-/// Reads the counts gungraun wrote with `--save-summary=json` under `dir`
-/// (`<dir>/gate.kernel_<i>/summary.json`), naming each by [`cases`].
-pub fn read_summaries(dir: &Path, measured_with: String) -> Result<Counts> {
+/// The name of case `index`'s callgrind output in the gate's folder.
+pub fn count_file_name(index: usize) -> String {
+    format!("case_{index}.callgrind")
+}
+
+/// The instructions counted in one callgrind output: its `totals:` line (the events counted
+/// while collection was on; the gate counts `Ir` only).
+pub fn callgrind_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("totals:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// Reads the counts the gate benchmark wrote under `dir` (`<dir>/case_<i>.callgrind`), naming
+/// each by [`cases`].
+pub fn read_counts(dir: &Path, measured_with: String) -> Result<Counts> {
     let mut counts = BTreeMap::new();
     for (i, case) in cases().into_iter().enumerate() {
-        let path = dir.join(format!("gate.kernel_{i}")).join("summary.json");
+        let path = dir.join(count_file_name(i));
         if !path.exists() {
             return Err(NinError::file(&path, format!("no gate result for '{case}'; did the gate benchmark run?")));
         }
-        let text = crate::files::read_text(&path, "gungraun summary")?;
-        let summary: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| NinError::file(&path, format!("not a gungraun summary: {e}")))?;
-        let ir = summary["profiles"][0]["data"]["parts"][0]["metrics"]["Ir"]["values"]["new"]
-            .as_u64()
-            .ok_or_else(|| NinError::file(&path, "no callgrind Ir count in it"))?;
+        let text = crate::files::read_text(&path, "callgrind output")?;
+        let ir = callgrind_total(&text).ok_or_else(|| NinError::file(&path, "no callgrind totals line in it"))?;
         counts.insert(case, ir);
     }
     Ok(Counts { event: "Ir (callgrind instructions executed)".into(), measured_with, cases: counts })
@@ -119,6 +128,13 @@ mod tests {
         assert_eq!(verdicts, vec![true, false, true]);
         assert!((rows[1].percent().unwrap() - 2.9).abs() < 1e-9);
         assert_eq!(rows[2].percent(), None);
+    }
+
+    #[test]
+    fn the_total_comes_from_callgrinds_totals_line() {
+        let out = "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nfn=(1) f\n3 120\n\ntotals: 38455\n";
+        assert_eq!(callgrind_total(out), Some(38455));
+        assert_eq!(callgrind_total("events: Ir\nsummary: 1\n"), None);
     }
 
     #[test]

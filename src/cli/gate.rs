@@ -6,14 +6,14 @@ use clap::Args;
 
 use super::{CommandResult, Failure};
 use crate::error::NinError;
-use crate::gate::{Counts, DEFAULT_MAX_INCREASE_PCT, compare, read_summaries};
+use crate::gate::{Counts, DEFAULT_MAX_INCREASE_PCT, compare, read_counts};
 
 /// Arguments of `nin-bench gate`.
 #[derive(Debug, Args)]
 pub(crate) struct GateArgs {
-    /// Where `cargo bench --bench gate -- --save-summary=json` left its results.
-    #[arg(long, value_name = "DIR", default_value = "target/gungraun/nin-bench/gate/kernels")]
-    summaries: PathBuf,
+    /// Where `cargo bench --bench gate` left its callgrind outputs (`<target>/gate`).
+    #[arg(long, value_name = "DIR", default_value = "target/gate")]
+    counts: PathBuf,
     /// The committed baseline.
     #[arg(long, value_name = "FILE", default_value = "results/gate/baseline.json")]
     baseline: PathBuf,
@@ -36,7 +36,7 @@ fn measured_with() -> String {
 }
 
 pub(crate) fn gate(args: GateArgs) -> CommandResult {
-    let new = read_summaries(&args.summaries, measured_with())?;
+    let new = read_counts(&args.counts, measured_with())?;
     let file_err = |reason: String| NinError::File { path: args.baseline.display().to_string(), reason };
     if args.update {
         if let Some(dir) = args.baseline.parent() {
