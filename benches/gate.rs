@@ -135,6 +135,11 @@ fn count_case(index: usize) {
     let case = cases.get(index).unwrap_or_else(|| panic!("no gate case {index} (there are {})", cases.len()));
     let mut case = setup(case.clone());
     nin_bench_gate_counted(black_box(&mut case));
+    // The path pulp chose under valgrind (whose CPU shows no AVX-512), for the baseline's
+    // record of what was counted.
+    let isa = nin_bench::SimdPolicy::from_env().isa_name();
+    let path = out_dir().join(nin_bench::gate::ISA_FILE_NAME);
+    std::fs::write(&path, isa).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 /// Where the counts go: `<target>/gate`, beside this binary's own build folder.

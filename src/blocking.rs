@@ -4,16 +4,24 @@
 
 use crate::simd::SimdPolicy;
 
-/// Rows of the register tile: output channels (NCHW) or pixels (NHWC and pixel rows).
-pub const MR: usize = crate::ukernel::gemm::MR;
+pub use crate::ukernel::gemm::{AVX2_TILE, AVX512_TILE, TileShape};
 
-/// Vectors per row of the register tile.
-pub const NV: usize = crate::ukernel::gemm::NV;
+/// The register tile the kernels run under `policy`: [`AVX512_TILE`] with 16 lanes (AVX-512,
+/// emu512), [`AVX2_TILE`] otherwise.
+pub fn tile(policy: SimdPolicy) -> TileShape {
+    crate::ukernel::gemm::kernel_tile(policy.f32_lanes())
+}
 
-/// Columns of the register tile under `policy`: `NV` vectors, 16 floats with AVX2, 2 with the
-/// scalar fallback.
+/// Rows of the register tile under `policy` (MR): output channels (NCHW) or pixels (NHWC and
+/// pixel rows).
+pub fn mr(policy: SimdPolicy) -> usize {
+    tile(policy).rows
+}
+
+/// Columns of the register tile under `policy` (NR): 16 floats with AVX2, 2 with the scalar
+/// fallback, the AVX-512 tile's vectors × 16 with AVX-512.
 pub fn nr(policy: SimdPolicy) -> usize {
-    NV * policy.f32_lanes()
+    tile(policy).columns(policy.f32_lanes())
 }
 
 /// The GEMM's K block, also the direct kernels' in pixel rows.
@@ -29,9 +37,13 @@ pub const NC: usize = crate::gemm::NC;
 /// most this many channels.
 pub const DIRECT_KC_MAX: usize = crate::conv1x1::direct::CHANNEL_ROWS_KC_MAX;
 
-/// Output channels of one region of an NCHW direct problem in channel rows, with AVX2's tile.
-pub const DIRECT_NCHW_REGION_CHANNELS: usize = crate::conv1x1::direct::NCHW_PANELS_PER_REGION * MR;
+/// Output channels of one region of an NCHW direct problem in channel rows under `policy`.
+pub fn direct_nchw_region_channels(policy: SimdPolicy) -> usize {
+    crate::conv1x1::direct::NCHW_PANELS_PER_REGION * mr(policy)
+}
 
-/// Fewest output channels (panels of `MR`) for which the direct kernels copy a large map's
-/// pixel rows into a panel instead of reading them in place.
-pub const DIRECT_PACK_MIN_CHANNELS: usize = crate::conv1x1::direct::PACK_MIN_PANELS * MR;
+/// Fewest output channels (panels of MR) for which the direct kernels copy a large map's pixel
+/// rows into a panel instead of reading them in place, under `policy`.
+pub fn direct_pack_min_channels(policy: SimdPolicy) -> usize {
+    crate::conv1x1::direct::PACK_MIN_PANELS * mr(policy)
+}

@@ -49,6 +49,9 @@ pub struct Counts {
     pub cases: BTreeMap<String, u64>,
 }
 
+/// The file in the gate's folder naming the ISA path the counted cases ran (under valgrind).
+pub const ISA_FILE_NAME: &str = "isa.txt";
+
 /// The name of case `index`'s callgrind output in the gate's folder.
 pub fn count_file_name(index: usize) -> String {
     format!("case_{index}.callgrind")

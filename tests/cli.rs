@@ -358,10 +358,7 @@ fn tiles_json_times_every_candidate_with_the_kernels_tile_among_them() {
     let lanes = nin_bench::SimdPolicy::from_env().f32_lanes();
     let kernels: Vec<_> = tiles.iter().filter(|t| t["kernels_tile"].as_bool().unwrap()).collect();
     assert_eq!(kernels.len(), 1, "{stdout}");
-    assert_eq!(
-        kernels[0]["tile"],
-        format!("{}x{}", nin_bench::blocking::MR, nin_bench::blocking::nr(nin_bench::SimdPolicy::from_env()))
-    );
+    assert_eq!(kernels[0]["tile"], nin_bench::blocking::tile(nin_bench::SimdPolicy::from_env()).name(lanes));
     if lanes == 1 {
         eprintln!("skipped: the scalar path has only the kernels' tile to time");
     } else {

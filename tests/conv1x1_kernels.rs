@@ -1,6 +1,7 @@
 //! Every registered 1×1 convolution kernel against the f64 reference, on shapes chosen from
-//! the kernels' tiles (the tests take them from `nin_bench::blocking` where it has them): the
-//! register tile is MR = 6 rows × NR = 16 columns with AVX2 (2 with the scalar fallback), the
+//! the kernels' tiles (the tests take them from `nin_bench::blocking`, for every ISA path the
+//! tests run): the register tile is MR = 6 rows × NR = 16 columns with AVX2 (2 with the scalar
+//! fallback), AVX-512's own (`blocking::AVX512_TILE`) with AVX-512 and emu512, the
 //! GEMM and the direct kernels block K by 256 (up to 512 in channel rows), the GEMM blocks M by
 //! 96 and N by 2048, and the direct kernels cut the output into regions of 192 channels × 64
 //! pixels (NCHW), 256 channels × 96 pixels (NCHW tiled by pixel rows) or 64 × 96 (NHWC).
@@ -8,13 +9,22 @@
 mod common;
 
 use common::{ConvData, check_all_conv_kernels, policies, problems, run_conv};
-use nin_bench::blocking::{DIRECT_KC_MAX, DIRECT_NCHW_REGION_CHANNELS, DIRECT_PACK_MIN_CHANNELS, KC, MR};
+use nin_bench::blocking::{self, DIRECT_KC_MAX, KC};
 use nin_bench::registry::conv1x1_kernels_with;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, Layout};
 
 /// Sizes around a block of `b`: below, equal, above, and a multiple plus one.
 fn around(b: usize) -> [usize; 4] {
     [b - 1, b, b + 1, 2 * b + 1]
+}
+
+/// Sizes around `block(policy)` for every ISA path the tests run, each once (0 left out).
+fn around_every_tile(block: impl Fn(nin_bench::SimdPolicy) -> usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> =
+        policies().into_iter().flat_map(|p| around(block(p))).filter(|&size| size > 0).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
 }
 
 fn with_layouts(problems: Vec<Conv1x1Problem>) -> Vec<Conv1x1Problem> {
@@ -26,8 +36,10 @@ fn every_kernel_matches_reference_when_cout_is_around_the_register_tile_rows() {
     // MR output channels per tile (NCHW rows); the panels from which a large map's rows are
     // copied; the channels of one NCHW region.
     let mut ps = Vec::new();
-    let blocks =
-        around(MR).into_iter().chain(around(DIRECT_PACK_MIN_CHANNELS)).chain(around(DIRECT_NCHW_REGION_CHANNELS));
+    let blocks = around_every_tile(blocking::mr)
+        .into_iter()
+        .chain(around_every_tile(blocking::direct_pack_min_channels))
+        .chain(around_every_tile(blocking::direct_nchw_region_channels));
     for cout in [1, 2].into_iter().chain(blocks) {
         ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 5, 3, 7, cout)).unwrap());
     }
@@ -36,13 +48,25 @@ fn every_kernel_matches_reference_when_cout_is_around_the_register_tile_rows() {
 
 #[test]
 fn every_kernel_matches_reference_when_pixels_or_cout_are_around_the_tile_columns() {
-    // NR = 16 pixels (NCHW) or channels (NHWC) with AVX2, 2 with the scalar fallback; 8 for a
-    // single vector. NHWC tiles are MR = 6 pixels.
+    // NR pixels (NCHW) or channels (NHWC) of every path's tile (16 with AVX2, 2 with the
+    // scalar fallback), and a single vector; MR pixels of NHWC tiles; the 96 pixels of an NHWC
+    // region and the 64 channels of its panels (at NR = 16).
+    let tile_columns = around_every_tile(blocking::nr).into_iter().chain(around_every_tile(|p| blocking::nr(p) / 2));
     let mut ps = Vec::new();
-    for hw in [1, 2, 5, 6, 7, 8, 9, 15, 16, 17, 33, 95, 96, 97, 128, 129] {
+    let mut hws: Vec<usize> = [1, 2, 5, 6, 7, 8, 9, 95, 96, 97, 128, 129]
+        .into_iter()
+        .chain(tile_columns.clone())
+        .chain(around_every_tile(blocking::mr))
+        .collect();
+    hws.sort_unstable();
+    hws.dedup();
+    for hw in hws {
         ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 3, 1, hw, 4)).unwrap());
     }
-    for cout in [8, 15, 16, 17, 63, 64, 65] {
+    let mut couts: Vec<usize> = [63, 64, 65].into_iter().chain(tile_columns).collect();
+    couts.sort_unstable();
+    couts.dedup();
+    for cout in couts {
         ps.push(Conv1x1Problem::new(Conv1x1Shape::new(1, 3, 2, 3, cout)).unwrap());
     }
     check_all_conv_kernels(&with_layouts(ps), 200);

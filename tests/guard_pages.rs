@@ -8,6 +8,7 @@
 mod common;
 
 use common::{ConvData, policies, problems};
+use nin_bench::blocking::{AVX2_TILE, AVX512_TILE};
 use nin_bench::measure::ChainData;
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with, mlpconv_kernels_with};
 use nin_bench::tensor::seeded_uniform;
@@ -91,15 +92,24 @@ impl Drop for Guarded {
     }
 }
 
-/// 1×1 convolutions around the register tile: Cout 1, 5, 6, 7, 17 (below, at and above MR = 6
-/// and 2·MR); H·W of 1, 15, 16, 17 and 6×6, 8×8, 3×11 (around NR = 16, the pixel-row maps);
-/// Cin 1 and 9; with stride, NHWC, no bias, ReLU and a batch of 2 spread over them.
+/// 1×1 convolutions around the register tiles: Cout 1, 5, 6, 7, 17 (below, at and above MR = 6
+/// and 2·MR, AVX2's), and the same around AVX-512's MR where it differs; H·W of 1, 15, 16, 17
+/// and 6×6, 8×8, 3×11 (around NR = 16, the pixel-row maps), and around AVX-512's NR; Cin 1 and
+/// 9; with stride, NHWC, no bias, ReLU and a batch of 2 spread over them.
 fn conv_edge_shapes() -> Vec<Conv1x1Problem> {
     let mut out = Vec::new();
-    let maps = [(1, 1), (1, 15), (4, 4), (1, 17), (6, 6), (8, 8), (3, 11)];
+    let (mr, nr) = (AVX512_TILE.rows, AVX512_TILE.columns(16));
+    let mut maps = vec![(1, 1), (1, 15), (4, 4), (1, 17), (6, 6), (8, 8), (3, 11)];
+    if nr != 16 {
+        maps.extend([(1, nr - 1), (1, nr + 1)]);
+    }
+    let mut couts = vec![1, 5, 6, 7, 17];
+    if mr != AVX2_TILE.rows {
+        couts.extend([mr - 1, mr, mr + 1, 2 * mr + 5]);
+    }
     let mut i = 0;
-    for cout in [1, 5, 6, 7, 17] {
-        for (h, w) in maps {
+    for cout in couts {
+        for &(h, w) in &maps {
             for cin in [1, 9] {
                 for layout in Layout::ALL {
                     i += 1;

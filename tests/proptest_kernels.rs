@@ -9,7 +9,7 @@
 mod common;
 
 use common::{ConvData, check_conv, policies, run_gap};
-use nin_bench::blocking::{DIRECT_KC_MAX, DIRECT_NCHW_REGION_CHANNELS, KC, MC};
+use nin_bench::blocking::{DIRECT_KC_MAX, KC, MC, direct_nchw_region_channels};
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, GapProblem, Layout, reference};
@@ -31,7 +31,7 @@ fn around_blocks(small: usize, blocks: &[usize]) -> BoxedStrategy<usize> {
 prop_compose! {
     fn conv_problem()(n in 1usize..=3, cin in around_blocks(70, &[KC, DIRECT_KC_MAX]),
                       h in 1usize..=12, w in 1usize..=12,
-                      cout in around_blocks(40, &[MC, DIRECT_NCHW_REGION_CHANNELS]),
+                      cout in around_blocks(40, &[MC, direct_nchw_region_channels(nin_bench::SimdPolicy::from_env())]),
                       stride in 1usize..=3, bias: bool, relu: bool,
                       layout in layout()) -> Conv1x1Problem {
         Conv1x1Problem::new(Conv1x1Shape { n, cin, h, w, cout, stride, bias, relu, layout }).unwrap()

@@ -25,18 +25,23 @@ pub(crate) struct GateArgs {
     update: bool,
 }
 
-fn measured_with() -> String {
+/// The toolchain and the ISA path the counts were taken with (the path the gate bench recorded
+/// under valgrind, not this process's).
+fn measured_with(counts: &std::path::Path) -> String {
     let rustc = std::process::Command::new("rustc")
         .arg("--version")
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "rustc unknown".into());
-    format!("{rustc}; pulp path {}", crate::simd::SimdPolicy::from_env().isa_name())
+    let isa = std::fs::read_to_string(counts.join(crate::gate::ISA_FILE_NAME))
+        .map(|isa| isa.trim().to_string())
+        .unwrap_or_else(|_| "not recorded".into());
+    format!("{rustc}; pulp path under valgrind {isa}")
 }
 
 pub(crate) fn gate(args: GateArgs) -> CommandResult {
-    let new = read_counts(&args.counts, measured_with())?;
+    let new = read_counts(&args.counts, measured_with(&args.counts))?;
     let file_err = |reason: String| NinError::File { path: args.baseline.display().to_string(), reason };
     if args.update {
         if let Some(dir) = args.baseline.parent() {

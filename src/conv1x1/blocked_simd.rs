@@ -3,7 +3,7 @@
 
 use super::direct::{self, DirectOp, OutPtr};
 use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::ukernel::gemm::{NV, tile_name};
+use crate::ukernel::gemm::{tile_dims, tile_name};
 
 use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
@@ -43,7 +43,7 @@ impl Kernel for BlockedSimd {
             isa: self.isa.clone(),
             tile: Some(tile_name(self.policy)),
             threads: Threads::Single,
-            description: "direct channel-blocked kernel, no im2col: 6×16 register tile of output channels × pixels (NCHW) or pixels × channels (NHWC, and NCHW maps that fill 6-pixel rows a fifth better, such as 6×6, whose batches take regions across images; in pixel rows each block of pixels is packed once for all its blocks of channels), Cin in equal blocks of at most 512 (256 in pixel rows), tiles copied into a panel when their rows are far apart or their block would overflow half the L1 (from an input of 2 MiB or more, the next tile's rows prefetched during each tile's panel calls), bias + ReLU in the epilogue; pulp, ISA chosen at run time",
+            description: "direct channel-blocked kernel, no im2col: the ISA's register tile (6×16 with AVX2) of output channels × pixels (NCHW) or pixels × channels (NHWC, and NCHW maps that fill 6-pixel rows a fifth better, such as 6×6, whose batches take regions across images; in pixel rows each block of pixels is packed once for all its blocks of channels), Cin in equal blocks of at most 512 (256 in pixel rows), tiles copied into a panel when their rows are far apart or their block would overflow half the L1 (from an input of 2 MiB or more, the next tile's rows prefetched during each tile's panel calls), bias + ReLU in the epilogue; pulp, ISA chosen at run time",
         }
     }
 }
@@ -54,11 +54,11 @@ impl Conv1x1Kernel for BlockedSimd {
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
-        let nr = NV * self.policy.f32_lanes();
-        let regions = direct::regions(args.problem, nr);
+        let tile = tile_dims(self.policy);
+        let regions = direct::regions(args.problem, tile);
         // Scratch is taken before the dispatch: closures inside it would be compiled without
         // the selected target features.
-        with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, nr), |scratch| {
+        with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, tile), |scratch| {
             self.policy.dispatch(DirectOp {
                 problem: args.problem,
                 input: args.input,

@@ -12,8 +12,7 @@ use crate::kernel::{Kernel, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::tensor::Layout;
-use crate::ukernel::gemm::MR;
-use crate::ukernel::wide::{NR, WideMicrokernel};
+use crate::ukernel::wide::{MR, NR, TILE, WideMicrokernel};
 
 /// The direct kernel with the `wide` crate's 8-lane vectors.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,15 +57,15 @@ impl Kernel for BlockedWide {
 
 impl Conv1x1Kernel for BlockedWide {
     fn pack(&self, problem: &Conv1x1Problem, weights: &[f32], bias: Option<&[f32]>) -> PreparedWeights {
-        let (w, b) = direct::pack_weights(problem, weights, bias, NR, TileRows::best_fill(problem, NR));
+        let (w, b) = direct::pack_weights(problem, weights, bias, TILE, TileRows::best_fill(problem, TILE));
         PreparedWeights::new(self.name(), self.isa().to_string(), *problem, w, b)
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
         let out = OutPtr(args.output.as_mut_ptr());
-        with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, NR), |scratch| {
+        with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, TILE), |scratch| {
             let mut scratch = direct::RegionScratch::new(scratch);
-            for region in direct::regions(args.problem, NR) {
+            for region in direct::regions(args.problem, TILE) {
                 // SAFETY: `out` is the checked output of the problem; regions are disjoint and
                 // written one after another; the weights were packed with NR = 16.
                 unsafe {

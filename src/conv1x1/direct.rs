@@ -37,7 +37,7 @@ use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, Layout, zeroed};
-use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, prefetch};
+use crate::ukernel::gemm::{BiasAlong, Epilogue, Microkernel, Tile, prefetch, with_kernel_tile};
 
 /// Output-channel panels per region: NCHW panels are MR = 6 channels (192 per region), NHWC
 /// panels are NR channels (64 per region at NR = 16). A region's weights (192·Cin floats,
@@ -124,16 +124,16 @@ impl TileRows {
         }
     }
 
-    /// The orientation of the direct kernels and `im2col-gemm` on `p` with tile width `nr`:
+    /// The orientation of the direct kernels and `im2col-gemm` on `p` with register tile `t`:
     /// the layout's, except that NCHW takes pixel rows where they fill the tiles at least
     /// [`PIXEL_ROWS_MIN_GAIN`] better (a 6×6 map fills 6-pixel rows exactly, 16-pixel columns
     /// to 75%), which pays for storing the output transposed.
-    pub(crate) fn best_fill(p: &Conv1x1Problem, nr: usize) -> Self {
+    pub(crate) fn best_fill(p: &Conv1x1Problem, t: Tile) -> Self {
         let fill = |len: usize, width: usize| len as f64 / (panels(len, width) * width) as f64;
-        let px = p.pixels_out();
+        let (px, Tile { mr, nr }) = (p.pixels_out(), t);
         match p.layout {
             Layout::Nchw
-                if fill(px, MR) * fill(p.cout, nr) >= PIXEL_ROWS_MIN_GAIN * fill(p.cout, MR) * fill(px, nr) =>
+                if fill(px, mr) * fill(p.cout, nr) >= PIXEL_ROWS_MIN_GAIN * fill(p.cout, mr) * fill(px, nr) =>
             {
                 TileRows::Pixels
             }
@@ -147,21 +147,21 @@ impl TileRows {
 /// (1x192x28x28:32, filled 12% better by pixel rows, measured 0.74× with them).
 const PIXEL_ROWS_MIN_GAIN: f64 = 1.20;
 
-/// Packs weights (Cout×Cin row-major) and bias for tiles of width `nr` whose rows are `rows`.
+/// Packs weights (Cout×Cin row-major) and bias for register tile `t` whose rows are `rows`.
 /// Returns (packed weights, bias padded to whole panels with zeros).
 pub(crate) fn pack_weights(
     p: &Conv1x1Problem,
     weights: &[f32],
     bias: Option<&[f32]>,
-    nr: usize,
+    Tile { mr, nr }: Tile,
     rows: TileRows,
 ) -> (AlignedBuf, AlignedBuf) {
     let w = MatRef::new(weights, p.cout, p.cin, p.cin, 1);
     let (packed, padded_cout) = match rows {
         TileRows::Channels => {
-            let mut packed = zeroed(panels(p.cout, MR) * p.cin * MR);
-            pack_a(&w, 0..p.cout, 0..p.cin, &mut packed);
-            (packed, panels(p.cout, MR) * MR)
+            let mut packed = zeroed(panels(p.cout, mr) * p.cin * mr);
+            pack_a(&w, 0..p.cout, 0..p.cin, mr, &mut packed);
+            (packed, panels(p.cout, mr) * mr)
         }
         TileRows::Pixels => {
             let mut packed = zeroed(panels(p.cout, nr) * p.cin * nr);
@@ -191,25 +191,26 @@ pub(crate) struct Region {
 /// images, and each block of the weights a panel streams serves all of them (batch 8 of a 6×6
 /// map: 16 tiles a region, against the 6 of one image): 1.04–1.08× on 8x1024x6x6:1024
 /// (docs/tuning.md).
-pub(crate) fn pixel_rows_across_images(p: &Conv1x1Problem, rows: TileRows) -> bool {
-    rows == TileRows::Pixels && p.layout == Layout::Nchw && p.n > 1 && p.pixels_out().is_multiple_of(MR)
+pub(crate) fn pixel_rows_across_images(p: &Conv1x1Problem, rows: TileRows, mr: usize) -> bool {
+    rows == TileRows::Pixels && p.layout == Layout::Nchw && p.n > 1 && p.pixels_out().is_multiple_of(mr)
 }
 
 /// The regions of the whole output, in the order a single thread walks them: per image, per
 /// channel block, per pixel block (so one block of weights is reused across the whole map).
-pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
-    let rows = TileRows::best_fill(p, nr);
+pub(crate) fn regions(p: &Conv1x1Problem, t: Tile) -> Vec<Region> {
+    let rows = TileRows::best_fill(p, t);
+    let Tile { mr, nr } = t;
     let (panel_width, mut panels_per, pixels_per) = match rows {
-        TileRows::Channels => (MR, NCHW_PANELS_PER_REGION, NCHW_PIXEL_TILES_PER_REGION * nr),
+        TileRows::Channels => (mr, NCHW_PANELS_PER_REGION, NCHW_PIXEL_TILES_PER_REGION * nr),
         TileRows::Pixels if p.layout == Layout::Nchw => {
-            (nr, NCHW_PIXEL_ROWS_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * MR)
+            (nr, NCHW_PIXEL_ROWS_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * mr)
         }
-        TileRows::Pixels => (nr, NHWC_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * MR),
+        TileRows::Pixels => (nr, NHWC_PANELS_PER_REGION, NHWC_PIXEL_TILES_PER_REGION * mr),
     };
     if p.layout == Layout::Nchw {
         // Small maps give few pixel blocks: split the channels instead, into enough regions
         // for the threads, but not into pieces too small to be worth a task.
-        let pixel_blocks = match pixel_rows_across_images(p, rows) {
+        let pixel_blocks = match pixel_rows_across_images(p, rows, mr) {
             true => (p.n * p.pixels_out()).div_ceil(pixels_per),
             false => p.n * p.pixels_out().div_ceil(pixels_per),
         };
@@ -218,7 +219,7 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
         panels_per = panels_per.min(panels(p.cout, panel_width).div_ceil(splits));
     }
     let total_panels = panels(p.cout, panel_width);
-    let (images, pixels) = match pixel_rows_across_images(p, rows) {
+    let (images, pixels) = match pixel_rows_across_images(p, rows, mr) {
         true => (1, p.n * p.pixels_out()),
         false => (p.n, p.pixels_out()),
     };
@@ -243,9 +244,9 @@ pub(crate) fn regions(p: &Conv1x1Problem, nr: usize) -> Vec<Region> {
 /// Length of the scratch [`run_region`] needs: with channel rows, one packed pixel tile of the
 /// input; with pixel rows, a region's pixels packed into MR-pixel tiles, and the sums of one
 /// panel's tiles (stored transposed into NCHW).
-pub(crate) fn region_scratch_len(p: &Conv1x1Problem, nr: usize) -> usize {
+pub(crate) fn region_scratch_len(p: &Conv1x1Problem, Tile { mr, nr }: Tile) -> usize {
     let tiles = NHWC_PIXEL_TILES_PER_REGION;
-    p.cin * nr.max(MR) + tiles * p.cin * MR + tiles * MR * nr
+    p.cin * nr.max(mr) + tiles * p.cin * mr + tiles * mr * nr
 }
 
 /// The scratch [`run_region`] works in (at least [`region_scratch_len`] values), and which
@@ -309,9 +310,9 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     region: &Region,
     scratch: &mut RegionScratch,
 ) {
-    let nr = mk.nr();
+    let Tile { mr, nr } = mk.dims();
     let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
-    if pixel_rows_across_images(p, TileRows::best_fill(p, nr)) {
+    if pixel_rows_across_images(p, TileRows::best_fill(p, mk.dims()), mr) {
         // SAFETY: as this function's (the same region of the same output).
         unsafe { run_region_across_images(mk, p, input, weights, bias, out, region, scratch) };
         return;
@@ -319,7 +320,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     let x_n = &input[region.n * cin * hw_in..][..cin * hw_in];
     // SAFETY: image n's output starts inside the buffer (n < N).
     let y_n = unsafe { out.0.add(region.n * cout * pixels_out) };
-    match TileRows::best_fill(p, nr) {
+    match TileRows::best_fill(p, mk.dims()) {
         TileRows::Channels => {
             let b_tile = &mut scratch.other()[..cin * nr];
             let k_block = channel_rows_k_block(cin);
@@ -378,15 +379,15 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                             }
                             calls += 1;
                         }
-                        let co = panel * MR;
-                        let a = &weights[panel * cin * MR + k0 * MR..][..kc * MR];
+                        let co = panel * mr;
+                        let a = &weights[panel * cin * mr + k0 * mr..][..kc * mr];
                         let b_block = &b[k0 * ldb..(k0 + kc - 1) * ldb + nr];
                         let tile_bias = match p.bias && last {
-                            true => BiasAlong::Rows(bias[co..][..MR].as_ptr()),
+                            true => BiasAlong::Rows(bias[co..][..mr].as_ptr()),
                             false => BiasAlong::None,
                         };
                         let epilogue = Epilogue { accumulate: k0 > 0, bias: tile_bias, relu: p.relu && last };
-                        // SAFETY: `a` holds kc·MR values; `b_block` holds kc rows of nr values
+                        // SAFETY: `a` holds kc·mr values; `b_block` holds kc rows of nr values
                         // ldb apart (both sliced above); rows co..co+rows of Y_n, columns
                         // pt..pt+cols, lie inside this region of the output (caller).
                         unsafe {
@@ -397,7 +398,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                                 ldb,
                                 y_n.add(co * pixels_out + pt),
                                 pixels_out,
-                                MR.min(cout - co),
+                                mr.min(cout - co),
                                 cols,
                                 epilogue,
                             );
@@ -407,23 +408,23 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
             }
         }
         TileRows::Pixels => {
-            let tiles = region.pixels.len().div_ceil(MR);
+            let tiles = region.pixels.len().div_ceil(mr);
             let (buf, packed) = scratch.for_pixel_tiles(region);
-            let (a_tiles, sums) = buf.split_at_mut(tiles * cin * MR);
+            let (a_tiles, sums) = buf.split_at_mut(tiles * cin * mr);
             if !packed {
-                pack_pixel_tiles(p, x_n, region.pixels.clone(), a_tiles);
+                pack_pixel_tiles(p, x_n, region.pixels.clone(), mr, a_tiles);
             }
             for panel in region.panels.clone() {
                 let co = panel * nr;
-                // NHWC tiles go straight to Y_n (tile t at pixel start + t·MR, rows `cout`
+                // NHWC tiles go straight to Y_n (tile t at pixel start + t·mr, rows `cout`
                 // apart); NCHW tiles to `sums`, stored transposed below.
                 let (c, tile_stride, ldc) = match p.layout {
                     // SAFETY: the region's first pixel, channel co, of Y_n (caller).
-                    Layout::Nhwc => (unsafe { y_n.add(region.pixels.start * cout + co) }, MR * cout, cout),
-                    Layout::Nchw => (sums.as_mut_ptr(), MR * nr, nr),
+                    Layout::Nhwc => (unsafe { y_n.add(region.pixels.start * cout + co) }, mr * cout, cout),
+                    Layout::Nchw => (sums.as_mut_ptr(), mr * nr, nr),
                 };
                 // SAFETY: NHWC: the region's pixels × the panel's channels of Y_n lie inside this
-                // region (caller); NCHW: `sums` holds `tiles` blocks of MR×nr (scratch length).
+                // region (caller); NCHW: `sums` holds `tiles` blocks of mr×nr (scratch length).
                 unsafe {
                     pixel_rows_panel(mk, p, a_tiles, region.pixels.clone(), weights, bias, panel, c, tile_stride, ldc);
                 }
@@ -439,7 +440,7 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                                 region.pixels.len(),
                             )
                         };
-                        for (y_tile, tile) in y_row.chunks_mut(MR).zip(sums.chunks_exact(MR * nr)) {
+                        for (y_tile, tile) in y_row.chunks_mut(mr).zip(sums.chunks_exact(mr * nr)) {
                             for (r, y) in y_tile.iter_mut().enumerate() {
                                 *y = tile[r * nr + j];
                             }
@@ -451,8 +452,8 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
     }
 }
 
-/// [`run_region`] for a region across images ([`pixel_rows_across_images`]): every tile is MR
-/// pixels of one image (HW is a multiple of MR), packed from that image's rows, computed as
+/// [`run_region`] for a region across images ([`pixel_rows_across_images`]): every tile is mr
+/// pixels of one image (HW is a multiple of mr), packed from that image's rows, computed as
 /// the per-image pixel-row tiles are, and stored transposed into that image's output rows.
 ///
 /// # Safety
@@ -469,25 +470,25 @@ unsafe fn run_region_across_images<K: Microkernel>(
     region: &Region,
     scratch: &mut RegionScratch,
 ) {
-    let nr = mk.nr();
+    let Tile { mr, nr } = mk.dims();
     let (cin, cout, hw_in, pixels_out) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
-    let tiles = region.pixels.len().div_ceil(MR);
+    let tiles = region.pixels.len().div_ceil(mr);
     // Tile t: image n, first pixel q of that image.
     let origin = |t: usize| {
-        let g = region.pixels.start + t * MR;
+        let g = region.pixels.start + t * mr;
         (g / pixels_out, g % pixels_out)
     };
     let (buf, packed) = scratch.for_pixel_tiles(region);
-    let (a_tiles, sums) = buf.split_at_mut(tiles * cin * MR);
+    let (a_tiles, sums) = buf.split_at_mut(tiles * cin * mr);
     if !packed {
-        for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(tiles).enumerate() {
+        for (t, a_tile) in a_tiles.chunks_exact_mut(cin * mr).take(tiles).enumerate() {
             let (n, q) = origin(t);
-            pack_pixel_tiles(p, &input[n * cin * hw_in..][..cin * hw_in], q..q + MR, a_tile);
+            pack_pixel_tiles(p, &input[n * cin * hw_in..][..cin * hw_in], q..q + mr, mr, a_tile);
         }
     }
     for panel in region.panels.clone() {
         let co = panel * nr;
-        // SAFETY: `sums` holds `tiles` blocks of MR×nr (scratch length); weights and bias as
+        // SAFETY: `sums` holds `tiles` blocks of mr×nr (scratch length); weights and bias as
         // the caller guarantees.
         unsafe {
             pixel_rows_panel(
@@ -499,16 +500,16 @@ unsafe fn run_region_across_images<K: Microkernel>(
                 bias,
                 panel,
                 sums.as_mut_ptr(),
-                MR * nr,
+                mr * nr,
                 nr,
             );
         }
         for j in 0..nr.min(cout - co) {
-            for (t, tile) in sums.chunks_exact(MR * nr).take(tiles).enumerate() {
+            for (t, tile) in sums.chunks_exact(mr * nr).take(tiles).enumerate() {
                 let (n, q) = origin(t);
-                // SAFETY: image n < N, channel co + j < cout, pixels q..q+MR ≤ HW: inside this
+                // SAFETY: image n < N, channel co + j < cout, pixels q..q+mr ≤ HW: inside this
                 // region of the output (caller); no other reference to them exists.
-                let y = unsafe { core::slice::from_raw_parts_mut(out.0.add((n * cout + co + j) * pixels_out + q), MR) };
+                let y = unsafe { core::slice::from_raw_parts_mut(out.0.add((n * cout + co + j) * pixels_out + q), mr) };
                 for (r, v) in y.iter_mut().enumerate() {
                     *v = tile[r * nr + j];
                 }
@@ -517,35 +518,35 @@ unsafe fn run_region_across_images<K: Microkernel>(
     }
 }
 
-/// Packs `pixels` of image `x_n` (at most [`NHWC_PIXEL_TILES_PER_REGION`]·MR of them) into
-/// MR-pixel tiles for pixel rows: tile t holds `a[k·MR + r]` = pixel `start + t·MR + r`,
+/// Packs `pixels` of image `x_n` (at most [`NHWC_PIXEL_TILES_PER_REGION`]·mr of them) into
+/// mr-pixel tiles for pixel rows: tile t holds `a[k·mr + r]` = pixel `start + t·mr + r`,
 /// channel k, zero past the last pixel.
 #[inline(always)]
-pub(crate) fn pack_pixel_tiles(p: &Conv1x1Problem, x_n: &[f32], pixels: Range<usize>, a_tiles: &mut [f32]) {
+pub(crate) fn pack_pixel_tiles(p: &Conv1x1Problem, x_n: &[f32], pixels: Range<usize>, mr: usize, a_tiles: &mut [f32]) {
     let (cin, hw_in) = (p.cin, p.pixels_in());
-    for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(pixels.len().div_ceil(MR)).enumerate() {
-        let pt = pixels.start + t * MR;
-        let rows = MR.min(pixels.end - pt);
+    for (t, a_tile) in a_tiles.chunks_exact_mut(cin * mr).take(pixels.len().div_ceil(mr)).enumerate() {
+        let pt = pixels.start + t * mr;
+        let rows = mr.min(pixels.end - pt);
         match p.layout {
             // A pixel's channels are contiguous in NHWC.
             Layout::Nhwc => {
-                for r in 0..MR {
+                for r in 0..mr {
                     if r < rows {
                         let x_px = &x_n[p.input_pixel(pt + r) * cin..][..cin];
                         for (k, &v) in x_px.iter().enumerate() {
-                            a_tile[k * MR + r] = v;
+                            a_tile[k * mr + r] = v;
                         }
                     } else {
-                        a_tile.iter_mut().skip(r).step_by(MR).for_each(|v| *v = 0.0);
+                        a_tile.iter_mut().skip(r).step_by(mr).for_each(|v| *v = 0.0);
                     }
                 }
             }
-            // In NCHW, MR adjacent values of each channel's row.
+            // In NCHW, mr adjacent values of each channel's row.
             Layout::Nchw => {
-                for (k, a_k) in a_tile.chunks_exact_mut(MR).enumerate() {
+                for (k, a_k) in a_tile.chunks_exact_mut(mr).enumerate() {
                     let x_row = &x_n[k * hw_in..][..hw_in];
-                    if p.stride == 1 && rows == MR {
-                        a_k.copy_from_slice(&x_row[pt..pt + MR]);
+                    if p.stride == 1 && rows == mr {
+                        a_k.copy_from_slice(&x_row[pt..pt + mr]);
                     } else {
                         for (r, v) in a_k.iter_mut().enumerate() {
                             *v = if r < rows { x_row[p.input_pixel(pt + r)] } else { 0.0 };
@@ -558,7 +559,7 @@ pub(crate) fn pack_pixel_tiles(p: &Conv1x1Problem, x_n: &[f32], pixels: Range<us
 }
 
 /// One NR-channel panel of Wᵀ against every pixel tile [`pack_pixel_tiles`] packed for
-/// `pixels`: tile t's MR×NR block, with bias and ReLU, goes to `c + t·tile_stride`, rows `ldc`
+/// `pixels`: tile t's mr×NR block, with bias and ReLU, goes to `c + t·tile_stride`, rows `ldc`
 /// apart. The panel's K blocks (KC×NR, 16 KiB) are the outer loop, so each stays in L1 while
 /// all the tiles pass, and the weights stream once.
 ///
@@ -580,7 +581,7 @@ pub(crate) unsafe fn pixel_rows_panel<K: Microkernel>(
     tile_stride: usize,
     ldc: usize,
 ) {
-    let (nr, cin) = (mk.nr(), p.cin);
+    let (Tile { mr, nr }, cin) = (mk.dims(), p.cin);
     let co = panel * nr;
     let cols = nr.min(p.cout - co);
     for k0 in (0..cin).step_by(KC) {
@@ -592,10 +593,10 @@ pub(crate) unsafe fn pixel_rows_panel<K: Microkernel>(
             false => BiasAlong::None,
         };
         let epilogue = Epilogue { accumulate: k0 > 0, bias: tile_bias, relu: p.relu && last };
-        for t in 0..pixels.len().div_ceil(MR) {
-            let rows = MR.min(pixels.end - pixels.start - t * MR);
-            let a = &a_tiles[t * cin * MR + k0 * MR..][..kc * MR];
-            // SAFETY: `a` holds kc·MR values, `b` kc rows of nr; C as the caller guarantees.
+        for t in 0..pixels.len().div_ceil(mr) {
+            let rows = mr.min(pixels.end - pixels.start - t * mr);
+            let a = &a_tiles[t * cin * mr + k0 * mr..][..kc * mr];
+            // SAFETY: `a` holds kc·mr values, `b` kc rows of nr; C as the caller guarantees.
             unsafe { mk.tile(kc, a.as_ptr(), b.as_ptr(), nr, c.add(t * tile_stride), ldc, rows, cols, epilogue) };
         }
     }
@@ -618,7 +619,14 @@ impl WithSimd for DirectOp<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let mk = PulpMicrokernel::new(simd);
+        with_kernel_tile!(simd, S, mk => self.run(mk))
+    }
+}
+
+impl DirectOp<'_> {
+    /// The regions, on the microkernel `mk`.
+    #[inline(always)]
+    fn run<K: Microkernel>(self, mk: K) {
         let mut scratch = RegionScratch::new(self.scratch);
         for region in self.regions {
             // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are
@@ -650,8 +658,8 @@ pub(crate) fn pack_for(
     bias: Option<&[f32]>,
     (kernel, isa): (&'static str, &str),
 ) -> PreparedWeights {
-    let nr = NV * policy.f32_lanes();
-    let (w, b) = pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
+    let t = crate::ukernel::gemm::tile_dims(policy);
+    let (w, b) = pack_weights(problem, weights, bias, t, TileRows::best_fill(problem, t));
     PreparedWeights::new(kernel, isa.to_string(), *problem, w, b)
 }
 
@@ -659,8 +667,11 @@ pub(crate) fn pack_for(
 mod tests {
     use super::*;
 
+    /// AVX2's tile, 6x16, which the orientations and regions below were chosen with.
+    const T: Tile = Tile { mr: 6, nr: 16 };
+
     fn rows_of(s: &str) -> TileRows {
-        TileRows::best_fill(&s.parse().unwrap(), 16)
+        TileRows::best_fill(&s.parse().unwrap(), T)
     }
 
     #[test]
@@ -710,8 +721,8 @@ mod tests {
             ("2x384x13x13:384", TileRows::Channels),
         ] {
             let p: Conv1x1Problem = s.parse().unwrap();
-            assert_eq!(TileRows::best_fill(&p, 16), rows, "{s}");
-            let all = regions(&p, 16);
+            assert_eq!(TileRows::best_fill(&p, T), rows, "{s}");
+            let all = regions(&p, T);
             let key = |r: &Region| match rows {
                 TileRows::Pixels => (r.n, r.pixels.start),
                 TileRows::Channels => (r.n, r.panels.start),
@@ -731,11 +742,11 @@ mod tests {
                 .chain(across)
         {
             let p: Conv1x1Problem = s.parse().unwrap();
-            let rows = TileRows::best_fill(&p, 16);
-            assert_eq!(pixel_rows_across_images(&p, rows), across.contains(&s), "{s}");
-            let width = if rows == TileRows::Pixels { 16 } else { MR };
+            let rows = TileRows::best_fill(&p, T);
+            assert_eq!(pixel_rows_across_images(&p, rows, T.mr), across.contains(&s), "{s}");
+            let width = if rows == TileRows::Pixels { T.nr } else { T.mr };
             let mut seen = vec![0u8; p.n * panels(p.cout, width) * p.pixels_out()];
-            for r in regions(&p, 16) {
+            for r in regions(&p, T) {
                 for panel in r.panels.clone() {
                     for q in r.pixels.clone() {
                         // Across images, pixel q of the batch is pixel q mod HW of image q div HW.

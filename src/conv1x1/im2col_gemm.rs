@@ -22,7 +22,7 @@ use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
-use crate::ukernel::gemm::{MR, Microkernel, NV, PulpMicrokernel};
+use crate::ukernel::gemm::{Microkernel, tile_dims, tile_name, with_kernel_tile};
 
 /// im2col (a gather only when strided) + the crate's cache-blocked GEMM.
 #[derive(Debug, Clone)]
@@ -57,9 +57,16 @@ impl WithSimd for Im2colOp<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
+        with_kernel_tile!(simd, S, mk => self.run(mk))
+    }
+}
+
+impl Im2colOp<'_> {
+    /// The im2col and GEMM of every image, on the microkernel `mk`.
+    #[inline(always)]
+    fn run<K: Microkernel>(self, mk: K) {
         let Im2colOp { problem: p, input, prepared, output, columns, transposed, a_buf, b_buf } = self;
-        let mk = PulpMicrokernel::new(simd);
-        let rows = TileRows::best_fill(p, mk.nr());
+        let rows = TileRows::best_fill(p, mk.dims());
         let (cin, cout, hw_in, pixels) = (p.cin, p.cout, p.pixels_in(), p.pixels_out());
         let bias = if p.bias { Some(prepared.bias()) } else { None };
         let strided = p.stride > 1;
@@ -170,14 +177,14 @@ impl Kernel for Im2colGemm {
             layouts: Layout::ALL.to_vec(),
             isa: self.isa.clone(),
             tile: Some(format!(
-                "{MR}x{} (KC {}, MC {}, NC {})",
-                NV * self.policy.f32_lanes(),
+                "{} (KC {}, MC {}, NC {})",
+                tile_name(self.policy),
                 crate::gemm::KC,
                 crate::gemm::MC,
                 crate::gemm::NC
             )),
             threads: Threads::Single,
-            description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, 6×16 FMA microkernel; on 6×6 maps the transposed product, written back transposed",
+            description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, the ISA's FMA microkernel (6×16 with AVX2); on 6×6 maps the transposed product, written back transposed",
         }
     }
 }
@@ -187,22 +194,22 @@ impl Conv1x1Kernel for Im2colGemm {
         // The direct kernels' packing is exactly the GEMM's panel format over the whole K:
         // W as A panels (channel rows) or Wᵀ as B panels (pixel rows: NHWC, and NCHW on the
         // maps where pixel rows fill the tiles better).
-        let nr = NV * self.policy.f32_lanes();
-        let (w, b) = direct::pack_weights(problem, weights, bias, nr, TileRows::best_fill(problem, nr));
+        let tile = tile_dims(self.policy);
+        let (w, b) = direct::pack_weights(problem, weights, bias, tile, TileRows::best_fill(problem, tile));
         PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
         let p = args.problem;
-        let nr = NV * self.policy.f32_lanes();
-        let rows = TileRows::best_fill(p, nr);
+        let tile = tile_dims(self.policy);
+        let rows = TileRows::best_fill(p, tile);
         let (m, n) = match rows {
             TileRows::Channels => (p.cout, p.pixels_out()),
             TileRows::Pixels => (p.pixels_out(), p.cout),
         };
         let transposed_len =
             if p.layout == Layout::Nchw && rows == TileRows::Pixels { p.cout * p.pixels_out() } else { 0 };
-        let (a_len, b_len) = gemm_scratch_len((m, n, p.cin), nr);
+        let (a_len, b_len) = gemm_scratch_len((m, n, p.cin), tile);
         let columns_len = if p.stride > 1 { p.cin * p.pixels_out() } else { 0 };
         // Scratch is taken before the dispatch: closures inside it would be compiled without
         // the selected target features.

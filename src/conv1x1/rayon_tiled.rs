@@ -9,8 +9,7 @@ use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
-use crate::ukernel::gemm::NV;
-use crate::ukernel::gemm::tile_name;
+use crate::ukernel::gemm::{tile_dims, tile_name};
 
 /// The direct kernel, parallel over (image, output-channel block, pixel block) regions. Never
 /// splits the Cin reduction, and the regions do not depend on the thread count, so the output
@@ -59,9 +58,9 @@ impl Conv1x1Kernel for RayonTiled {
     }
 
     fn execute(&self, args: ConvArgs<'_>) {
-        let nr = NV * self.policy.f32_lanes();
-        let regions = direct::regions(args.problem, nr);
-        let scratch_len = direct::region_scratch_len(args.problem, nr);
+        let tile = tile_dims(self.policy);
+        let regions = direct::regions(args.problem, tile);
+        let scratch_len = direct::region_scratch_len(args.problem, tile);
         let out = OutPtr(args.output.as_mut_ptr());
         let (problem, input, prepared, policy) = (args.problem, args.input, args.prepared, self.policy);
         // One region (a layer too small to split, see `direct::MIN_REGION_FLOPS`) or one thread:

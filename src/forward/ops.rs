@@ -18,7 +18,7 @@ use crate::problem::{Conv1x1Problem, Conv1x1Shape};
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, zeroed};
-use crate::ukernel::gemm::{MR, NV, PulpMicrokernel};
+use crate::ukernel::gemm::{Tile, tile_dims, with_kernel_tile};
 
 /// LRN's α, β and k: Caffe's `bvlc_alexnet` (`alpha: 0.0001`, `beta: 0.75`, and k = 1, Caffe's
 /// default), the only model here with LRN.
@@ -191,7 +191,7 @@ impl WithSimd for GemmCall<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let GemmCall { dims, a, b, c, ldc, bias, relu, a_buf, b_buf } = self;
-        gemm(PulpMicrokernel::new(simd), dims, a, b, c, ldc, bias, relu, a_buf, b_buf);
+        with_kernel_tile!(simd, S, mk => gemm(mk, dims, a, b, c, ldc, bias, relu, a_buf, b_buf));
     }
 }
 
@@ -199,7 +199,7 @@ impl WithSimd for GemmCall<'_> {
 #[allow(clippy::too_many_arguments)]
 fn gemm_on_this_thread(
     policy: SimdPolicy,
-    nr: usize,
+    tile: Tile,
     dims: (usize, usize, usize),
     a: Operand,
     b: Operand,
@@ -208,7 +208,7 @@ fn gemm_on_this_thread(
     bias: GemmBias,
     relu: bool,
 ) {
-    let (a_len, b_len) = gemm_scratch_len(dims, nr);
+    let (a_len, b_len) = gemm_scratch_len(dims, tile);
     with_scratch(Slot::PackA, a_len, |a_buf| {
         with_scratch(Slot::PackB, b_len, |b_buf| {
             policy.dispatch(GemmCall { dims, a, b, c, ldc, bias, relu, a_buf, b_buf })
@@ -248,15 +248,15 @@ impl SpatialConv {
     pub fn new(geometry: ConvGeometry, weights: &[f32], bias: &[f32], relu: bool, policy: SimdPolicy) -> Self {
         assert_eq!((weights.len(), bias.len()), (geometry.weights_len(), geometry.cout));
         let (k_len, cout_g) = (geometry.reduction(), geometry.cout_group());
-        let nr = NV * policy.f32_lanes();
+        let tile = tile_dims(policy);
         // The GEMM of one group is a 1×1 convolution of K "channels" on the output map.
         let as_pointwise = Conv1x1Problem::new(Conv1x1Shape::new(1, k_len, geometry.hout(), geometry.wout(), cout_g))
             .expect("a validated layer's GEMM is a valid problem");
-        let rows = TileRows::best_fill(&as_pointwise, nr);
+        let rows = TileRows::best_fill(&as_pointwise, tile);
         let (packed, bias) = (0..geometry.groups)
             .map(|g| {
                 let w_g = &weights[g * cout_g * k_len..][..cout_g * k_len];
-                pack_weights(&as_pointwise, w_g, Some(&bias[g * cout_g..][..cout_g]), nr, rows)
+                pack_weights(&as_pointwise, w_g, Some(&bias[g * cout_g..][..cout_g]), tile, rows)
             })
             .unzip();
         Self { geometry, relu, policy, rows, packed, bias }
@@ -275,11 +275,11 @@ impl SpatialConv {
         let out_group = cout_g * pixels;
         let images = input.len() / (g.cin * g.h * g.w);
         assert_eq!((input.len(), output.len()), (images * g.cin * g.h * g.w, images * g.cout * pixels));
-        let nr = NV * self.policy.f32_lanes();
-        // Channels come in panels of MR (channel rows) or nr (pixel rows); pixels in the other.
+        let tile = tile_dims(self.policy);
+        // Channels come in panels of MR (channel rows) or NR (pixel rows); pixels in the other.
         let (channel_unit, pixel_unit) = match self.rows {
-            TileRows::Channels => (MR, nr),
-            TileRows::Pixels => (nr, MR),
+            TileRows::Channels => (tile.mr, tile.nr),
+            TileRows::Pixels => (tile.nr, tile.mr),
         };
         let items = images * g.groups;
         let pieces = pieces_per_item(items).min(panels(cout_g, channel_unit));
@@ -295,7 +295,7 @@ impl SpatialConv {
             match self.rows {
                 TileRows::Channels => gemm_on_this_thread(
                     self.policy,
-                    nr,
+                    tile,
                     (channels, pixels, k_len),
                     Operand::Packed(weights),
                     Operand::Packed(columns),
@@ -307,7 +307,7 @@ impl SpatialConv {
                 TileRows::Pixels => with_scratch(Slot::Transposed, pixels * channels, |transposed| {
                     gemm_on_this_thread(
                         self.policy,
-                        nr,
+                        tile,
                         (pixels, channels, k_len),
                         Operand::Packed(columns),
                         Operand::Packed(weights),
@@ -381,7 +381,7 @@ impl FullyConnected {
     /// Packs `weights` (out × in, row-major) and `bias` (out).
     pub fn new(inputs: usize, outputs: usize, weights: &[f32], bias: &[f32], relu: bool, policy: SimdPolicy) -> Self {
         assert_eq!((weights.len(), bias.len()), (inputs * outputs, outputs));
-        let nr = NV * policy.f32_lanes();
+        let nr = tile_dims(policy).nr;
         let w = MatRef::new(weights, outputs, inputs, inputs, 1);
         let mut packed = zeroed(panels(outputs, nr) * inputs * nr);
         pack_b(&w.t(), 0..inputs, 0..outputs, nr, &mut packed);
@@ -412,7 +412,7 @@ impl FullyConnected {
             with_scratch(Slot::Transposed, images * cols, |y| {
                 gemm_on_this_thread(
                     self.policy,
-                    nr,
+                    tile_dims(self.policy),
                     (images, cols, k),
                     Operand::Strided(x),
                     Operand::Packed(b),

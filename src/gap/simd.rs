@@ -45,7 +45,7 @@ impl Kernel for GapSimd {
             isa: self.isa().to_string(),
             tile: Some(format!("{ACCUMULATORS} accumulators x {} lanes", self.policy.f32_lanes())),
             threads: Threads::Single,
-            description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors eight channels at a time, their horizontal sums done together with AVX2) or channel vectors accumulated pixel by pixel (NHWC)",
+            description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors a channel per lane at a time, their horizontal sums done together with AVX2 and AVX-512) or channel vectors accumulated pixel by pixel (NHWC)",
         }
     }
 }

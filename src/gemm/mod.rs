@@ -15,26 +15,28 @@
 
 pub(crate) mod pack;
 
-use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, Microkernel};
+use crate::ukernel::gemm::{AVX2_TILE, AVX512_TILE, BiasAlong, Epilogue, Microkernel, Tile};
 use pack::{MatRef, pack_a, pack_b, panels};
 
 /// K block: a KC×NR panel of B is 16 KiB at NR = 16, half of Zen 3's 32 KiB L1d, leaving room
 /// for the A panel streaming through.
 pub(crate) const KC: usize = 256;
-/// M block: MC×KC of packed A is 96 KiB, inside the 512 KiB L2 with room for C. A multiple of MR.
+/// M block: MC×KC of packed A is 96 KiB, inside the 512 KiB L2 with room for C. A multiple of
+/// every ISA's MR (checked below).
 pub(crate) const MC: usize = 96;
-/// B is read in place, not packed, when C has at most this many rows (seven MR-row panels):
-/// packing copies all of B, repaid only when enough panels of A reuse each packed panel (the
-/// direct kernels copy their tiles only from 8 panels up, `PACK_MIN_PANELS`): in place
-/// measured 1.35× packing on 1x192x8x8:10 (docs/tuning.md).
-const SMALL_M: usize = 7 * MR;
+const _: () = assert!(MC.is_multiple_of(AVX2_TILE.rows) && MC.is_multiple_of(AVX512_TILE.rows));
+/// B is read in place, not packed, when C has at most this many MR-row panels: packing copies
+/// all of B, repaid only when enough panels of A reuse each packed panel (the direct kernels
+/// copy their tiles only from 8 panels up, `PACK_MIN_PANELS`): in place measured 1.35×
+/// packing on 1x192x8x8:10 (docs/tuning.md).
+const SMALL_M_PANELS: usize = 7;
 /// N block: KC×NC of packed B is 2 MiB, a slice of the L3. A multiple of every NR (2 to 32).
 pub(crate) const NC: usize = 2048;
 
 /// Lengths of the A and B packing buffers for an m×n×k product (the blocks, or the whole
-/// matrix where it is smaller), tile width `nr`.
-pub(crate) fn gemm_scratch_len((m, n, k): (usize, usize, usize), nr: usize) -> (usize, usize) {
-    (MC.min(panels(m, MR) * MR) * KC.min(k), KC.min(k) * NC.min(panels(n, nr) * nr))
+/// matrix where it is smaller), register tile `t`.
+pub(crate) fn gemm_scratch_len((m, n, k): (usize, usize, usize), t: Tile) -> (usize, usize) {
+    (MC.min(panels(m, t.mr) * t.mr) * KC.min(k), KC.min(k) * NC.min(panels(n, t.nr) * t.nr))
 }
 
 /// One GEMM operand.
@@ -78,25 +80,25 @@ pub(crate) fn gemm<K: Microkernel>(
     a_buf: &mut [f32],
     b_buf: &mut [f32],
 ) {
-    let nr = mk.nr();
-    assert!(NC.is_multiple_of(nr) && MC.is_multiple_of(MR));
+    let Tile { mr, nr } = mk.dims();
+    assert!(NC.is_multiple_of(nr) && MC.is_multiple_of(mr));
     assert!(m >= 1 && n >= 1 && k >= 1 && ldc >= n && c.len() >= (m - 1) * ldc + n);
     if let Operand::Packed(p) = a {
-        assert_eq!(p.len(), panels(m, MR) * k * MR);
+        assert_eq!(p.len(), panels(m, mr) * k * mr);
     }
     if let Operand::Packed(p) = b {
         assert_eq!(p.len(), panels(n, nr) * k * nr);
     }
     match bias {
-        GemmBias::Rows(v) => assert!(v.len() >= panels(m, MR) * MR),
+        GemmBias::Rows(v) => assert!(v.len() >= panels(m, mr) * mr),
         GemmBias::Cols(v) => assert!(v.len() >= panels(n, nr) * nr),
         GemmBias::None => {}
     }
-    let (a_len, b_len) = gemm_scratch_len((m, n, k), nr);
+    let (a_len, b_len) = gemm_scratch_len((m, n, k), mk.dims());
     assert!(a_buf.len() >= a_len && b_buf.len() >= b_len);
     // B read in place (see SMALL_M): contiguous rows and few rows of C.
     let in_place = match b {
-        Operand::Strided(view) => view.cs == 1 && m <= SMALL_M,
+        Operand::Strided(view) => view.cs == 1 && m <= SMALL_M_PANELS * mr,
         Operand::Packed(_) => false,
     };
     // LOOP 5: column blocks of C and B.
@@ -127,10 +129,10 @@ pub(crate) fn gemm<K: Microkernel>(
                 let mc = MC.min(m - ic);
                 let (a_panels, a_step): (&[f32], usize) = match a {
                     Operand::Strided(view) => {
-                        pack_a(&view, ic..ic + mc, pc..pc + kc, a_buf);
-                        (&a_buf[..], kc * MR)
+                        pack_a(&view, ic..ic + mc, pc..pc + kc, mr, a_buf);
+                        (&a_buf[..], kc * mr)
                     }
-                    Operand::Packed(p) => (&p[(ic / MR) * k * MR + pc * MR..], k * MR),
+                    Operand::Packed(p) => (&p[(ic / mr) * k * mr + pc * mr..], k * mr),
                 };
                 // LOOP 2: NR-wide panels of B.
                 for jr in (0..nc).step_by(nr) {
@@ -142,20 +144,20 @@ pub(crate) fn gemm<K: Microkernel>(
                         Operand::Strided(_) if in_place => (&b_panels[..kc * nr], nr),
                         _ => (&b_panels[(jr / nr) * b_step..][..(kc - 1) * nr + nr], nr),
                     };
-                    // LOOP 1: MR-row panels of A.
-                    for ir in (0..mc).step_by(MR) {
-                        let rows = MR.min(mc - ir);
-                        let a_panel = &a_panels[(ir / MR) * a_step..][..kc * MR];
+                    // LOOP 1: mr-row panels of A.
+                    for ir in (0..mc).step_by(mr) {
+                        let rows = mr.min(mc - ir);
+                        let a_panel = &a_panels[(ir / mr) * a_step..][..kc * mr];
                         let tile_bias = match (bias, last_k) {
-                            (GemmBias::Rows(v), true) => BiasAlong::Rows(v[ic + ir..][..MR].as_ptr()),
+                            (GemmBias::Rows(v), true) => BiasAlong::Rows(v[ic + ir..][..mr].as_ptr()),
                             (GemmBias::Cols(v), true) => BiasAlong::Cols(v[jc + jr..][..nr].as_ptr()),
                             _ => BiasAlong::None,
                         };
                         let epilogue = Epilogue { accumulate: pc > 0, bias: tile_bias, relu: relu && last_k };
                         let c_tile = &mut c[(ic + ir) * ldc + jc + jr..][..(rows - 1) * ldc + cols];
-                        // SAFETY: a_panel holds kc·MR values and b_panel kc rows of nr
+                        // SAFETY: a_panel holds kc·mr values and b_panel kc rows of nr
                         // (both sliced with bounds checks above); c_tile covers `rows`
-                        // rows of `cols` values ldc apart; bias slices hold MR or nr.
+                        // rows of `cols` values ldc apart; bias slices hold mr or nr.
                         unsafe {
                             mk.tile(
                                 kc,

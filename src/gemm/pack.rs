@@ -1,14 +1,12 @@
 //! Packing matrices into the panel formats the microkernel reads.
 //!
-//! - A panels: `MR` rows at a time, k-major: `panel[k·MR + r]`, rows past the end zero.
+//! - A panels: `MR` rows at a time (the tile's), k-major: `panel[k·MR + r]`, rows past the end zero.
 //! - B panels: `NR` columns at a time, k-major: `panel[k·NR + j]`, columns past the end zero.
 //!
 //! Zero padding lets the microkernel always run a full tile; the padded rows and columns are
 //! computed and then never stored.
 
 use std::ops::Range;
-
-use crate::ukernel::gemm::MR;
 
 /// A strided view of a matrix: element (i, j) is `data[i·rs + j·cs]`.
 #[derive(Debug, Clone, Copy)]
@@ -44,9 +42,20 @@ pub(crate) fn panels(len: usize, width: usize) -> usize {
     len.div_ceil(width)
 }
 
-/// Packs rows `rows` × columns `ks` of `src` into A panels in `dst`
-/// (`panels(rows.len(), MR) · ks.len() · MR` values).
-pub(crate) fn pack_a(src: &MatRef, rows: Range<usize>, ks: Range<usize>, dst: &mut [f32]) {
+/// Packs rows `rows` × columns `ks` of `src` into `mr`-row A panels in `dst`
+/// (`panels(rows.len(), mr) · ks.len() · mr` values).
+pub(crate) fn pack_a(src: &MatRef, rows: Range<usize>, ks: Range<usize>, mr: usize, dst: &mut [f32]) {
+    match mr {
+        // The tiles' row counts, each with its own fixed-size copies.
+        6 => pack_a_rows::<6>(src, rows, ks, dst),
+        12 => pack_a_rows::<12>(src, rows, ks, dst),
+        14 => pack_a_rows::<14>(src, rows, ks, dst),
+        _ => pack_a_any(src, rows, ks, mr, dst),
+    }
+}
+
+/// [`pack_a`] for `MR`-row panels.
+fn pack_a_rows<const MR: usize>(src: &MatRef, rows: Range<usize>, ks: Range<usize>, dst: &mut [f32]) {
     let kc = ks.len();
     for (panel, chunk) in dst.chunks_exact_mut(kc * MR).take(panels(rows.len(), MR)).enumerate() {
         let i0 = rows.start + panel * MR;
@@ -61,6 +70,19 @@ pub(crate) fn pack_a(src: &MatRef, rows: Range<usize>, ks: Range<usize>, dst: &m
             continue;
         }
         for (k, out) in ks.clone().zip(chunk.chunks_exact_mut(MR)) {
+            for (r, o) in out.iter_mut().enumerate() {
+                *o = if i0 + r < rows.end { src.at(i0 + r, k) } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// [`pack_a`] for any panel height.
+fn pack_a_any(src: &MatRef, rows: Range<usize>, ks: Range<usize>, mr: usize, dst: &mut [f32]) {
+    let kc = ks.len();
+    for (panel, chunk) in dst.chunks_exact_mut(kc * mr).take(panels(rows.len(), mr)).enumerate() {
+        let i0 = rows.start + panel * mr;
+        for (k, out) in ks.clone().zip(chunk.chunks_exact_mut(mr)) {
             for (r, o) in out.iter_mut().enumerate() {
                 *o = if i0 + r < rows.end { src.at(i0 + r, k) } else { 0.0 };
             }
@@ -110,11 +132,21 @@ mod tests {
         // 7×3 matrix, value 10·i + j.
         let data: Vec<f32> = (0..7).flat_map(|i| (0..3).map(move |j| (10 * i + j) as f32)).collect();
         let m = MatRef::new(&data, 7, 3, 3, 1);
+        const MR: usize = 6;
         let mut dst = vec![f32::NAN; 2 * 3 * MR];
-        pack_a(&m, 0..7, 0..3, &mut dst);
+        pack_a(&m, 0..7, 0..3, MR, &mut dst);
         assert_eq!(&dst[..MR], &[0.0, 10.0, 20.0, 30.0, 40.0, 50.0]);
         // Second panel, k = 2: row 6 then zeros.
         assert_eq!(&dst[3 * MR + 2 * MR..3 * MR + 3 * MR], &[62.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        // Any height packs the same values: one panel of 7 rows and one of 5 (4 of them zero).
+        for mr in [7, 5] {
+            let mut any = vec![f32::NAN; panels(7, mr) * 3 * mr];
+            pack_a(&m, 0..7, 0..3, mr, &mut any);
+            for (i, j) in (0..7).flat_map(|i| (0..3).map(move |j| (i, j))) {
+                assert_eq!(any[(i / mr) * 3 * mr + j * mr + i % mr], (10 * i + j) as f32, "mr {mr}");
+            }
+            assert!(any.iter().all(|v| !v.is_nan()), "mr {mr}: every value written");
+        }
     }
 
     #[test]

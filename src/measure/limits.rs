@@ -131,7 +131,8 @@ pub struct TileShare {
 /// only by what the tile's shape asks of the core: loads and broadcasts per FMA, and
 /// accumulators against the FMA latency.
 pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBudget) -> Result<Vec<TileShare>> {
-    use crate::ukernel::l1_tile::{TileShape, candidates};
+    use crate::ukernel::l1_tile::candidates;
+    let kernels = crate::ukernel::gemm::kernel_tile(policy.f32_lanes());
     let burst_flops = crate::machine::fma_burst_with(policy);
     let mut calls = vec![Call::new("FMA-peak loop", String::new(), 1, (burst_flops, 0.0), move || {
         std::hint::black_box(crate::machine::fma_burst_with(policy));
@@ -160,7 +161,7 @@ pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBu
                 columns,
                 registers: shape.registers(),
                 k,
-                kernels_tile: shape == TileShape::KERNELS,
+                kernels_tile: shape == kernels,
                 median,
                 p90,
                 gflops: timed.rows[i + 1].gflops,

@@ -40,8 +40,9 @@ use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
-use crate::ukernel::gemm::tile_name;
-use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, Microkernel, NV, PulpMicrokernel, copy_padded};
+use crate::ukernel::gemm::{
+    BiasAlong, Epilogue, Microkernel, Tile, copy_padded, tile_dims, tile_name, with_kernel_tile,
+};
 
 /// NR-pixel subtiles per tile: 128 pixels at NR = 16. The input is packed a tile at a time,
 /// each input row read as one run of 128 pixels, and the last layer's tile (96 channels ×
@@ -91,10 +92,10 @@ fn tile_pixels(p: &MlpconvProblem, nr: usize) -> usize {
     (SUBTILES_PER_TILE * nr).min(p.pixels().next_multiple_of(nr))
 }
 
-fn tasks(p: &MlpconvProblem, tile_pixels: usize) -> Vec<Task> {
+fn tasks(p: &MlpconvProblem, tile_pixels: usize, mr: usize) -> Vec<Task> {
     let hw = p.pixels();
     let step = if p.gap { hw } else { tile_pixels };
-    let last_panels = panels(p.cout(), MR);
+    let last_panels = panels(p.cout(), mr);
     let panel_step = if p.gap && p.widths().len() == 1 { HEAD_PANELS_PER_TASK } else { last_panels };
     let mut out = Vec::new();
     for n in 0..p.n {
@@ -137,9 +138,16 @@ impl WithSimd for FusedTask<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
+        with_kernel_tile!(simd, S, mk => self.run(simd, mk))
+    }
+}
+
+impl FusedTask<'_> {
+    /// The task on the microkernel `mk` (and `simd` for the copies).
+    #[inline(always)]
+    fn run<S: Simd, K: Microkernel>(self, simd: S, mk: K) {
         let FusedTask { problem: p, input, layers, out, task, scratch } = self;
-        let mk = PulpMicrokernel::new(simd);
-        let nr = mk.nr();
+        let Tile { mr, nr } = mk.dims();
         let tile_pixels = tile_pixels(p, nr);
         let (hw, cin, cout, n) = (p.pixels(), p.cin, p.cout(), task.n);
         let widest = p.widths().iter().copied().max().unwrap_or(0);
@@ -149,14 +157,14 @@ impl WithSimd for FusedTask<'_> {
         // A head's last tile and sums (empty otherwise: the last layer stores to the output).
         let (last, sums) = rest.split_at_mut(if p.gap { cout * tile_pixels } else { 0 });
         // Channels of the last layer this task computes (all of them, except in a split head).
-        let channels = task.last_panels.start * MR..(task.last_panels.end * MR).min(cout);
+        let channels = task.last_panels.start * mr..(task.last_panels.end * mr).min(cout);
         let sums = &mut sums[..if p.gap { channels.len() * nr } else { 0 }];
         sums.fill(0.0);
         let x_n = &input[n * cin * hw..][..cin * hw];
         // SAFETY: image n's output starts inside the buffer (n < N); a head's output is N×K.
         let y_n = unsafe { out.0.add(n * if p.gap { cout } else { cout * hw }) };
         let end = task.pixels.end;
-        let in_place = panels(p.widths()[0], MR) < PACK_INPUT_MIN_PANELS;
+        let in_place = panels(p.widths()[0], mr) < PACK_INPUT_MIN_PANELS;
 
         for t0 in task.pixels.clone().step_by(tile_pixels) {
             let subtiles = (end - t0).min(tile_pixels).div_ceil(nr);
@@ -200,13 +208,13 @@ impl WithSimd for FusedTask<'_> {
                         (true, true) => (last[s * c_out * nr..].as_mut_ptr(), nr, nr),
                         (false, _) => (buffers.1.as_mut_ptr(), nr, nr),
                     };
-                    let layer_panels = if is_last { task.last_panels.clone() } else { 0..panels(c_out, MR) };
+                    let layer_panels = if is_last { task.last_panels.clone() } else { 0..panels(c_out, mr) };
                     for panel in layer_panels {
-                        let co = panel * MR;
-                        let a = &prepared.weights()[panel * c_in * MR..][..c_in * MR];
-                        let bias = BiasAlong::Rows(prepared.bias()[co..][..MR].as_ptr());
-                        let rows = MR.min(c_out - co);
-                        // SAFETY: `a` holds c_in·MR values and `b` c_in rows of nr values ldb
+                        let co = panel * mr;
+                        let a = &prepared.weights()[panel * c_in * mr..][..c_in * mr];
+                        let bias = BiasAlong::Rows(prepared.bias()[co..][..mr].as_ptr());
+                        let rows = mr.min(c_out - co);
+                        // SAFETY: `a` holds c_in·mr values and `b` c_in rows of nr values ldb
                         // apart (sliced above); the bias is padded to whole panels; channels
                         // co..co+rows, `cols` values each `ldc` apart, lie inside the block
                         // `dst` starts (of `buffers.1`, widest·nr values; subtile s of `last`,
@@ -248,8 +256,8 @@ impl WithSimd for FusedTask<'_> {
 /// Whether `p` is a one-layer head whose map fills pixel-row tiles better (a 6×6 map: 6 rows
 /// of 6 pixels, against 75% of three 16-pixel columns), the choice the direct kernels make
 /// for the same layer ([`TileRows::best_fill`]). Such a head runs [`PixelRowsHead`] tasks.
-fn head_in_pixel_rows(p: &MlpconvProblem, nr: usize) -> bool {
-    p.gap && p.widths().len() == 1 && TileRows::best_fill(&p.layer(0), nr) == TileRows::Pixels
+fn head_in_pixel_rows(p: &MlpconvProblem, t: Tile) -> bool {
+    p.gap && p.widths().len() == 1 && TileRows::best_fill(&p.layer(0), t) == TileRows::Pixels
 }
 
 /// Class panels (NR classes each) per task of a pixel-rows head on more than one thread: 512
@@ -260,19 +268,20 @@ fn head_in_pixel_rows(p: &MlpconvProblem, nr: usize) -> bool {
 /// since its layer packs the map once (10.79 M before).
 const PIXEL_ROWS_HEAD_PANELS_PER_TASK: usize = 32;
 
-/// Pixels a pixel-rows head packs at a time: the direct kernels' region width.
-const PIXEL_ROWS_HEAD_PIXELS: usize = 16 * MR;
+/// Pixel tiles (of MR pixels) a pixel-rows head packs at a time: the direct kernels' region
+/// width.
+const PIXEL_ROWS_HEAD_TILES: usize = 16;
 
 /// Scratch of a pixel-rows head task: the packed pixel tiles, one panel's tile sums, and the
 /// task's class sums.
 fn pixel_rows_head_scratch_len(
     layer: &crate::problem::Conv1x1Problem,
-    nr: usize,
+    Tile { mr, nr }: Tile,
     images_per_task: usize,
     panels_per_task: usize,
 ) -> usize {
-    let tiles = PIXEL_ROWS_HEAD_PIXELS / MR;
-    tiles * layer.cin * MR + tiles * MR * nr + images_per_task * panels_per_task * nr
+    let tiles = PIXEL_ROWS_HEAD_TILES;
+    tiles * layer.cin * mr + tiles * mr * nr + images_per_task * panels_per_task * nr
 }
 
 /// A one-layer head in pixel rows: for the images `images` and the classes of `class_panels`,
@@ -281,7 +290,7 @@ fn pixel_rows_head_scratch_len(
 /// are never written.
 ///
 /// Where each image fills whole MR-pixel tiles (6×6), the pixels are packed
-/// [`PIXEL_ROWS_HEAD_PIXELS`] at a time across the images, as the direct kernels' regions go
+/// [`PIXEL_ROWS_HEAD_TILES`] tiles at a time across the images, as the direct kernels' regions go
 /// across images, so each block of weights a panel streams serves 16 tiles, not an image's 6
 /// (1024×1000 weights are 4 MB: streamed once per image at batch 32, they had put the fused
 /// head behind the unfused chain, 0.91×). Each image's rows are still added in pixel order.
@@ -301,13 +310,20 @@ impl WithSimd for PixelRowsHead<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
+        with_kernel_tile!(simd, S, mk => self.run(mk))
+    }
+}
+
+impl PixelRowsHead<'_> {
+    /// The head on the microkernel `mk`.
+    #[inline(always)]
+    fn run<K: Microkernel>(self, mk: K) {
         let PixelRowsHead { layer, input, prepared, out, images, class_panels, scratch } = self;
-        let mk = PulpMicrokernel::new(simd);
-        let nr = mk.nr();
+        let Tile { mr, nr } = mk.dims();
         let (cin, cout, hw) = (layer.cin, layer.cout, layer.pixels_out());
-        let tiles = PIXEL_ROWS_HEAD_PIXELS / MR;
-        let (a_tiles, rest) = scratch.split_at_mut(tiles * cin * MR);
-        let (tile_sums, class_sums) = rest.split_at_mut(tiles * MR * nr);
+        let tiles = PIXEL_ROWS_HEAD_TILES;
+        let (a_tiles, rest) = scratch.split_at_mut(tiles * cin * mr);
+        let (tile_sums, class_sums) = rest.split_at_mut(tiles * mr * nr);
         // Image i's sums at class_sums[i·per_image ..], one NR run per panel.
         let per_image = class_panels.len() * nr;
         let class_sums = &mut class_sums[..images.len() * per_image];
@@ -315,26 +331,26 @@ impl WithSimd for PixelRowsHead<'_> {
         // Blocks of pixels: across the images where tiles never straddle two, else per image.
         // Spans of pixels, counted over the task's images one after another, that are cut into
         // blocks: all of them at once where each image fills whole tiles, else image by image.
-        let (spans, span_len) = match hw.is_multiple_of(MR) {
+        let (spans, span_len) = match hw.is_multiple_of(mr) {
             true => (1, images.len() * hw),
             false => (images.len(), hw),
         };
         for span in (0..spans).map(|i| i * span_len..(i + 1) * span_len) {
-            for p0 in span.clone().step_by(PIXEL_ROWS_HEAD_PIXELS) {
-                let len = PIXEL_ROWS_HEAD_PIXELS.min(span.end - p0);
+            for p0 in span.clone().step_by(PIXEL_ROWS_HEAD_TILES * mr) {
+                let len = (PIXEL_ROWS_HEAD_TILES * mr).min(span.end - p0);
                 // Tile t: (image index in `images`, first pixel in that image, valid rows).
                 let origin = |t: usize| {
-                    let g = p0 + t * MR;
-                    (g / hw, g % hw, MR.min(hw - g % hw).min(len - t * MR))
+                    let g = p0 + t * mr;
+                    (g / hw, g % hw, mr.min(hw - g % hw).min(len - t * mr))
                 };
-                let block_tiles = len.div_ceil(MR);
-                for (t, a_tile) in a_tiles.chunks_exact_mut(cin * MR).take(block_tiles).enumerate() {
+                let block_tiles = len.div_ceil(mr);
+                for (t, a_tile) in a_tiles.chunks_exact_mut(cin * mr).take(block_tiles).enumerate() {
                     let (image, q, rows) = origin(t);
                     let x_n = &input[(images.start + image) * cin * hw..][..cin * hw];
-                    direct::pack_pixel_tiles(layer, x_n, q..q + rows, a_tile);
+                    direct::pack_pixel_tiles(layer, x_n, q..q + rows, mr, a_tile);
                 }
                 for (k, panel) in class_panels.clone().enumerate() {
-                    // SAFETY: `tile_sums` holds `tiles` blocks of MR×nr; the weights and bias
+                    // SAFETY: `tile_sums` holds `tiles` blocks of mr×nr; the weights and bias
                     // were packed for pixel rows with this nr (`pack`).
                     unsafe {
                         direct::pixel_rows_panel(
@@ -346,13 +362,13 @@ impl WithSimd for PixelRowsHead<'_> {
                             prepared.bias(),
                             panel,
                             tile_sums.as_mut_ptr(),
-                            MR * nr,
+                            mr * nr,
                             nr,
                         );
                     }
                     // Each valid row of each tile is one pixel's NR classes: add it to its
                     // image's sums.
-                    for (t, tile) in tile_sums.chunks_exact(MR * nr).take(block_tiles).enumerate() {
+                    for (t, tile) in tile_sums.chunks_exact(mr * nr).take(block_tiles).enumerate() {
                         let (image, _, rows) = origin(t);
                         let sums = &mut class_sums[image * per_image + k * nr..][..nr];
                         for row in tile.chunks_exact(nr).take(rows) {
@@ -396,21 +412,21 @@ impl Kernel for MlpconvFused {
             isa: self.isa.clone(),
             tile: Some(format!("{} ({SUBTILES_PER_TILE} per pixel tile)", tile_name(self.policy))),
             threads: Threads::Rayon,
-            description: "the chain pixel tile by pixel tile: input tile packed, then each 16-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
+            description: "the chain pixel tile by pixel tile: input tile packed, then each NR-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
         }
     }
 }
 
 impl MlpconvKernel for MlpconvFused {
     fn pack(&self, problem: &MlpconvProblem, weights: &[&[f32]], biases: &[&[f32]]) -> PreparedChain {
-        let nr = NV * self.policy.f32_lanes();
+        let tile = tile_dims(self.policy);
         let layers = problem
             .layers()
             .zip(weights.iter().zip(biases))
             .map(|(layer, (w, b))| {
                 let layer = layer.expect("validated chain");
-                let rows = if head_in_pixel_rows(problem, nr) { TileRows::Pixels } else { TileRows::Channels };
-                let (w, b) = direct::pack_weights(&layer, w, Some(b), nr, rows);
+                let rows = if head_in_pixel_rows(problem, tile) { TileRows::Pixels } else { TileRows::Channels };
+                let (w, b) = direct::pack_weights(&layer, w, Some(b), tile, rows);
                 PreparedWeights::new(self.name(), self.isa.clone(), layer, w, b)
             })
             .collect();
@@ -418,11 +434,12 @@ impl MlpconvKernel for MlpconvFused {
     }
 
     fn execute(&self, args: MlpconvArgs<'_>) {
-        let nr = NV * self.policy.f32_lanes();
+        let tile = tile_dims(self.policy);
+        let nr = tile.nr;
         let (problem, input, policy) = (args.problem, args.input, self.policy);
         let layers = args.prepared.layers();
         let out = OutPtr(args.output.as_mut_ptr());
-        if head_in_pixel_rows(problem, nr) {
+        if head_in_pixel_rows(problem, tile) {
             let layer = problem.layer(0);
             let class_panels = panels(layer.cout, nr);
             // On one thread (or where there is one task's work), one task: every image and every
@@ -432,7 +449,7 @@ impl MlpconvKernel for MlpconvFused {
             // so a batch of 1 still spreads over the threads.
             if rayon::current_num_threads() == 1 || (problem.n == 1 && class_panels <= PIXEL_ROWS_HEAD_PANELS_PER_TASK)
             {
-                let len = pixel_rows_head_scratch_len(&layer, nr, problem.n, class_panels);
+                let len = pixel_rows_head_scratch_len(&layer, tile, problem.n, class_panels);
                 with_scratch(Slot::PackA, len, |scratch| {
                     policy.dispatch(PixelRowsHead {
                         layer: &layer,
@@ -453,7 +470,7 @@ impl MlpconvKernel for MlpconvFused {
                         .map(move |first| (n, first..(first + PIXEL_ROWS_HEAD_PANELS_PER_TASK).min(class_panels)))
                 })
                 .collect();
-            let len = pixel_rows_head_scratch_len(&layer, nr, 1, PIXEL_ROWS_HEAD_PANELS_PER_TASK);
+            let len = pixel_rows_head_scratch_len(&layer, tile, 1, PIXEL_ROWS_HEAD_PANELS_PER_TASK);
             tasks.par_iter().for_each(|(n, class_panels)| {
                 // Scratch is taken before the dispatch (see `blocked_simd`).
                 with_scratch(Slot::PackA, len, |scratch| {
@@ -473,7 +490,7 @@ impl MlpconvKernel for MlpconvFused {
             return;
         }
         let len = scratch_len(problem, nr);
-        let tasks = tasks(problem, tile_pixels(problem, nr));
+        let tasks = tasks(problem, tile_pixels(problem, nr), tile.mr);
         if tasks.len() == 1 || rayon::current_num_threads() == 1 {
             // One task (a head at batch 1) or one thread: on the calling thread, without a
             // parallel loop, as rayon-tiled runs, the unfused chain's layers. With it,
@@ -501,7 +518,7 @@ mod tests {
 
     #[test]
     fn one_layer_heads_on_maps_that_fill_pixel_rows_better_are_tiled_by_pixel_rows() {
-        let pixel_rows = |s: &str| head_in_pixel_rows(&s.parse().unwrap(), 16);
+        let pixel_rows = |s: &str| head_in_pixel_rows(&s.parse().unwrap(), Tile { mr: 6, nr: 16 });
         assert!(pixel_rows("1x1024x6x6:1000,gap") && pixel_rows("3x300x6x6:48,gap") && pixel_rows("1x20x10x10:16,gap"));
         // 8×8 fills 16-pixel columns; a deeper head or a chain without GAP keeps channel rows.
         assert!(!pixel_rows("1x192x8x8:10,gap") && !pixel_rows("1x192x6x6:192:1000,gap"));

@@ -6,21 +6,91 @@
 //! apart (a packed panel with `ldb = NR`, or rows of the input read in place).
 
 use pulp::Simd;
+use serde::Serialize;
 
-/// Rows of the register tile.
+/// A register tile of the pulp microkernel: `rows` (MR) × `vectors` vectors per row (NR =
+/// `vectors` × the ISA's lanes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TileShape {
+    /// Rows (MR): values of A broadcast per step of K.
+    pub rows: usize,
+    /// Vectors per row: NR / lanes.
+    pub vectors: usize,
+}
+
+impl TileShape {
+    /// Columns (NR) with `lanes` floats per vector.
+    pub const fn columns(self, lanes: usize) -> usize {
+        self.vectors * lanes
+    }
+
+    /// `MRxNR`, e.g. `6x16` with 8 lanes.
+    pub fn name(self, lanes: usize) -> String {
+        format!("{}x{}", self.rows, self.columns(lanes))
+    }
+
+    /// Vector registers the tile's loop keeps live: the accumulators, one row of B and one
+    /// broadcast of A.
+    pub const fn registers(self) -> usize {
+        self.rows * self.vectors + self.vectors + 1
+    }
+
+    /// The tile's dimensions in floats with `lanes` floats per vector.
+    pub const fn dims(self, lanes: usize) -> Tile {
+        Tile { mr: self.rows, nr: self.columns(lanes) }
+    }
+}
+
+/// AVX2's register tile, 6 rows × 2 vectors (6x16), also the scalar path's (6x2) and
+/// `blocked-wide`'s.
 ///
 /// With AVX2 (16 ymm registers), 6 rows × 2 vectors = 12 accumulators, plus 2 registers for the
 /// row of B and 1 for the broadcast of A: 15 of 16. This is the Haswell-class BLIS tile; per k
 /// it does 12 FMAs for 2 loads and 6 broadcasts, enough to keep both FMA pipes busy.
 /// Measured (`nin-bench tiles`, AVX2): 6x16 reached 79.5–79.8% of the FMA peak at the median,
 /// tied for the highest with 3x24 (whose NR of 24 fits no map); see docs/tuning.md.
-/// AVX-512 runs the same 6 rows × 2 vectors, 6x32 (15 of its 32 registers): not yet measured
-/// against its candidates, as no AVX-512 machine has run `nin-bench tiles --isa avx512`.
-pub(crate) const MR: usize = 6;
+pub const AVX2_TILE: TileShape = TileShape { rows: 6, vectors: 2 };
 
-/// Vectors per row of the register tile: NR = `NV` × lanes (16 floats with AVX2, 32 with
-/// AVX-512).
-pub(crate) const NV: usize = 2;
+/// AVX-512's register tile (and emu512's, which stands in for it): the one line to change when
+/// new AVX-512 measurements settle it. Every kernel, its packing and its blocks follow it.
+///
+/// 6 rows × 2 vectors (6x32, 15 of 32 registers): 99.5% of the V4 FMA peak on data in L1 on a
+/// Zen 5, the best there with the other tiles of two or more vectors, but 75% on a Xeon, where
+/// 14x16 and 12x16 read 90–92% (docs/tuning.md, "AVX-512: two machines, two answers").
+pub const AVX512_TILE: TileShape = TileShape { rows: 6, vectors: 2 };
+
+/// The kernels' register tile for vectors of `lanes` floats: [`AVX512_TILE`] at 16 lanes,
+/// [`AVX2_TILE`] otherwise.
+pub const fn kernel_tile(lanes: usize) -> TileShape {
+    if lanes >= 16 { AVX512_TILE } else { AVX2_TILE }
+}
+
+/// A register tile's dimensions in floats: MR rows × NR columns, for the loops around the
+/// microkernel (packing, blocks, regions) at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    /// Rows (MR).
+    pub mr: usize,
+    /// Columns (NR).
+    pub nr: usize,
+}
+
+/// Binds `$mk` to the kernels' microkernel for pulp's `$S` ([`kernel_tile`] of its lanes) and
+/// evaluates `$body`: the one place where an ISA's tile becomes a type. The branch is decided
+/// when `$S` is monomorphised (`const`), and only its tile is compiled.
+macro_rules! with_kernel_tile {
+    ($simd:expr, $S:ty, $mk:ident => $body:expr) => {{
+        use $crate::ukernel::gemm::{AVX2_TILE, AVX512_TILE, PulpMicrokernel};
+        if const { <$S as pulp::Simd>::F32_LANES >= 16 } {
+            let $mk = PulpMicrokernel::<$S, { AVX512_TILE.rows }, { AVX512_TILE.vectors }>($simd);
+            $body
+        } else {
+            let $mk = PulpMicrokernel::<$S, { AVX2_TILE.rows }, { AVX2_TILE.vectors }>($simd);
+            $body
+        }
+    }};
+}
+pub(crate) use with_kernel_tile;
 
 /// Which way the bias runs over a tile.
 #[derive(Debug, Clone, Copy)]
@@ -86,8 +156,17 @@ macro_rules! for_each_row {
 
 /// A register-blocked MR×NR tile kernel.
 pub(crate) trait Microkernel: Copy {
+    /// Rows of the tile (MR).
+    const MR: usize;
+
     /// Columns of the tile (a multiple of the vector width).
     fn nr(self) -> usize;
+
+    /// MR × NR.
+    #[inline(always)]
+    fn dims(self) -> Tile {
+        Tile { mr: Self::MR, nr: self.nr() }
+    }
 
     /// `C[r][j] ⟵ epilogue(c₀ + Σ_{k<kc} a[k·MR + r] · b[k·ldb + j])` for `r < rows ≤ MR`,
     /// `j < cols ≤ NR`, the sum one FMA at a time in ascending k from `c₀` = 0, or from
@@ -112,24 +191,19 @@ pub(crate) trait Microkernel: Copy {
     );
 }
 
-/// The microkernel on pulp's vector type `S::f32s` (AVX2+FMA with `V3`, one float with
-/// `Scalar`), with a register tile of `M` rows × `V` vectors. Generic code, instantiated once
-/// per ISA inside `pulp`'s dispatch, where the target features are enabled.
+/// The microkernel on pulp's vector type `S::f32s` (AVX2+FMA with `V3`, AVX-512 with `V4`,
+/// one float with `Scalar`), with a register tile of `M` rows × `V` vectors. Generic code,
+/// instantiated once per ISA inside `pulp`'s dispatch, where the target features are enabled.
 ///
-/// The kernels use the default tile, [`MR`] × [`NV`]; `nin-bench tiles` times other tiles of
-/// the same code to choose it (`crate::ukernel::tiles`).
+/// The kernels use their ISA's tile ([`kernel_tile`], bound by [`with_kernel_tile!`]);
+/// `nin-bench tiles` times other tiles of the same code to choose it
+/// (`crate::ukernel::l1_tile`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PulpMicrokernel<S: Simd, const M: usize = MR, const V: usize = NV>(pub S);
-
-impl<S: Simd> PulpMicrokernel<S> {
-    /// The kernels' tile, [`MR`] × [`NV`] vectors, on `simd`.
-    #[inline(always)]
-    pub(crate) fn new(simd: S) -> Self {
-        PulpMicrokernel(simd)
-    }
-}
+pub(crate) struct PulpMicrokernel<S: Simd, const M: usize, const V: usize>(pub S);
 
 impl<S: Simd, const M: usize, const V: usize> Microkernel for PulpMicrokernel<S, M, V> {
+    const MR: usize = M;
+
     #[inline(always)]
     fn nr(self) -> usize {
         V * S::F32_LANES
@@ -368,7 +442,13 @@ pub(crate) fn prefetch(p: *const f32) {
     let _ = p;
 }
 
+/// The kernels' tile dimensions under `policy` (its ISA's [`kernel_tile`]).
+pub(crate) fn tile_dims(policy: crate::simd::SimdPolicy) -> Tile {
+    let lanes = policy.f32_lanes();
+    kernel_tile(lanes).dims(lanes)
+}
+
 /// Register tile as `MRxNR` for a policy.
 pub(crate) fn tile_name(policy: crate::simd::SimdPolicy) -> String {
-    super::l1_tile::TileShape::KERNELS.name(policy.f32_lanes())
+    kernel_tile(policy.f32_lanes()).name(policy.f32_lanes())
 }

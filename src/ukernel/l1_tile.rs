@@ -4,42 +4,10 @@
 //! choose the kernels' tile by measurement.
 
 use pulp::{Simd, WithSimd};
-use serde::Serialize;
 
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
-use crate::ukernel::gemm::{BiasAlong, Epilogue, MR, NV, PulpMicrokernel};
-
-/// A register tile of the pulp microkernel: `rows` (MR) × `vectors` vectors per row (NR =
-/// `vectors` × the ISA's lanes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct TileShape {
-    /// Rows (MR): values of A broadcast per step of K.
-    pub rows: usize,
-    /// Vectors per row: NR / lanes.
-    pub vectors: usize,
-}
-
-impl TileShape {
-    /// The tile the kernels use, [`MR`] × [`NV`] vectors, on every ISA.
-    pub const KERNELS: TileShape = TileShape { rows: MR, vectors: NV };
-
-    /// Columns (NR) with `lanes` floats per vector.
-    pub fn columns(self, lanes: usize) -> usize {
-        self.vectors * lanes
-    }
-
-    /// `MRxNR`, e.g. `6x16` with 8 lanes.
-    pub fn name(self, lanes: usize) -> String {
-        format!("{}x{}", self.rows, self.columns(lanes))
-    }
-
-    /// Vector registers the tile's loop keeps live: the accumulators, one row of B and one
-    /// broadcast of A.
-    pub const fn registers(self) -> usize {
-        self.rows * self.vectors + self.vectors + 1
-    }
-}
+use crate::ukernel::gemm::{BiasAlong, Epilogue, PulpMicrokernel, TileShape, kernel_tile};
 
 /// Vector registers of an x86-64 ISA with `lanes` f32 lanes: 32 with AVX-512 (and emu512,
 /// which stands in for it), 16 with AVX2 (VEX encodings reach ymm0–15 only); 0 for the scalar
@@ -60,7 +28,7 @@ const fn candidate_fits(lanes: usize, rows: usize, vectors: usize) -> bool {
 
 /// Declares the candidate tiles once: the list [`TILE_CANDIDATES`] and the dispatch from a
 /// shape to the microkernel instantiated for it. A candidate is compiled only for the ISAs
-/// whose registers it fits (`const` guards), and the kernels' tile for every ISA.
+/// whose registers it fits (`const` guards), and the kernels' tile of every ISA.
 macro_rules! tile_candidates {
     ($(($rows:literal, $vectors:literal))*) => {
         /// Every tile `nin-bench tiles` may time, by rows then vectors. Those that fit 16
@@ -73,10 +41,35 @@ macro_rules! tile_candidates {
         fn run_shape<S: Simd>(simd: S, shape: TileShape, data: &mut L1Slices<'_>) -> Option<f64> {
             match (shape.rows, shape.vectors) {
                 $(($rows, $vectors) if const {
-                    ($rows == MR && $vectors == NV) || candidate_fits(S::F32_LANES, $rows, $vectors)
+                    (kernel_tile(S::F32_LANES).rows == $rows && kernel_tile(S::F32_LANES).vectors == $vectors)
+                        || candidate_fits(S::F32_LANES, $rows, $vectors)
                 } => Some(data.run(PulpMicrokernel::<S, $rows, $vectors>(simd))),)*
                 _ => None,
             }
+        }
+
+        /// One exported function per candidate and x86 ISA, only in a build with
+        /// `--cfg nin_bench_mca` (`scripts/mca.sh`): `nin_bench_mca_v3_6x2` is the 6×2-vector
+        /// tile on AVX2, its whole-tile loop compiled for the build's `-C target-cpu`, which
+        /// the script finds in the assembly and hands to llvm-mca.
+        #[cfg(all(nin_bench_mca, target_arch = "x86_64"))]
+        mod mca {
+            use super::*;
+            $(
+                const _: () = {
+                    #[unsafe(export_name = concat!("nin_bench_mca_v3_", stringify!($rows), "x", stringify!($vectors)))]
+                    #[inline(never)]
+                    fn v3(simd: pulp::x86::V3, data: &mut L1Slices<'_>) -> f64 {
+                        data.run(PulpMicrokernel::<pulp::x86::V3, $rows, $vectors>(simd))
+                    }
+                    #[cfg(feature = "avx512")]
+                    #[unsafe(export_name = concat!("nin_bench_mca_v4_", stringify!($rows), "x", stringify!($vectors)))]
+                    #[inline(never)]
+                    fn v4(simd: pulp::x86::V4, data: &mut L1Slices<'_>) -> f64 {
+                        data.run(PulpMicrokernel::<pulp::x86::V4, $rows, $vectors>(simd))
+                    }
+                };
+            )*
         }
     };
 }
@@ -98,7 +91,7 @@ pub fn candidates(policy: SimdPolicy) -> Vec<TileShape> {
     TILE_CANDIDATES
         .iter()
         .copied()
-        .filter(|&t| t == TileShape::KERNELS || candidate_fits(lanes, t.rows, t.vectors))
+        .filter(|&t| t == kernel_tile(lanes) || candidate_fits(lanes, t.rows, t.vectors))
         .collect()
 }
 
@@ -133,7 +126,7 @@ pub struct L1TileData {
 impl L1TileData {
     /// The panels for the kernels' tile on `policy`, seeded.
     pub fn new(policy: SimdPolicy) -> Self {
-        L1TileData::for_shape(policy, TileShape::KERNELS)
+        L1TileData::for_shape(policy, kernel_tile(policy.f32_lanes()))
     }
 
     /// The panels for tile `shape` on `policy`, seeded.
@@ -225,24 +218,24 @@ mod tests {
 
     #[test]
     fn the_kernels_tile_is_a_candidate_of_every_isa_and_candidates_fit_their_registers() {
-        assert!(TILE_CANDIDATES.contains(&TileShape::KERNELS));
         for isa in Isa::available() {
             let policy = SimdPolicy::for_isa(isa).unwrap();
             let list = candidates(policy);
-            assert!(list.contains(&TileShape::KERNELS), "{isa:?}");
             let lanes = policy.f32_lanes();
-            for t in list.iter().filter(|&&t| t != TileShape::KERNELS) {
-                assert!(t.registers() <= vector_registers(lanes), "{isa:?} {t:?}");
+            let kernels = kernel_tile(lanes);
+            assert!(TILE_CANDIDATES.contains(&kernels) && list.contains(&kernels), "{isa:?}");
+            for t in list.iter() {
+                assert!(lanes == 1 || t.registers() <= vector_registers(lanes), "{isa:?} {t:?}");
             }
         }
         // 16 registers: AVX2's 6×16 is 15 of them; 32: 14 rows of two vectors are 31.
-        assert_eq!(TileShape::KERNELS.registers(), 15);
+        assert_eq!(kernel_tile(8).registers(), 15);
         assert!(candidate_fits(16, 14, 2) && !candidate_fits(8, 8, 2) && !candidate_fits(1, 1, 1));
     }
 
     #[test]
     fn l1_tile_k_keeps_a_and_b_inside_the_l1_budget() {
-        assert_eq!(l1_tile_k(TileShape::KERNELS, 8), 256);
+        assert_eq!(l1_tile_k(kernel_tile(8), 8), 256);
         for &t in TILE_CANDIDATES {
             for lanes in [1, 8, 16] {
                 let k = l1_tile_k(t, lanes);

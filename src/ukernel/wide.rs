@@ -3,16 +3,22 @@
 
 use wide::f32x8;
 
-use super::gemm::{BiasAlong, Epilogue, MR, Microkernel, relu};
+use super::gemm::{AVX2_TILE, BiasAlong, Epilogue, Microkernel, Tile, relu};
 
+/// Tile rows: AVX2's tile, as the pulp kernel on AVX2.
+pub(crate) const MR: usize = AVX2_TILE.rows;
 /// Tile width: two f32x8 per row, as the pulp kernel on AVX2.
 pub(crate) const NR: usize = 16;
+/// The tile, MR × NR.
+pub(crate) const TILE: Tile = Tile { mr: MR, nr: NR };
 
 /// The MR×NR tile on `wide::f32x8`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WideMicrokernel;
 
 impl Microkernel for WideMicrokernel {
+    const MR: usize = MR;
+
     #[inline(always)]
     fn nr(self) -> usize {
         NR
