@@ -55,8 +55,10 @@ pub const AVX2_TILE: TileShape = TileShape { rows: 6, vectors: 2 };
 /// new AVX-512 measurements settle it. Every kernel, its packing and its blocks follow it.
 ///
 /// 6 rows × 2 vectors (6x32, 15 of 32 registers): 99.5% of the V4 FMA peak on data in L1 on a
-/// Zen 5, the best there with the other tiles of two or more vectors, but 75% on a Xeon, where
-/// 14x16 and 12x16 read 90–92% (docs/tuning.md, "AVX-512: two machines, two answers").
+/// Zen 5, and there 0.97–1.15× the speed of 12x16 on the conv suite's layers (12x16 ahead only
+/// on the 13×13 ones, by 1–3%); but 75% in L1
+/// on a Xeon, where 14x16 and 12x16 read 90–92% and no layer has been timed yet
+/// (docs/tuning.md, "AVX-512: two machines, two answers"). Every test passes with 12x16.
 pub const AVX512_TILE: TileShape = TileShape { rows: 6, vectors: 2 };
 
 /// The kernels' register tile for vectors of `lanes` floats: [`AVX512_TILE`] at 16 lanes,
