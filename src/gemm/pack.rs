@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use crate::ukernel::gemm::{AVX2_TILE, AVX512_TILE};
+
 /// A strided view of a matrix: element (i, j) is `data[i·rs + j·cs]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MatRef<'a> {
@@ -45,12 +47,14 @@ pub(crate) fn panels(len: usize, width: usize) -> usize {
 /// Packs rows `rows` × columns `ks` of `src` into `mr`-row A panels in `dst`
 /// (`panels(rows.len(), mr) · ks.len() · mr` values).
 pub(crate) fn pack_a(src: &MatRef, rows: Range<usize>, ks: Range<usize>, mr: usize, dst: &mut [f32]) {
-    match mr {
-        // The tiles' row counts, each with its own fixed-size copies.
-        6 => pack_a_rows::<6>(src, rows, ks, dst),
-        12 => pack_a_rows::<12>(src, rows, ks, dst),
-        14 => pack_a_rows::<14>(src, rows, ks, dst),
-        _ => pack_a_any(src, rows, ks, mr, dst),
+    // The kernels' tiles get fixed-size copies; any other height (a tile under trial) the
+    // general loop.
+    if mr == AVX2_TILE.rows {
+        pack_a_rows::<{ AVX2_TILE.rows }>(src, rows, ks, dst)
+    } else if mr == AVX512_TILE.rows {
+        pack_a_rows::<{ AVX512_TILE.rows }>(src, rows, ks, dst)
+    } else {
+        pack_a_any(src, rows, ks, mr, dst)
     }
 }
 
