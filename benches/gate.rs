@@ -21,11 +21,13 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use nin_bench::conv1x1::{Conv1x1Kernel, PreparedWeights};
 use nin_bench::gap::GapKernel;
 use nin_bench::measure::{CHAIN_SEED, ChainData};
 use nin_bench::mlpconv::{MlpconvKernel, PreparedChain};
+use nin_bench::registry::Registry;
 use nin_bench::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use nin_bench::{Conv1x1Problem, GapProblem, MlpconvProblem};
 
@@ -42,20 +44,20 @@ struct Case {
 #[allow(clippy::large_enum_variant)] // built once per benchmark process; size is irrelevant
 enum Work {
     Conv {
-        kernel: Box<dyn Conv1x1Kernel>,
+        kernel: &'static dyn Conv1x1Kernel,
         problem: Conv1x1Problem,
         input: AlignedBuf,
         prepared: PreparedWeights,
         output: AlignedBuf,
     },
     Gap {
-        kernel: Box<dyn GapKernel>,
+        kernel: &'static dyn GapKernel,
         problem: GapProblem,
         input: AlignedBuf,
         output: AlignedBuf,
     },
     Mlpconv {
-        kernel: Box<dyn MlpconvKernel>,
+        kernel: &'static dyn MlpconvKernel,
         problem: MlpconvProblem,
         input: AlignedBuf,
         prepared: PreparedChain,
@@ -89,9 +91,16 @@ impl Work {
     }
 }
 
+/// The kernels the cases run, built once.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::from_env)
+}
+
 fn work(case: String) -> Work {
     let (name, problem) = case.split_once(' ').expect("kernel problem");
-    if let Ok(kernel) = nin_bench::registry::conv1x1_kernel(name) {
+    let kernel = registry().kernel(name).expect("a registered kernel");
+    if let Some(kernel) = kernel.as_conv1x1() {
         let problem: Conv1x1Problem = problem.parse().expect("gate problem");
         let weights = seeded_uniform(problem.weights_len(), 2);
         let bias = seeded_uniform(problem.bias_len(), 3);
@@ -103,13 +112,13 @@ fn work(case: String) -> Work {
             problem,
             prepared,
         }
-    } else if let Ok(kernel) = nin_bench::registry::mlpconv_kernel(name) {
+    } else if let Some(kernel) = kernel.as_mlpconv() {
         let problem: MlpconvProblem = problem.parse().expect("gate problem");
         let data = ChainData::seeded(&problem, CHAIN_SEED);
         let prepared = kernel.prepare(&problem, &data.weight_slices(), &data.bias_slices()).expect("prepare");
         Work::Mlpconv { input: data.input, output: zeroed(problem.output_len()), kernel, problem, prepared }
     } else {
-        let kernel = nin_bench::registry::gap_kernel(name).expect("registered kernel");
+        let kernel = kernel.as_gap().expect("conv, chain or GAP");
         let problem: GapProblem = problem.parse().expect("gate problem");
         Work::Gap {
             input: seeded_uniform(problem.input_len(), 1),

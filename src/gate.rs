@@ -15,7 +15,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NinError, Result};
-use crate::registry::{conv1x1_kernels, gap_kernels, mlpconv_kernels};
+use crate::kernel::Op;
+use crate::registry::Registry;
 
 /// 1×1 convolutions of the gate: small NIN layers (CIFAR-10 class maps, a 96-channel cccp
 /// layer, an NHWC layer, a 6×6 map as in NIN-ImageNet's last block, tiled by pixel rows, its
@@ -29,13 +30,26 @@ pub const MLPCONV_PROBLEMS: [&str; 2] = ["1x96x12x12:96:96", "1x192x8x8:10,gap"]
 /// Default threshold: an increase of more than this many percent fails.
 pub const DEFAULT_MAX_INCREASE_PCT: f64 = 3.0;
 
-/// Every registered kernel × its operation's gate problems, as "kernel problem", in the order
-/// the gate benchmark numbers them (`kernel_0`, `kernel_1`, ...).
+/// Every built-in kernel × its operation's gate problems ([`cases_of`] the environment's
+/// registry), in the order the gate benchmark numbers them (`case_0`, `case_1`, ...).
 pub fn cases() -> Vec<String> {
-    let conv = conv1x1_kernels().into_iter().flat_map(|k| CONV_PROBLEMS.map(|p| format!("{} {p}", k.name())));
-    let gap = gap_kernels().into_iter().flat_map(|k| GAP_PROBLEMS.map(|p| format!("{} {p}", k.name())));
-    let chains = mlpconv_kernels().into_iter().flat_map(|k| MLPCONV_PROBLEMS.map(|p| format!("{} {p}", k.name())));
-    conv.chain(gap).chain(chains).collect()
+    cases_of(&Registry::from_env())
+}
+
+/// Every kernel of `registry` × its operation's gate problems, as "kernel problem", conv, then
+/// GAP, then chains.
+pub fn cases_of(registry: &Registry) -> Vec<String> {
+    registry
+        .all()
+        .flat_map(|k| {
+            let problems: &[&str] = match k.info().op {
+                Op::Conv1x1 => &CONV_PROBLEMS,
+                Op::Gap => &GAP_PROBLEMS,
+                Op::Mlpconv => &MLPCONV_PROBLEMS,
+            };
+            problems.iter().map(move |p| format!("{} {p}", k.name()))
+        })
+        .collect()
 }
 
 /// Instruction counts per case, as stored in the baseline file.
@@ -141,13 +155,16 @@ mod tests {
     }
 
     #[test]
-    fn cases_cover_every_registered_kernel() {
+    fn cases_cover_every_registered_kernel_with_its_operations_problems() {
         let cases = cases();
-        for k in conv1x1_kernels() {
-            assert_eq!(cases.iter().filter(|c| c.starts_with(&format!("{} ", k.name()))).count(), CONV_PROBLEMS.len());
-        }
-        for k in gap_kernels() {
-            assert_eq!(cases.iter().filter(|c| c.starts_with(&format!("{} ", k.name()))).count(), GAP_PROBLEMS.len());
+        for k in Registry::from_env().all() {
+            let count = cases.iter().filter(|c| c.starts_with(&format!("{} ", k.name()))).count();
+            let expected = match k.info().op {
+                Op::Conv1x1 => CONV_PROBLEMS.len(),
+                Op::Gap => GAP_PROBLEMS.len(),
+                Op::Mlpconv => MLPCONV_PROBLEMS.len(),
+            };
+            assert_eq!(count, expected, "{}", k.name());
         }
     }
 }

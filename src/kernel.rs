@@ -62,18 +62,161 @@ impl std::fmt::Display for Threads {
     }
 }
 
+/// What a kernel is for, beyond being timed like every other: the report and the command line
+/// find the kernels they compare by role, never by name. A kernel may play several roles, and a
+/// role is played by one kernel of its operation (a test checks both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The plain loops every speed-up of its operation is counted from.
+    Baseline,
+    /// The kernel `nin-bench conv1x1`, `nin-bench gap` and the forward passes run unless told
+    /// otherwise.
+    Default,
+    /// im2col + GEMM, timed in turn against the direct kernel ([`Role::Direct`]).
+    Gemm,
+    /// The direct channel-blocked kernel on one thread.
+    Direct,
+    /// The parallel conv kernel whose scaling from the threads the report measures.
+    Scaling,
+    /// The GAP kernel timed in turn against a read pass over its input.
+    BandwidthShare,
+    /// The fused chain, timed in turn against [`Role::Unfused`].
+    Fused,
+    /// The chain as frameworks run it, layer by layer.
+    Unfused,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 8] = [
+        Role::Baseline,
+        Role::Default,
+        Role::Gemm,
+        Role::Direct,
+        Role::Scaling,
+        Role::BandwidthShare,
+        Role::Fused,
+        Role::Unfused,
+    ];
+
+    /// The operations that need a kernel in this role.
+    pub fn ops(self) -> &'static [Op] {
+        match self {
+            Role::Baseline => &[Op::Conv1x1, Op::Gap],
+            Role::Default => &[Op::Conv1x1, Op::Gap],
+            Role::Gemm | Role::Direct | Role::Scaling => &[Op::Conv1x1],
+            Role::BandwidthShare => &[Op::Gap],
+            Role::Fused | Role::Unfused => &[Op::Mlpconv],
+        }
+    }
+}
+
+/// A kernel's declaration: what it is, written once, in its own file, as a `static`. The
+/// registry, `list`, the report, the gate and every row of timings take a kernel's name, roles
+/// and threads from here.
+#[derive(Debug)]
+pub struct KernelDecl {
+    /// Registry name, e.g. `blocked-simd`.
+    pub name: &'static str,
+    /// The operation it computes.
+    pub op: Op,
+    /// How it uses threads.
+    pub threads: Threads,
+    /// The roles it plays (often none).
+    pub roles: &'static [Role],
+    /// Layouts it runs.
+    pub layouts: &'static [Layout],
+    /// One line on what it is.
+    pub description: &'static str,
+}
+
+/// A kernel's identity, as rows of timings carry it: its declaration. Two ids are equal when
+/// they name the same kernel. Serialised (and displayed) as the kernel's name.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelId(&'static KernelDecl);
+
+impl KernelId {
+    /// The id of the kernel `decl` declares.
+    pub const fn of(decl: &'static KernelDecl) -> Self {
+        KernelId(decl)
+    }
+
+    /// The declaration.
+    pub fn decl(self) -> &'static KernelDecl {
+        self.0
+    }
+
+    /// Registry name.
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+
+    /// Whether the kernel plays `role`.
+    pub fn plays(self, role: Role) -> bool {
+        self.0.roles.contains(&role)
+    }
+}
+
+impl PartialEq for KernelId {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for KernelId {}
+
+impl std::fmt::Display for KernelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl Serialize for KernelId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.name)
+    }
+}
+
 /// What every kernel has, whatever its operation: the supertrait of `Conv1x1Kernel`,
 /// `GapKernel` and `MlpconvKernel`, through which the registry looks kernels up by name.
 pub trait Kernel: Send + Sync {
-    /// Registry name.
-    fn name(&self) -> &'static str;
+    /// Its declaration.
+    fn decl(&self) -> &'static KernelDecl;
 
     /// Instruction set it runs with (fixed when the kernel is built; part of the identity of
     /// its prepared weights, whose packing may depend on the vector width).
-    fn isa(&self) -> &str;
+    fn isa(&self) -> &'static str;
+
+    /// Register tile or blocking, where it has one, e.g. `6x16`.
+    fn tile(&self) -> Option<String> {
+        None
+    }
+
+    /// Its identity.
+    fn id(&self) -> KernelId {
+        KernelId(self.decl())
+    }
+
+    /// Registry name.
+    fn name(&self) -> &'static str {
+        self.decl().name
+    }
 
     /// Description for `list` and the report.
-    fn info(&self) -> KernelInfo;
+    fn info(&self) -> KernelInfo {
+        let decl = self.decl();
+        KernelInfo {
+            name: decl.name,
+            op: decl.op,
+            layouts: decl.layouts.to_vec(),
+            isa: self.isa().to_string(),
+            tile: self.tile(),
+            threads: decl.threads,
+            roles: decl.roles.to_vec(),
+            description: decl.description,
+        }
+    }
 }
 
 /// What the registry, `list` and the report say about a kernel.
@@ -91,6 +234,8 @@ pub struct KernelInfo {
     pub tile: Option<String>,
     /// `1` or `rayon` (uses the current rayon pool).
     pub threads: Threads,
+    /// The roles it plays in the report and the command line.
+    pub roles: Vec<Role>,
     /// One line on what it is.
     pub description: &'static str,
 }

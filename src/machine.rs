@@ -50,7 +50,7 @@ fn fma_loop_flops(iterations: usize, lanes: usize) -> f64 {
 /// The FMA peak in GFLOP/s with `threads` threads (each running independent FMA chains at the
 /// widest vector pulp finds), the best of `repeats` runs of about 20 ms each.
 pub fn fma_peak_gflops(threads: usize, repeats: usize) -> f64 {
-    fma_peak_gflops_with(SimdPolicy::Auto, threads, repeats)
+    fma_peak_gflops_with(SimdPolicy::auto(), threads, repeats)
 }
 
 /// [`fma_peak_gflops`] on the vectors of `policy` (the peak of one ISA path).
@@ -80,7 +80,7 @@ const BURST_ITERATIONS: usize = 1 << 14;
 /// Timed in turn with a kernel, it gives the peak the machine offers at that moment (see
 /// `measure::time_conv_against_peak`).
 pub fn fma_burst() -> f64 {
-    fma_burst_with(SimdPolicy::Auto)
+    fma_burst_with(SimdPolicy::auto())
 }
 
 /// [`fma_burst`] on the vectors of `policy`: the peak of one ISA path at that moment.
@@ -122,7 +122,7 @@ impl WithSimd for SumLoop<'_> {
 /// bandwidth of the input's cache level at that moment (see
 /// `measure::time_gap_against_bandwidth`).
 pub fn read_pass(data: &[f32]) -> f32 {
-    SimdPolicy::Auto.dispatch(SumLoop { data })
+    SimdPolicy::auto().dispatch(SumLoop { data })
 }
 
 /// Single-thread read bandwidth in GB/s (10⁹ bytes/s) over a working set of `bytes`, the best
@@ -137,7 +137,7 @@ pub fn read_bandwidth_gbps(bytes: usize, min_seconds: f64) -> f64 {
 pub fn read_bandwidth_gbps_threads(bytes: usize, min_seconds: f64, threads: usize) -> f64 {
     let data = seeded_uniform((bytes / 4).max(64), 17);
     let threads = threads.clamp(1, data.len() / 16);
-    let policy = SimdPolicy::Auto;
+    let policy = SimdPolicy::auto();
     let chunk = data.len().div_ceil(threads);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     let pass = |passes: usize| {

@@ -9,13 +9,12 @@ use crate::conv1x1::blocked_simd::BlockedSimd;
 use crate::conv1x1::blocked_wide::BlockedWide;
 use crate::conv1x1::im2col_gemm::Im2colGemm;
 use crate::conv1x1::naive::Naive;
-use crate::conv1x1::rayon_tiled::RayonTiled;
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
 use crate::gap::naive::GapNaive;
 use crate::gap::rayon::GapRayon;
 use crate::gap::simd::GapSimd;
-use crate::kernel::{Kernel, KernelInfo, Op};
+use crate::kernel::{Kernel, KernelInfo, Op, Role};
 use crate::mlpconv::MlpconvKernel;
 use crate::mlpconv::fused::MlpconvFused;
 use crate::mlpconv::unfused::MlpconvUnfused;
@@ -28,7 +27,7 @@ pub fn conv1x1_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn Conv1x1Kernel>> {
         Box::new(Im2colGemm::new(policy)),
         Box::new(BlockedSimd::new(policy)),
         Box::new(BlockedWide),
-        Box::new(RayonTiled::new(policy)),
+        Box::new(BlockedSimd::rayon(policy)),
     ]
 }
 
@@ -43,27 +42,6 @@ pub fn mlpconv_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn MlpconvKernel>> {
     vec![Box::new(MlpconvUnfused::new(policy)), Box::new(MlpconvFused::new(policy))]
 }
 
-/// Every `mlpconv` kernel, with the ISA policy of the environment.
-pub fn mlpconv_kernels() -> Vec<Box<dyn MlpconvKernel>> {
-    mlpconv_kernels_with(SimdPolicy::from_env())
-}
-
-/// The `mlpconv` kernel called `name`, or an error listing the known names.
-pub fn mlpconv_kernel(name: &str) -> Result<Box<dyn MlpconvKernel>> {
-    by_name(mlpconv_kernels(), name, Op::Mlpconv)
-}
-
-/// The kernel of `kernels` called `name`, or an error naming `op` and listing the known names:
-/// the one lookup behind every operation's.
-pub fn by_name<K: ?Sized + Kernel>(kernels: Vec<Box<K>>, name: &str, op: Op) -> Result<Box<K>> {
-    let known = kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-    kernels.into_iter().find(|k| k.name() == name).ok_or_else(|| NinError::UnknownKernel {
-        op: op.name(),
-        name: crate::error::shorten(name),
-        known,
-    })
-}
-
 /// Every 1×1 convolution kernel, with the ISA policy of the environment
 /// ([`SimdPolicy::from_env`]).
 pub fn conv1x1_kernels() -> Vec<Box<dyn Conv1x1Kernel>> {
@@ -75,14 +53,9 @@ pub fn gap_kernels() -> Vec<Box<dyn GapKernel>> {
     gap_kernels_with(SimdPolicy::from_env())
 }
 
-/// The 1×1 convolution kernel called `name`, or an error listing the known names.
-pub fn conv1x1_kernel(name: &str) -> Result<Box<dyn Conv1x1Kernel>> {
-    by_name(conv1x1_kernels(), name, Op::Conv1x1)
-}
-
-/// The GAP kernel called `name`, or an error listing the known names.
-pub fn gap_kernel(name: &str) -> Result<Box<dyn GapKernel>> {
-    by_name(gap_kernels(), name, Op::Gap)
+/// Every `mlpconv` kernel, with the ISA policy of the environment.
+pub fn mlpconv_kernels() -> Vec<Box<dyn MlpconvKernel>> {
+    mlpconv_kernels_with(SimdPolicy::from_env())
 }
 
 /// The kernels one run works with: every registered kernel of every operation, the pulp ones
@@ -153,12 +126,56 @@ impl Registry {
         conv.chain(gap).chain(self.mlpconv.iter().map(|k| AnyKernel::Mlpconv(k.as_ref())))
     }
 
+    /// The kernel called `name`, of operation `op` when one is given, or an error listing the
+    /// names that were possible: the one lookup by name.
+    pub fn kernel_of(&self, op: Option<Op>, name: &str) -> Result<AnyKernel<'_>> {
+        let candidates = || self.all().filter(|k| op.is_none_or(|op| k.info().op == op));
+        candidates().find(|k| k.name() == name).ok_or_else(|| {
+            let known = candidates().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+            let op = op.map_or("conv1x1, gap or mlpconv", Op::name);
+            NinError::UnknownKernel { op, name: crate::error::shorten(name), known }
+        })
+    }
+
     /// The kernel of any operation called `name`, or an error listing every known name.
     pub fn kernel(&self, name: &str) -> Result<AnyKernel<'_>> {
-        self.all().find(|k| k.info().name == name).ok_or_else(|| {
-            let known = self.info().iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
-            NinError::UnknownKernel { op: "conv1x1, gap or mlpconv", name: crate::error::shorten(name), known }
-        })
+        self.kernel_of(None, name)
+    }
+
+    /// The 1×1 convolution kernel called `name`, or an error listing the known ones.
+    pub fn conv1x1_kernel(&self, name: &str) -> Result<&dyn Conv1x1Kernel> {
+        Ok(self
+            .kernel_of(Some(Op::Conv1x1), name)?
+            .as_conv1x1()
+            .expect("kernel_of keeps kernels of the operation asked for"))
+    }
+
+    /// The GAP kernel called `name`, or an error listing the known ones.
+    pub fn gap_kernel(&self, name: &str) -> Result<&dyn GapKernel> {
+        Ok(self.kernel_of(Some(Op::Gap), name)?.as_gap().expect("kernel_of keeps kernels of the operation asked for"))
+    }
+
+    /// The chain kernel called `name`, or an error listing the known ones.
+    pub fn mlpconv_kernel(&self, name: &str) -> Result<&dyn MlpconvKernel> {
+        Ok(self
+            .kernel_of(Some(Op::Mlpconv), name)?
+            .as_mlpconv()
+            .expect("kernel_of keeps kernels of the operation asked for"))
+    }
+
+    /// The kernel of operation `op` that plays `role`: the first registered, as a test checks
+    /// there is exactly one among the built-in kernels.
+    pub fn playing(&self, op: Op, role: Role) -> Option<AnyKernel<'_>> {
+        self.all().find(|k| k.info().op == op && k.id().plays(role))
+    }
+
+    /// The kernel called `name`, or without one the kernel of `op` that plays [`Role::Default`]
+    /// (a built-in kernel plays it for every operation that needs one, as a test checks).
+    pub fn named_or_default(&self, op: Op, name: Option<&str>) -> Result<AnyKernel<'_>> {
+        match name {
+            Some(name) => self.kernel_of(Some(op), name),
+            None => Ok(self.playing(op, Role::Default).expect("a built-in kernel plays Role::Default")),
+        }
     }
 }
 
@@ -173,7 +190,41 @@ pub enum AnyKernel<'a> {
     Mlpconv(&'a dyn MlpconvKernel),
 }
 
-impl AnyKernel<'_> {
+impl<'a> AnyKernel<'a> {
+    /// As the common kernel trait.
+    pub fn as_kernel(&self) -> &dyn crate::kernel::Kernel {
+        match *self {
+            AnyKernel::Conv1x1(k) => k,
+            AnyKernel::Gap(k) => k,
+            AnyKernel::Mlpconv(k) => k,
+        }
+    }
+
+    /// As a 1×1 convolution kernel, if it is one.
+    pub fn as_conv1x1(self) -> Option<&'a dyn Conv1x1Kernel> {
+        if let AnyKernel::Conv1x1(k) = self { Some(k) } else { None }
+    }
+
+    /// As a GAP kernel, if it is one.
+    pub fn as_gap(self) -> Option<&'a dyn GapKernel> {
+        if let AnyKernel::Gap(k) = self { Some(k) } else { None }
+    }
+
+    /// As a chain kernel, if it is one.
+    pub fn as_mlpconv(self) -> Option<&'a dyn MlpconvKernel> {
+        if let AnyKernel::Mlpconv(k) = self { Some(k) } else { None }
+    }
+
+    /// Its identity.
+    pub fn id(&self) -> crate::kernel::KernelId {
+        self.as_kernel().id()
+    }
+
+    /// Its registry name.
+    pub fn name(&self) -> &'static str {
+        self.as_kernel().name()
+    }
+
     /// Its description.
     pub fn info(&self) -> KernelInfo {
         match self {
@@ -205,46 +256,11 @@ impl OwnedKernel {
     }
 }
 
-/// What the report and its targets ask of particular kernels. The registry says which kernel
-/// plays each role, so that neither names kernels itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The plain loops every conv kernel's speed-up is counted from.
-    ConvBaseline,
-    /// The plain loop every GAP kernel's speed-up is counted from.
-    GapBaseline,
-    /// im2col + GEMM, timed in turn against the direct kernel ([`Role::Direct`]).
-    Gemm,
-    /// The direct channel-blocked kernel on one thread.
-    Direct,
-    /// The parallel conv kernel whose scaling from the threads the report measures.
-    Scaling,
-    /// The GAP kernel timed in turn against a read pass over its input.
-    BandwidthShare,
-    /// The fused chain, timed in turn against [`Role::Unfused`].
-    Fused,
-    /// The chain as frameworks run it, layer by layer.
-    Unfused,
+/// The kernel of `kernels` that plays `role` (a test checks that a built-in kernel plays each
+/// role of each operation that needs one).
+pub fn take_playing<K: ?Sized + Kernel>(kernels: Vec<Box<K>>, role: Role) -> Box<K> {
+    kernels.into_iter().find(|k| k.id().plays(role)).expect("a built-in kernel plays every role")
 }
-
-/// The name of the kernel that plays `role`.
-pub const fn role(role: Role) -> &'static str {
-    match role {
-        Role::ConvBaseline => "naive",
-        Role::GapBaseline => "gap-naive",
-        Role::Gemm => "im2col-gemm",
-        Role::Direct => "blocked-simd",
-        Role::Scaling => "rayon-tiled",
-        Role::BandwidthShare => "gap-simd",
-        Role::Fused => "mlpconv-fused",
-        Role::Unfused => "mlpconv-unfused",
-    }
-}
-
-/// The kernel `nin-bench conv1x1` uses unless told otherwise: the fastest on all cores.
-pub const DEFAULT_CONV1X1_KERNEL: &str = "rayon-tiled";
-/// The kernel `nin-bench gap` uses unless told otherwise.
-pub const DEFAULT_GAP_KERNEL: &str = "gap-simd";
 
 /// Descriptions of every registered kernel: conv, then GAP, then the fused chains.
 pub fn all_kernel_info() -> Vec<KernelInfo> {
@@ -257,47 +273,46 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_lookup_finds_each() {
-        let info = all_kernel_info();
+        let registry = Registry::from_env();
+        let info = registry.info();
         let mut names: Vec<_> = info.iter().map(|i| i.name).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), info.len());
-        for k in conv1x1_kernels() {
-            assert_eq!(conv1x1_kernel(k.name()).unwrap().name(), k.name());
-        }
-        for k in gap_kernels() {
-            assert_eq!(gap_kernel(k.name()).unwrap().name(), k.name());
-        }
-        for k in mlpconv_kernels() {
-            assert_eq!(mlpconv_kernel(k.name()).unwrap().name(), k.name());
+        for k in registry.all() {
+            assert_eq!(registry.kernel(k.name()).unwrap().name(), k.name());
+            assert_eq!(registry.kernel_of(Some(k.info().op), k.name()).unwrap().id(), k.id());
         }
     }
 
     #[test]
-    fn every_role_is_played_by_a_registered_kernel_of_its_operation() {
-        let roles = [
-            (Role::ConvBaseline, Op::Conv1x1),
-            (Role::GapBaseline, Op::Gap),
-            (Role::Gemm, Op::Conv1x1),
-            (Role::Direct, Op::Conv1x1),
-            (Role::Scaling, Op::Conv1x1),
-            (Role::BandwidthShare, Op::Gap),
-            (Role::Fused, Op::Mlpconv),
-            (Role::Unfused, Op::Mlpconv),
-        ];
+    fn every_role_is_played_by_exactly_one_kernel_of_each_of_its_operations() {
         let registry = Registry::from_env();
-        for (r, op) in roles {
-            let info = registry.kernel(role(r)).unwrap_or_else(|e| panic!("{r:?}: {e}")).info();
-            assert_eq!(info.op, op, "{r:?}");
+        for role in Role::ALL {
+            for &op in role.ops() {
+                let players: Vec<_> =
+                    registry.all().filter(|k| k.info().op == op && k.id().plays(role)).map(|k| k.name()).collect();
+                assert_eq!(players.len(), 1, "{role:?} of {op}: {players:?}");
+            }
+            for k in registry.all().filter(|k| k.id().plays(role)) {
+                assert!(
+                    role.ops().contains(&k.info().op),
+                    "{} plays {role:?}, not a role of {}",
+                    k.name(),
+                    k.info().op
+                );
+            }
         }
-        assert!(registry.kernel(role(Role::Scaling)).unwrap().info().threads.is_parallel());
+        let scaling = registry.playing(Op::Conv1x1, Role::Scaling).unwrap();
+        assert!(scaling.info().threads.is_parallel());
     }
 
     #[test]
-    fn unknown_kernel_error_lists_known_ones() {
-        let err = conv1x1_kernel("fastest").err().unwrap().to_string();
-        assert!(err.contains("naive") && err.contains("blocked-simd"), "{err}");
-        let err = gap_kernel("naive").err().unwrap().to_string();
+    fn unknown_kernel_error_lists_the_known_ones_of_the_operation() {
+        let registry = Registry::from_env();
+        let err = registry.conv1x1_kernel("fastest").err().unwrap().to_string();
+        assert!(err.contains("naive") && err.contains("blocked-simd") && !err.contains("gap-simd"), "{err}");
+        let err = registry.gap_kernel("naive").err().unwrap().to_string();
         assert!(err.contains("gap-simd"), "{err}");
     }
 }

@@ -28,7 +28,7 @@ use pulp::{Simd, WithSimd};
 use crate::error::{NinError, Result};
 
 /// Environment variable that, when set to `1`, makes the registry build every pulp kernel with
-/// [`SimdPolicy::ScalarOnly`] (the same as `NIN_BENCH_ISA=scalar`).
+/// [`SimdPolicy::scalar()`] (the same as `NIN_BENCH_ISA=scalar`).
 pub const FORCE_SCALAR_ENV: &str = "NIN_BENCH_FORCE_SCALAR";
 
 /// Environment variable naming the ISA path to force: `scalar`, `avx2` or `avx512`.
@@ -136,17 +136,25 @@ fn v4_available() -> bool {
     }
 }
 
-/// Which instruction set the pulp kernels may use.
+/// Which instruction set the pulp kernels may use. Made by [`SimdPolicy::auto`],
+/// [`SimdPolicy::scalar`], [`SimdPolicy::emulated_512`] (each runs on every CPU) or
+/// [`SimdPolicy::for_isa`] (which refuses a path the CPU lacks), so that every policy that
+/// exists can be dispatched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SimdPolicy {
+pub struct SimdPolicy(Path);
+
+/// The paths a policy may select; private, so that a forced hardware path exists only where
+/// [`SimdPolicy::for_isa`] checked the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+enum Path {
     /// The best the CPU offers, detected at run time.
     #[default]
     Auto,
     /// pulp's portable scalar fallback, whatever the CPU.
-    ScalarOnly,
-    /// AVX2+FMA forced. Made by [`SimdPolicy::for_isa`], which checks that the CPU has it.
+    Scalar,
+    /// AVX2+FMA forced.
     Avx2,
-    /// AVX-512 forced (the `avx512` feature). Made by [`SimdPolicy::for_isa`], likewise.
+    /// AVX-512 forced (the `avx512` feature).
     Avx512,
     /// 16 lanes emulated in portable code ([`Isa::Emu512`]), whatever the CPU.
     Emulated512,
@@ -156,6 +164,26 @@ pub enum SimdPolicy {
 static PROCESS_POLICY: OnceLock<SimdPolicy> = OnceLock::new();
 
 impl SimdPolicy {
+    /// The best path the CPU offers, detected at run time.
+    pub const fn auto() -> Self {
+        SimdPolicy(Path::Auto)
+    }
+
+    /// pulp's portable scalar fallback, whatever the CPU.
+    pub const fn scalar() -> Self {
+        SimdPolicy(Path::Scalar)
+    }
+
+    /// 16 lanes emulated in portable code ([`Isa::Emu512`]), whatever the CPU.
+    pub const fn emulated_512() -> Self {
+        SimdPolicy(Path::Emulated512)
+    }
+
+    /// Whether this is the run-time choice of the widest path ([`SimdPolicy::auto`]).
+    pub fn is_auto(self) -> bool {
+        self.0 == Path::Auto
+    }
+
     /// The policy that runs exactly `isa`, or an error naming what the CPU has.
     pub fn for_isa(isa: Isa) -> Result<SimdPolicy> {
         isa.check().map_err(|reason| NinError::Isa {
@@ -165,16 +193,16 @@ impl SimdPolicy {
                 Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>().join(", ")
             ),
         })?;
-        Ok(match isa {
-            Isa::Scalar => SimdPolicy::ScalarOnly,
-            Isa::Avx2 => SimdPolicy::Avx2,
-            Isa::Avx512 => SimdPolicy::Avx512,
-            Isa::Emu512 => SimdPolicy::Emulated512,
-        })
+        Ok(SimdPolicy(match isa {
+            Isa::Scalar => Path::Scalar,
+            Isa::Avx2 => Path::Avx2,
+            Isa::Avx512 => Path::Avx512,
+            Isa::Emu512 => Path::Emulated512,
+        }))
     }
 
     /// The policy the environment asks for: [`ISA_ENV`], else [`FORCE_SCALAR_ENV`]` = 1`, else
-    /// [`SimdPolicy::Auto`]; an error for an unknown or unavailable ISA.
+    /// [`SimdPolicy::auto()`]; an error for an unknown or unavailable ISA.
     pub fn requested_by_env() -> Result<SimdPolicy> {
         match std::env::var(ISA_ENV) {
             Ok(isa) if !isa.trim().is_empty() => {
@@ -182,8 +210,8 @@ impl SimdPolicy {
                     .map_err(|e| e.with_source(ISA_ENV))
             }
             _ => Ok(match std::env::var(FORCE_SCALAR_ENV) {
-                Ok(v) if v.trim() == "1" => SimdPolicy::ScalarOnly,
-                _ => SimdPolicy::Auto,
+                Ok(v) if v.trim() == "1" => SimdPolicy::scalar(),
+                _ => SimdPolicy::auto(),
             }),
         }
     }
@@ -204,19 +232,19 @@ impl SimdPolicy {
         SimdPolicy::requested_by_env().unwrap_or_else(|e| {
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| eprintln!("warning: {e}; using the widest path"));
-            SimdPolicy::Auto
+            SimdPolicy::auto()
         })
     }
 
     /// Runs `op` with the instruction set this policy selects.
     #[inline(always)]
     pub fn dispatch<Op: WithSimd>(self, op: Op) -> Op::Output {
-        match self {
-            SimdPolicy::Auto => pulp::Arch::new().dispatch(op),
-            SimdPolicy::ScalarOnly => Simd::vectorize(pulp::Scalar::new(), op),
-            SimdPolicy::Avx2 => avx2_dispatch(op),
-            SimdPolicy::Avx512 => avx512_dispatch(op),
-            SimdPolicy::Emulated512 => Simd::vectorize(pulp::Scalar512b, op),
+        match self.0 {
+            Path::Auto => pulp::Arch::new().dispatch(op),
+            Path::Scalar => Simd::vectorize(pulp::Scalar::new(), op),
+            Path::Avx2 => avx2_dispatch(op),
+            Path::Avx512 => avx512_dispatch(op),
+            Path::Emulated512 => Simd::vectorize(pulp::Scalar512b, op),
         }
     }
 
@@ -227,33 +255,41 @@ impl SimdPolicy {
     }
 
     /// A short name of the selected instruction set, e.g. `avx2+fma (pulp V3, runtime)`.
-    pub fn isa_name(self) -> String {
+    pub fn isa_name(self) -> &'static str {
+        // Cached per path: kernels check it on every run (it names the packing of their
+        // prepared weights), and probing dispatches.
+        static NAMES: [OnceLock<&'static str>; 5] = [const { OnceLock::new() }; 5];
+        *NAMES[self.0 as usize].get_or_init(|| self.probed_isa_name())
+    }
+
+    /// [`SimdPolicy::isa_name`], probed.
+    fn probed_isa_name(self) -> &'static str {
         let probe = self.dispatch(Probe);
-        let name = match probe.type_name.rsplit("::").next().unwrap_or(probe.type_name) {
-            "V3" if self == SimdPolicy::Avx2 => "avx2+fma (pulp V3, forced)",
-            "V3" => "avx2+fma (pulp V3, runtime)",
-            "V4" if self == SimdPolicy::Avx512 => "avx512 (pulp V4, forced)",
-            "V4" => "avx512 (pulp V4, runtime)",
-            "Scalar" if self == SimdPolicy::ScalarOnly => "scalar (pulp fallback, forced)",
-            "Scalar" => "scalar (pulp fallback)",
-            "Scalar512b" => "emu512 (pulp Scalar512b, 16 lanes emulated, forced)",
-            other => return format!("{other} (pulp, {} lanes)", probe.lanes),
-        };
-        name.to_string()
+        match (probe.type_name.rsplit("::").next().unwrap_or(probe.type_name), self.0) {
+            ("V3", Path::Avx2) => "avx2+fma (pulp V3, forced)",
+            ("V3", _) => "avx2+fma (pulp V3, runtime)",
+            ("V4", Path::Avx512) => "avx512 (pulp V4, forced)",
+            ("V4", _) => "avx512 (pulp V4, runtime)",
+            ("Scalar", Path::Scalar) => "scalar (pulp fallback, forced)",
+            ("Scalar", _) => "scalar (pulp fallback)",
+            ("Scalar512b", _) => "emu512 (pulp Scalar512b, 16 lanes emulated, forced)",
+            // pulp's Arch::new() picks only the types above on x86-64.
+            _ => "another pulp path",
+        }
     }
 }
 
-/// [`SimdPolicy::Avx2`]'s dispatch: V3 exists only where [`SimdPolicy::for_isa`] checked it.
+/// The forced AVX2 path's dispatch: V3 exists only where [`SimdPolicy::for_isa`] checked it.
 #[inline(always)]
 fn avx2_dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     #[cfg(target_arch = "x86_64")]
     if let Some(v3) = pulp::x86::V3::try_new() {
         return Simd::vectorize(v3, op);
     }
-    panic!("SimdPolicy::Avx2 on a CPU without AVX2+FMA: make policies with SimdPolicy::for_isa")
+    unreachable!("a forced AVX2 policy exists only where SimdPolicy::for_isa found AVX2+FMA")
 }
 
-/// [`SimdPolicy::Avx512`]'s dispatch: V4 exists only where [`SimdPolicy::for_isa`] checked it.
+/// The forced AVX-512 path's dispatch: V4 exists only where [`SimdPolicy::for_isa`] checked it.
 #[inline(always)]
 fn avx512_dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
@@ -261,7 +297,7 @@ fn avx512_dispatch<Op: WithSimd>(op: Op) -> Op::Output {
         return Simd::vectorize(v4, op);
     }
     let _ = op;
-    panic!("SimdPolicy::Avx512 without an AVX-512 build and CPU: make policies with SimdPolicy::for_isa")
+    unreachable!("a forced AVX-512 policy exists only where SimdPolicy::for_isa found V4 in this build")
 }
 
 struct Probe;
@@ -285,15 +321,15 @@ mod tests {
 
     #[test]
     fn scalar_policy_has_one_lane_and_says_forced() {
-        assert_eq!(SimdPolicy::ScalarOnly.f32_lanes(), 1);
-        assert!(SimdPolicy::ScalarOnly.isa_name().contains("forced"));
+        assert_eq!(SimdPolicy::scalar().f32_lanes(), 1);
+        assert!(SimdPolicy::scalar().isa_name().contains("forced"));
     }
 
     #[test]
     fn isa_names_parse_and_unavailable_paths_say_what_the_cpu_has() {
         assert_eq!(Isa::parse(" AVX2 ").unwrap(), Isa::Avx2);
         assert!(Isa::parse("sse9").unwrap_err().to_string().contains("scalar, avx2, avx512, emu512"));
-        assert_eq!(SimdPolicy::for_isa(Isa::Scalar).unwrap(), SimdPolicy::ScalarOnly);
+        assert_eq!(SimdPolicy::for_isa(Isa::Scalar).unwrap(), SimdPolicy::scalar());
         assert!(Isa::available().contains(&Isa::Scalar));
         for isa in Isa::ALL {
             match (SimdPolicy::for_isa(isa), isa.check()) {
@@ -316,10 +352,10 @@ mod tests {
     fn auto_policy_uses_avx2_where_the_cpu_has_it() {
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            assert!(SimdPolicy::Auto.f32_lanes() >= 8);
+            assert!(SimdPolicy::auto().f32_lanes() >= 8);
             return;
         }
         eprintln!("SKIPPED: this CPU has no AVX2+FMA; only the scalar path is checked here");
-        assert!(SimdPolicy::Auto.f32_lanes() >= 1);
+        assert!(SimdPolicy::auto().f32_lanes() >= 1);
     }
 }

@@ -80,7 +80,7 @@ fn weights_prepared_for_another_problem_or_kernel_are_rejected_by_run() {
     let other_cin: Conv1x1Problem = "1x6x4x3:7".parse().unwrap();
     let x = seeded_uniform(p.input_len(), 1);
     let kernels = conv1x1_kernels_with(Default::default());
-    let scalar_kernels = conv1x1_kernels_with(nin_bench::SimdPolicy::ScalarOnly);
+    let scalar_kernels = conv1x1_kernels_with(nin_bench::SimdPolicy::scalar());
     for (i, kernel) in kernels.iter().enumerate() {
         let wrong_problem = kernel.prepare(&other_cin, &seeded_uniform(42, 2), Some(&[0.0; 7])).unwrap();
         let other_kernel = &kernels[(i + 1) % kernels.len()];

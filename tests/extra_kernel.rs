@@ -5,8 +5,8 @@
 //! the pixels.
 
 use nin_bench::cli::kernel_table_markdown;
-use nin_bench::conv1x1::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use nin_bench::kernel::{Kernel, Op, Threads};
+use nin_bench::conv1x1::{Conv1x1Kernel, ConvArgs, PreparedWeights};
+use nin_bench::kernel::{Kernel, KernelDecl, Op, Threads};
 use nin_bench::measure::{Call, ProblemData, check_all, time};
 use nin_bench::registry::{OwnedKernel, Registry};
 use nin_bench::report::{ReportOptions, run_report};
@@ -20,25 +20,27 @@ struct AxpyLoops {
     skip_last_channel: bool,
 }
 
+/// The kernel's declaration: all the registry, `list`, the report and the gate need to know.
+static AXPY_LOOPS: KernelDecl = KernelDecl {
+    name: "axpy-loops",
+    op: Op::Conv1x1,
+    threads: Threads::Single,
+    roles: &[],
+    layouts: &Layout::ALL,
+    description: "a test's kernel: the loops in axpy order",
+};
+
+/// The wrong one's.
+static AXPY_LOOPS_WRONG: KernelDecl =
+    KernelDecl { name: "axpy-loops-wrong", description: "a test's wrong kernel: drops a channel", ..AXPY_LOOPS };
+
 impl Kernel for AxpyLoops {
-    fn name(&self) -> &'static str {
-        if self.skip_last_channel { "axpy-loops-wrong" } else { "axpy-loops" }
+    fn decl(&self) -> &'static KernelDecl {
+        if self.skip_last_channel { &AXPY_LOOPS_WRONG } else { &AXPY_LOOPS }
     }
 
-    fn isa(&self) -> &str {
+    fn isa(&self) -> &'static str {
         "scalar (compiler's choice)"
-    }
-
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Conv1x1,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa().to_string(),
-            tile: None,
-            threads: Threads::Single,
-            description: "a test's kernel: the loops in axpy order",
-        }
     }
 }
 
@@ -129,7 +131,7 @@ fn a_kernel_added_to_the_registry_is_timed_by_run_and_by_the_report() {
     let data = ProblemData::seeded(&p);
     let mut call = Call::kernel(registry.kernel("axpy-loops").unwrap(), &p, &data, 1).unwrap();
     let row = time(&mut call, TimingBudget::QUICK).unwrap();
-    assert_eq!((row.kernel.as_str(), row.threads), ("axpy-loops", 1));
+    assert_eq!((row.kernel.name(), row.threads), ("axpy-loops", 1));
     assert!(row.gflops > 0.0 && row.seconds_median > 0.0);
 
     let out = tempfile::tempdir().unwrap();

@@ -140,13 +140,13 @@ fn edge_shape_stages_verify_on_every_isa_path_and_thread_count() {
 #[test]
 fn the_stages_follow_the_layer_list() {
     let weights = NetworkWeights::seeded(&other_edges()[2], 1).unwrap();
-    let net = Network::new(&other_edges()[2], 1, &weights, SimdPolicy::Auto).unwrap();
+    let net = Network::new(&other_edges()[2], 1, &weights, SimdPolicy::auto()).unwrap();
     let names: Vec<&str> = net.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["p0", "p1+r1+c1+c1r+c2+c2r+c3+c3r", "c4+c4r+c5+c5r", "gap", "rg", "prob"]);
     let runners: Vec<&str> = net.stages.iter().map(|s| s.runner.as_str()).collect();
     assert_eq!(runners, ["rayon-tiled", "mlpconv-fused", "mlpconv-fused", "gap-simd", "relu", "softmax"]);
     let nin = zoo::nin_imagenet();
-    let net = Network::new(&nin, 1, &NetworkWeights::seeded(&nin, 1).unwrap(), SimdPolicy::Auto).unwrap();
+    let net = Network::new(&nin, 1, &NetworkWeights::seeded(&nin, 1).unwrap(), SimdPolicy::auto()).unwrap();
     assert_eq!(net.stages[1].name, "cccp1+relu1+cccp2+relu2");
     assert_eq!(net.flops(), nin.stats().unwrap().total_flops, "stages count every layer's FLOPs once");
 }
@@ -161,7 +161,7 @@ fn nin_cifar10_verifies_on_every_isa_path_at_batch_2() {
 #[test]
 fn nin_imagenet_and_alexnet_verify_at_batch_1() {
     for model in [zoo::nin_imagenet(), zoo::alexnet()] {
-        let out = assert_verifies(&model, 1, 2, SimdPolicy::Auto);
+        let out = assert_verifies(&model, 1, 2, SimdPolicy::auto());
         let sum: f32 = out.iter().sum();
         assert!((sum - 1.0).abs() < 1e-4, "{}: softmax sums to {sum}", model.name);
     }
@@ -170,9 +170,9 @@ fn nin_imagenet_and_alexnet_verify_at_batch_1() {
 #[test]
 fn outputs_are_the_same_to_the_bit_on_any_thread_count() {
     for model in [zoo::nin_cifar10(), conv_edges()[5].clone(), other_edges()[1].clone()] {
-        let one = assert_verifies(&model, 2, 1, SimdPolicy::Auto);
+        let one = assert_verifies(&model, 2, 1, SimdPolicy::auto());
         for threads in [2, 3] {
-            let many = assert_verifies(&model, 2, threads, SimdPolicy::Auto);
+            let many = assert_verifies(&model, 2, threads, SimdPolicy::auto());
             assert!(
                 one.iter().zip(&many).all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{} differs between 1 and {threads} threads",
@@ -186,18 +186,18 @@ fn outputs_are_the_same_to_the_bit_on_any_thread_count() {
 fn bad_input_is_a_typed_error() {
     let model = zoo::nin_cifar10();
     let weights = NetworkWeights::seeded(&model, 1).unwrap();
-    let net = Network::new(&model, 2, &weights, SimdPolicy::Auto).unwrap();
+    let net = Network::new(&model, 2, &weights, SimdPolicy::auto()).unwrap();
     let mut ws = net.workspace();
     let err = net.forward(&[0.0; 10], &mut ws).unwrap_err().to_string();
     assert!(err.contains("input has 10 elements") && err.contains("nin-cifar10 at batch 2"), "{err}");
-    let err = Network::new(&model, 0, &weights, SimdPolicy::Auto).unwrap_err().to_string();
+    let err = Network::new(&model, 0, &weights, SimdPolicy::auto()).unwrap_err().to_string();
     assert!(err.contains("batch"), "{err}");
     let alexnet_weights = NetworkWeights::seeded(&zoo::alexnet(), 1).unwrap();
-    let err = Network::new(&model, 1, &alexnet_weights, SimdPolicy::Auto).unwrap_err().to_string();
+    let err = Network::new(&model, 1, &alexnet_weights, SimdPolicy::auto()).unwrap_err().to_string();
     assert!(err.contains("layers of weights"), "{err}");
     let mut wrong = weights.clone();
     wrong.layers.swap(0, 2);
-    let err = Network::new(&model, 1, &wrong, SimdPolicy::Auto).unwrap_err().to_string();
+    let err = Network::new(&model, 1, &wrong, SimdPolicy::auto()).unwrap_err().to_string();
     assert!(err.contains("nin-cifar10/conv1 weights"), "{err}");
     let impossible = Model { name: "tiny", input: [3, 4, 4], layers: vec![conv("c", 2, 7, 1, 0, 1)] };
     assert!(NetworkWeights::seeded(&impossible, 1).unwrap_err().to_string().contains("tiny/c"));
@@ -260,7 +260,7 @@ fn tract_agrees_stage_by_stage_on_every_layer_kind() {
     for model in conv_edges().iter().chain(&other_edges()).chain(&[zoo::nin_cifar10()]) {
         for (batch, threads) in [(1, 1), (3, 2)] {
             let weights = NetworkWeights::seeded(model, 5).unwrap();
-            let net = Network::new(model, batch, &weights, SimdPolicy::Auto).unwrap();
+            let net = Network::new(model, batch, &weights, SimdPolicy::auto()).unwrap();
             let input = seeded_uniform(net.input_len(), 9);
             let tract = TractNetwork::new(&net, &weights, threads, true).unwrap();
             let outputs = tract.run_every_stage(&input).unwrap();

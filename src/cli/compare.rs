@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
-use super::{CommandResult, Failure};
+use super::common::{CommandResult, Failure};
 use crate::error::{NinError, shorten};
 
 /// Arguments of `nin-bench compare`.
@@ -20,7 +20,7 @@ pub(crate) struct CompareArgs {
     new: PathBuf,
     /// Largest drop, in percent of the baseline's peak fraction, that still passes (a finite
     /// number, 0 or more).
-    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = super::parse_percent)]
+    #[arg(long, default_value_t = 10.0, value_name = "PCT", value_parser = super::common::parse_percent)]
     max_regression: f64,
     /// Pass even when some rows cannot be compared (a baseline row missing from the new
     /// report, a missing or non-finite peak fraction, an unknown kernel); they are still listed.

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use super::{CommandResult, Failure, parse_threads, to_json};
+use super::common::{CommandResult, Failure, parse_threads, to_json};
 use crate::budget::MemoryBudget;
 use crate::format::{dims, format_seconds};
 use crate::forward::measure::{ForwardOptions, ForwardResult, evaluate};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CommandResult, Failure};
+use super::common::{CommandResult, Failure};
 use crate::error::NinError;
 use crate::gate::{Counts, DEFAULT_MAX_INCREASE_PCT, compare, read_counts};
 
@@ -18,7 +18,7 @@ pub(crate) struct GateArgs {
     #[arg(long, value_name = "FILE", default_value = "results/gate/baseline.json")]
     baseline: PathBuf,
     /// Fail when a case's instruction count grows by more than this many percent.
-    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_MAX_INCREASE_PCT, value_parser = super::parse_percent)]
+    #[arg(long, value_name = "PCT", default_value_t = DEFAULT_MAX_INCREASE_PCT, value_parser = super::common::parse_percent)]
     max_increase: f64,
     /// Write the new counts as the baseline instead of comparing (after an intended change).
     #[arg(long)]

@@ -1,6 +1,6 @@
 //! `nin-bench list`: the registered kernels and the ISA paths of this CPU.
 
-use super::{CommandResult, to_json};
+use super::common::{CommandResult, to_json};
 use crate::registry::Registry;
 use crate::simd::{Isa, SimdPolicy};
 

@@ -3,6 +3,7 @@
 //! Library errors become one line on stderr and exit status 2; a kernel that disagrees with
 //! the reference in `verify` gives exit status 1.
 
+mod common;
 mod compare;
 mod forward;
 mod gate;
@@ -13,6 +14,8 @@ mod tensors;
 mod tiles;
 mod verify;
 
+pub use common::MAX_THREADS;
+use common::{Failure, parse_threads};
 pub use list::kernel_table_markdown;
 
 use std::path::PathBuf;
@@ -50,10 +53,6 @@ pub struct Cli {
     isa: Option<String>,
 }
 
-/// Most threads `--threads` accepts: far above the cores of any machine this suite runs on,
-/// low enough that a typo cannot make the process start a hundred thousand of them.
-pub const MAX_THREADS: usize = 1024;
-
 /// Rayon sizes its global pool (used by `conv1x1`, `gap`, `verify` and the heads) from
 /// `RAYON_NUM_THREADS`: the same bound as `--threads` applies, so that the environment cannot
 /// start a hundred thousand threads either (0 is rayon's "all cores").
@@ -64,22 +63,6 @@ fn check_rayon_threads_env() -> Result<()> {
             reason: format!("threads must be a whole number from 1 to {MAX_THREADS} (or 0 for all cores)"),
         }),
         _ => Ok(()),
-    }
-}
-
-/// Parses a percentage threshold: a finite number, 0 or more. `NaN` or `inf` would make every
-/// comparison pass and so switch a gate off without a word.
-pub(crate) fn parse_percent(text: &str) -> std::result::Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("must be a finite percentage, 0 or more, such as 10 or 2.5".to_string()),
-    }
-}
-
-fn parse_threads(text: &str) -> std::result::Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
-        _ => Err(format!("threads must be a whole number from 1 to {MAX_THREADS}")),
     }
 }
 
@@ -283,7 +266,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List { json, markdown } => list::list(&registry, json, markdown),
         Command::Report { quick, filter, out } => {
-            if policy == SimdPolicy::Emulated512 {
+            if policy == SimdPolicy::emulated_512() {
                 return Err(emulated_not_timed());
             }
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -322,7 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => compare::compare(args),
         Command::Gate(args) => gate::gate(args),
         Command::Tiles { quick, json } => {
-            if policy == SimdPolicy::Emulated512 {
+            if policy == SimdPolicy::emulated_512() {
                 return Err(emulated_not_timed());
             }
             tiles::tiles(quick, json)
@@ -348,22 +331,4 @@ fn emulated_not_timed() -> NinError {
                  use it with verify or run"
             .into(),
     }
-}
-
-/// Why a command did not succeed: bad input (exit 2) or a kernel that disagrees (exit 1).
-enum Failure {
-    Error(NinError),
-    Mismatch,
-}
-
-impl From<NinError> for Failure {
-    fn from(e: NinError) -> Self {
-        Failure::Error(e)
-    }
-}
-
-type CommandResult = std::result::Result<(), Failure>;
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).expect("plain data serialises")
 }

@@ -1,6 +1,6 @@
 //! `nin-bench models` and `nin-bench heads`: human tables, or JSON with `--json`.
 
-use super::{CommandResult, to_json};
+use super::common::{CommandResult, to_json};
 use crate::format::{dims, format_seconds, thousands};
 use crate::model::heads::HeadStats;
 use crate::model::heads::standard_heads;

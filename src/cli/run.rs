@@ -1,7 +1,7 @@
 //! `nin-bench run`: one kernel timed alone, against another kernel or a GEMM library in turn,
 //! or against the loop that measures a limit of the machine.
 
-use super::{CommandResult, to_json};
+use super::common::{CommandResult, to_json};
 use crate::error::NinError;
 use crate::format::format_seconds;
 use crate::machine;
@@ -178,8 +178,8 @@ fn print_run_row(r: &RunRow) {
     let fraction = r.peak_fraction.map_or("-".to_string(), |f| format!("{:.1}%", 100.0 * f));
     println!(
         "{:<15} {:<26} {:>7} {:>9.2} {:>9.2} {:>8.2} {:>12} {:>12}",
-        r.kernel,
-        r.shape,
+        r.kernel.name(),
+        r.problem.map_or(String::new(), |p| p.to_string()),
         r.threads,
         r.gflops,
         r.gflops_p90,

@@ -4,21 +4,22 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::CommandResult;
+use super::common::CommandResult;
 use crate::budget::MemoryBudget;
 use crate::error::{NinError, Result};
 use crate::format::{dims, format_bytes};
+use crate::kernel::Op;
 use crate::npy::{open_f32, write_f32};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, Problem};
-use crate::registry;
+use crate::registry::Registry;
 use crate::tensor::{AlignedBuf, Layout, try_zeroed};
 
 /// Arguments of `nin-bench conv1x1`.
 #[derive(Debug, Args)]
 pub(crate) struct ConvArgs {
-    /// Kernel (default: rayon-tiled, the fastest on all cores).
-    #[arg(long, value_name = "K", default_value = registry::DEFAULT_CONV1X1_KERNEL)]
-    kernel: String,
+    /// Kernel (default: the one `nin-bench list` marks `default`, the fastest on all cores).
+    #[arg(long, value_name = "K")]
+    kernel: Option<String>,
     /// Input, N×Cin×H×W.
     #[arg(long, value_name = "X.npy")]
     input: PathBuf,
@@ -42,9 +43,9 @@ pub(crate) struct ConvArgs {
 /// Arguments of `nin-bench gap`.
 #[derive(Debug, Args)]
 pub(crate) struct GapArgs {
-    /// Kernel (default: gap-simd).
-    #[arg(long, value_name = "K", default_value = registry::DEFAULT_GAP_KERNEL)]
-    kernel: String,
+    /// Kernel (default: the one `nin-bench list` marks `default`).
+    #[arg(long, value_name = "K")]
+    kernel: Option<String>,
     /// Input, N×C×H×W.
     #[arg(long, value_name = "X.npy")]
     input: PathBuf,
@@ -76,7 +77,8 @@ fn output_buffer(len: usize) -> Result<AlignedBuf> {
 }
 
 pub(crate) fn conv1x1(args: ConvArgs, budget: &MemoryBudget) -> CommandResult {
-    let kernel = registry::conv1x1_kernel(&args.kernel)?;
+    let registry = Registry::from_env();
+    let kernel = registry.named_or_default(Op::Conv1x1, args.kernel.as_deref())?.as_conv1x1().expect("a conv kernel");
     // Headers first: the shapes say what the command will allocate before any data is read.
     let x = open_f32(&args.input)?;
     let w = open_f32(&args.weights)?;
@@ -132,7 +134,8 @@ pub(crate) fn conv1x1(args: ConvArgs, budget: &MemoryBudget) -> CommandResult {
 }
 
 pub(crate) fn gap(args: GapArgs, budget: &MemoryBudget) -> CommandResult {
-    let kernel = registry::gap_kernel(&args.kernel)?;
+    let registry = Registry::from_env();
+    let kernel = registry.named_or_default(Op::Gap, args.kernel.as_deref())?.as_gap().expect("a GAP kernel");
     let x = open_f32(&args.input)?;
     let [n, c, h, w] = nchw("input", x.shape())?;
     let p = GapProblem::new(n, c, h, w, Layout::Nchw)?;

@@ -2,7 +2,7 @@
 //! as a share of that ISA's FMA peak timed in turn: the measurement the kernels' tile is
 //! chosen by.
 
-use super::{CommandResult, to_json};
+use super::common::{CommandResult, to_json};
 use crate::measure::time_tiles_against_peak;
 use crate::simd::SimdPolicy;
 use crate::timing::TimingBudget;

@@ -1,6 +1,6 @@
 //! `nin-bench verify`: every kernel (or those named) against the f64 reference.
 
-use super::{CommandResult, Failure};
+use super::common::{CommandResult, Failure};
 use crate::budget::MemoryBudget;
 use crate::error::NinError;
 use crate::measure::check_all;

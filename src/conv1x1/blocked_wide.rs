@@ -7,12 +7,22 @@
 //! and the registry shows it, so reports never confuse the two.
 
 use super::direct::{self, OutPtr, TileRows};
-use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::kernel::{Kernel, Op, Threads};
+use super::{Conv1x1Kernel, ConvArgs, PreparedWeights};
+use crate::kernel::{Kernel, KernelDecl, Op, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::tensor::Layout;
 use crate::ukernel::wide::{MR, NR, TILE, WideMicrokernel};
+
+/// `blocked-wide`'s declaration.
+pub static BLOCKED_WIDE: KernelDecl = KernelDecl {
+    name: "blocked-wide",
+    op: Op::Conv1x1,
+    threads: Threads::Single,
+    roles: &[],
+    layouts: &Layout::ALL,
+    description: "the same on `wide::f32x8`: the ISA is fixed at compile time, and `list` says which",
+};
 
 /// The direct kernel with the `wide` crate's 8-lane vectors.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,24 +44,16 @@ impl BlockedWide {
 }
 
 impl Kernel for BlockedWide {
-    fn name(&self) -> &'static str {
-        "blocked-wide"
+    fn decl(&self) -> &'static KernelDecl {
+        &BLOCKED_WIDE
     }
 
-    fn isa(&self) -> &str {
+    fn isa(&self) -> &'static str {
         Self::compiled_isa()
     }
 
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Conv1x1,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa().to_string(),
-            tile: Some(format!("{MR}x{NR}")),
-            threads: Threads::Single,
-            description: "the same on `wide::f32x8`: the ISA is fixed at compile time, and `list` says which",
-        }
+    fn tile(&self) -> Option<String> {
+        Some(format!("{MR}x{NR}"))
     }
 }
 

@@ -14,27 +14,36 @@
 use pulp::{Simd, WithSimd};
 
 use super::direct::{self, TileRows};
-use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
+use super::{Conv1x1Kernel, ConvArgs, PreparedWeights};
 use crate::gemm::pack::MatRef;
 use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
-use crate::kernel::{Kernel, Op, Threads};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 use crate::ukernel::gemm::{Microkernel, tile_dims, tile_name, with_kernel_tile};
 
+/// `im2col-gemm`'s declaration.
+pub static IM2COL_GEMM: KernelDecl = KernelDecl {
+    name: "im2col-gemm",
+    op: Op::Conv1x1,
+    threads: Threads::Single,
+    roles: &[Role::Gemm],
+    layouts: &Layout::ALL,
+    description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, the ISA's FMA microkernel (6×16 with AVX2); on 6×6 maps the transposed product, written back transposed",
+};
+
 /// im2col (a gather only when strided) + the crate's cache-blocked GEMM.
 #[derive(Debug, Clone)]
 pub struct Im2colGemm {
     policy: SimdPolicy,
-    isa: String,
 }
 
 impl Im2colGemm {
     /// The kernel with the instruction set `policy` selects.
     pub fn new(policy: SimdPolicy) -> Self {
-        Self { policy, isa: policy.isa_name() }
+        Self { policy }
     }
 }
 
@@ -162,30 +171,17 @@ pub(crate) fn transpose_into(src: &[f32], m: usize, n: usize, dst: &mut [f32]) {
 }
 
 impl Kernel for Im2colGemm {
-    fn name(&self) -> &'static str {
-        "im2col-gemm"
+    fn decl(&self) -> &'static KernelDecl {
+        &IM2COL_GEMM
     }
 
-    fn isa(&self) -> &str {
-        &self.isa
+    fn isa(&self) -> &'static str {
+        self.policy.isa_name()
     }
 
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Conv1x1,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa.clone(),
-            tile: Some(format!(
-                "{} (KC {}, MC {}, NC {})",
-                tile_name(self.policy),
-                crate::gemm::KC,
-                crate::gemm::MC,
-                crate::gemm::NC
-            )),
-            threads: Threads::Single,
-            description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, the ISA's FMA microkernel (6×16 with AVX2); on 6×6 maps the transposed product, written back transposed",
-        }
+    fn tile(&self) -> Option<String> {
+        let (kc, mc, nc) = (crate::gemm::KC, crate::gemm::MC, crate::gemm::NC);
+        Some(format!("{} (KC {kc}, MC {mc}, NC {nc})", tile_name(self.policy)))
     }
 }
 
@@ -196,7 +192,7 @@ impl Conv1x1Kernel for Im2colGemm {
         // maps where pixel rows fill the tiles better).
         let tile = tile_dims(self.policy);
         let (w, b) = direct::pack_weights(problem, weights, bias, tile, TileRows::best_fill(problem, tile));
-        PreparedWeights::new(self.name(), self.isa.clone(), *problem, w, b)
+        PreparedWeights::new(self.name(), self.isa().to_string(), *problem, w, b)
     }
 
     fn execute(&self, args: ConvArgs<'_>) {

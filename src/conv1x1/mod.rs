@@ -13,7 +13,6 @@ pub mod blocked_wide;
 pub(crate) mod direct;
 pub mod im2col_gemm;
 pub mod naive;
-pub mod rayon_tiled;
 
 use crate::error::{NinError, Result};
 use crate::kernel::Checked;

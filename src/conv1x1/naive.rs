@@ -1,34 +1,32 @@
 //! `naive`: the direct loops in f32, the baseline every speed-up is quoted against.
 
-use super::{Conv1x1Kernel, ConvArgs, KernelInfo, PreparedWeights};
-use crate::kernel::{Kernel, Op, Threads};
+use super::{Conv1x1Kernel, ConvArgs, PreparedWeights};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::Conv1x1Problem;
 use crate::tensor::{Layout, aligned_copy};
 use crate::ukernel::gemm::relu;
+
+/// `naive`'s declaration.
+pub static NAIVE: KernelDecl = KernelDecl {
+    name: "naive",
+    op: Op::Conv1x1,
+    threads: Threads::Single,
+    roles: &[Role::Baseline],
+    layouts: &Layout::ALL,
+    description: "the direct loops in f32",
+};
 
 /// The textbook loop nest: for every output, a sequential f32 dot product over Cin.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Naive;
 
 impl Kernel for Naive {
-    fn name(&self) -> &'static str {
-        "naive"
+    fn decl(&self) -> &'static KernelDecl {
+        &NAIVE
     }
 
-    fn isa(&self) -> &str {
+    fn isa(&self) -> &'static str {
         "scalar (compiler's choice)"
-    }
-
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Conv1x1,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa().to_string(),
-            tile: None,
-            threads: Threads::Single,
-            description: "the direct loops in f32",
-        }
     }
 }
 

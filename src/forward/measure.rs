@@ -280,7 +280,7 @@ pub fn evaluate(model: &crate::model::Model, options: ForwardOptions) -> Result<
             model: model.name,
             batch: options.batch,
             threads: options.threads,
-            isa: policy.isa_name(),
+            isa: policy.isa_name().to_string(),
             params: stats.total_params,
             weights_mib: stats.size_mib_fp32,
             gflop_per_image: stats.total_flops as f64 / 1e9,

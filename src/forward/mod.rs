@@ -31,11 +31,11 @@ use serde::Serialize;
 use crate::conv1x1::{Conv1x1Kernel, PreparedWeights};
 use crate::error::{NinError, Result};
 use crate::gap::GapKernel;
-use crate::kernel::Op;
+use crate::kernel::Role;
 use crate::mlpconv::{MlpconvKernel, PreparedChain};
 use crate::model::{LayerKind, LayerStats, Model};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, MlpconvProblem};
-use crate::registry::{self, Role};
+use crate::registry;
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, Layout, seeded_uniform, zeroed};
 use ops::{ConvGeometry, FullyConnected, Pooling, SpatialConv};
@@ -276,11 +276,7 @@ impl Network {
                     }
                     if widths.len() >= 2 {
                         let problem = MlpconvProblem::new(batch, c, h, w, &widths, false)?;
-                        let kernel = registry::by_name(
-                            registry::mlpconv_kernels_with(policy),
-                            registry::role(Role::Fused),
-                            Op::Mlpconv,
-                        )?;
+                        let kernel = registry::take_playing(registry::mlpconv_kernels_with(policy), Role::Fused);
                         let ws: Vec<&[f32]> =
                             (0..widths.len()).map(|l| &weights.layer(i + 2 * l).weights[..]).collect();
                         let bs: Vec<&[f32]> = (0..widths.len()).map(|l| &weights.layer(i + 2 * l).bias[..]).collect();
@@ -291,11 +287,7 @@ impl Network {
                         let relu = is_relu(model, i + 1);
                         let problem =
                             Conv1x1Problem::new(Conv1x1Shape { relu, ..Conv1x1Shape::new(batch, c, h, w, out) })?;
-                        let kernel = registry::by_name(
-                            registry::conv1x1_kernels_with(policy),
-                            registry::DEFAULT_CONV1X1_KERNEL,
-                            Op::Conv1x1,
-                        )?;
+                        let kernel = registry::take_playing(registry::conv1x1_kernels_with(policy), Role::Default);
                         let lw = weights.layer(i);
                         let prepared = kernel.prepare(&problem, &lw.weights, Some(&lw.bias))?;
                         let runner = kernel.name().to_string();
@@ -323,8 +315,7 @@ impl Network {
                 }
                 LayerKind::GlobalAvgPool => {
                     let problem = GapProblem::new(batch, c, h, w, Layout::Nchw)?;
-                    let kernel =
-                        registry::by_name(registry::gap_kernels_with(policy), registry::DEFAULT_GAP_KERNEL, Op::Gap)?;
+                    let kernel = registry::take_playing(registry::gap_kernels_with(policy), Role::Default);
                     let runner = kernel.name().to_string();
                     (StageOp::Gap { kernel, problem }, Category::Gap, runner, 1)
                 }

@@ -1,32 +1,30 @@
 //! `gap-naive`: a sequential f32 sum per channel, divided by H·W.
 
-use super::{GapArgs, GapKernel, KernelInfo};
-use crate::kernel::{Kernel, Op, Threads};
+use super::{GapArgs, GapKernel};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::tensor::Layout;
+
+/// `gap-naive`'s declaration.
+pub static GAP_NAIVE: KernelDecl = KernelDecl {
+    name: "gap-naive",
+    op: Op::Gap,
+    threads: Threads::Single,
+    roles: &[Role::Baseline],
+    layouts: &Layout::ALL,
+    description: "sequential sum per channel",
+};
 
 /// The textbook loops.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GapNaive;
 
 impl Kernel for GapNaive {
-    fn name(&self) -> &'static str {
-        "gap-naive"
+    fn decl(&self) -> &'static KernelDecl {
+        &GAP_NAIVE
     }
 
-    fn isa(&self) -> &str {
+    fn isa(&self) -> &'static str {
         "scalar (compiler's choice)"
-    }
-
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Gap,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa().to_string(),
-            tile: None,
-            threads: Threads::Single,
-            description: "sequential sum per channel",
-        }
     }
 }
 

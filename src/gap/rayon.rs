@@ -2,8 +2,8 @@
 
 use rayon::prelude::*;
 
-use super::{GapArgs, GapKernel, KernelInfo};
-use crate::kernel::{Kernel, Op, Threads};
+use super::{GapArgs, GapKernel};
+use crate::kernel::{Kernel, KernelDecl, Op, Threads};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 use crate::ukernel::gap::GapBlock;
@@ -17,40 +17,41 @@ const CHANNELS_PER_TASK: usize = 64;
 /// on one (report at e6c6bf4 and `nin-bench run` here).
 const MIN_TASK_VALUES: usize = 16 * 1024;
 
+/// `gap-rayon`'s declaration.
+pub static GAP_RAYON: KernelDecl = KernelDecl {
+    name: "gap-rayon",
+    op: Op::Gap,
+    threads: Threads::Rayon,
+    roles: &[],
+    layouts: &Layout::ALL,
+    description: "`gap-simd` over (image, channel block) tasks",
+};
+
 /// Parallel GAP; each output is computed exactly as `gap-simd` computes it, so the result is
 /// bit-identical for any thread count. Runs on the rayon pool current at the call.
 #[derive(Debug, Clone)]
 pub struct GapRayon {
     policy: SimdPolicy,
-    isa: String,
 }
 
 impl GapRayon {
     /// The kernel with the instruction set `policy` selects.
     pub fn new(policy: SimdPolicy) -> Self {
-        Self { policy, isa: policy.isa_name() }
+        Self { policy }
     }
 }
 
 impl Kernel for GapRayon {
-    fn name(&self) -> &'static str {
-        "gap-rayon"
+    fn decl(&self) -> &'static KernelDecl {
+        &GAP_RAYON
     }
 
-    fn isa(&self) -> &str {
-        &self.isa
+    fn isa(&self) -> &'static str {
+        self.policy.isa_name()
     }
 
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Gap,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa().to_string(),
-            tile: Some(format!("{CHANNELS_PER_TASK} channels per task")),
-            threads: Threads::Rayon,
-            description: "`gap-simd` over (image, channel block) tasks",
-        }
+    fn tile(&self) -> Option<String> {
+        Some(format!("{CHANNELS_PER_TASK} channels per task"))
     }
 }
 

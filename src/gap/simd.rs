@@ -1,11 +1,21 @@
 //! `gap-simd`: global average pooling on pulp, several independent accumulators.
 
-use super::{GapArgs, GapKernel, KernelInfo};
-use crate::kernel::{Kernel, Op, Threads};
+use super::{GapArgs, GapKernel};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::GapProblem;
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 use crate::ukernel::gap::{ACCUMULATORS, GapBlock};
+
+/// `gap-simd`'s declaration.
+pub static GAP_SIMD: KernelDecl = KernelDecl {
+    name: "gap-simd",
+    op: Op::Gap,
+    threads: Threads::Single,
+    roles: &[Role::BandwidthShare, Role::Default],
+    layouts: &Layout::ALL,
+    description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors a channel per lane at a time, their horizontal sums done together with AVX2 and AVX-512) or channel vectors accumulated pixel by pixel (NHWC)",
+};
 
 /// Global average pooling with explicit SIMD, runtime-dispatched.
 ///
@@ -18,35 +28,26 @@ use crate::ukernel::gap::{ACCUMULATORS, GapBlock};
 #[derive(Debug, Clone)]
 pub struct GapSimd {
     policy: SimdPolicy,
-    isa: String,
 }
 
 impl GapSimd {
     /// The kernel with the instruction set `policy` selects.
     pub fn new(policy: SimdPolicy) -> Self {
-        Self { policy, isa: policy.isa_name() }
+        Self { policy }
     }
 }
 
 impl Kernel for GapSimd {
-    fn name(&self) -> &'static str {
-        "gap-simd"
+    fn decl(&self) -> &'static KernelDecl {
+        &GAP_SIMD
     }
 
-    fn isa(&self) -> &str {
-        &self.isa
+    fn isa(&self) -> &'static str {
+        self.policy.isa_name()
     }
 
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Gap,
-            layouts: Layout::ALL.to_vec(),
-            isa: self.isa().to_string(),
-            tile: Some(format!("{ACCUMULATORS} accumulators x {} lanes", self.policy.f32_lanes())),
-            threads: Threads::Single,
-            description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors a channel per lane at a time, their horizontal sums done together with AVX2 and AVX-512) or channel vectors accumulated pixel by pixel (NHWC)",
-        }
+    fn tile(&self) -> Option<String> {
+        Some(format!("{ACCUMULATORS} accumulators x {} lanes", self.policy.f32_lanes()))
     }
 }
 

@@ -1,9 +1,9 @@
 //! One kernel run once on one problem and checked against the f64 reference: what `verify` and
 //! the report run before timing anything.
 
+use super::data::ChainData;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::gap::GapKernel;
-use crate::measure::ChainData;
 use crate::mlpconv::MlpconvKernel;
 use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::reference::Reference;

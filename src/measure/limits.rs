@@ -7,10 +7,12 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{Call, time_in_turn};
+use super::call::{Call, problem_string, time_in_turn};
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::Result;
 use crate::gap::GapKernel;
+use crate::kernel::KernelId;
+use crate::problem::Problem;
 use crate::problem::{Conv1x1Problem, GapProblem};
 use crate::tensor::seeded_uniform;
 use crate::timing::{Timing, TimingBudget};
@@ -21,10 +23,11 @@ use crate::ukernel::l1_tile::L1TileData;
 /// same input for a GAP kernel ([`time_gap_against_bandwidth`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct PeakShare {
-    /// Problem.
-    pub shape: String,
-    /// Kernel.
-    pub kernel: String,
+    /// The problem (`shape` in JSON).
+    #[serde(rename = "shape", serialize_with = "problem_string")]
+    pub problem: Problem,
+    /// The kernel.
+    pub kernel: KernelId,
     /// Threads (1: the peak loop runs on one thread).
     pub threads: usize,
     /// Median over rounds of the kernel's GFLOP/s (GAP: GB/s) over the limit loop's in the same
@@ -83,10 +86,10 @@ pub fn time_conv_against_peak(
     let burst_flops = crate::machine::fma_burst();
     let mut calls = [
         Call::conv(kernel, p, 1)?,
-        Call::new("FMA-peak loop", String::new(), 1, (burst_flops, 0.0), || {
+        Call::limit_loop("FMA-peak loop", 1, (burst_flops, 0.0), || {
             std::hint::black_box(crate::machine::fma_burst());
         }),
-        Call::new("microkernel in L1", String::new(), 1, (tile_flops, 0.0), move || {
+        Call::limit_loop("microkernel in L1", 1, (tile_flops, 0.0), move || {
             std::hint::black_box(l1.run());
         }),
     ];
@@ -98,7 +101,7 @@ pub fn time_conv_against_peak(
     };
     let ((median, p90), (l1_median, l1_p90)) = (share_of(0), share_of(2));
     let l1_tile = Some(L1TileShare { tile, median: l1_median, p90: l1_p90 });
-    Ok(PeakShare { shape: p.to_string(), kernel: kernel.name().to_string(), threads: 1, median, p90, l1_tile })
+    Ok(PeakShare { problem: Problem::Conv1x1(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile })
 }
 
 /// One register tile's share of its ISA's FMA peak on data in L1 (`nin-bench tiles`).
@@ -134,7 +137,7 @@ pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBu
     use crate::ukernel::l1_tile::candidates;
     let kernels = crate::ukernel::gemm::kernel_tile(policy.f32_lanes());
     let burst_flops = crate::machine::fma_burst_with(policy);
-    let mut calls = vec![Call::new("FMA-peak loop", String::new(), 1, (burst_flops, 0.0), move || {
+    let mut calls = vec![Call::limit_loop("FMA-peak loop", 1, (burst_flops, 0.0), move || {
         std::hint::black_box(crate::machine::fma_burst_with(policy));
     })];
     let mut tiles = Vec::new();
@@ -143,7 +146,7 @@ pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBu
         let Some(flops) = data.run() else { continue };
         let name = data.name();
         tiles.push((name.clone(), shape, shape.columns(policy.f32_lanes()), data.k));
-        calls.push(Call::new(&name, String::new(), 1, (flops, 0.0), move || {
+        calls.push(Call::limit_loop(&name, 1, (flops, 0.0), move || {
             std::hint::black_box(data.run());
         }));
     }
@@ -182,7 +185,7 @@ pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget
     let pass_input = Arc::clone(&x);
     let mut calls = [
         Call::gap_on(kernel, p, x, 1)?,
-        Call::new("read pass", String::new(), 1, (0.0, input_bytes), move || {
+        Call::limit_loop("read pass", 1, (0.0, input_bytes), move || {
             std::hint::black_box(crate::machine::read_pass(std::hint::black_box(&pass_input)));
         }),
     ];
@@ -190,17 +193,18 @@ pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget
     // Per round: (bytes / t_kernel) / (input bytes / t_pass).
     let (t, t_pass) = (timed.rounds.timing(0), timed.rounds.timing(1));
     let (median, p90) = share_of_limit(p.bytes() as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
-    Ok(PeakShare { shape: p.to_string(), kernel: kernel.name().to_string(), threads: 1, median, p90, l1_tile: None })
+    Ok(PeakShare { problem: Problem::Gap(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile: None })
 }
 
 /// A rayon kernel's speed-up from the threads, and the machine's own in the same moments
 /// ([`time_conv_scaling`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadScaling {
-    /// Problem.
-    pub shape: String,
-    /// Kernel.
-    pub kernel: String,
+    /// The problem (`shape` in JSON).
+    #[serde(rename = "shape", serialize_with = "problem_string")]
+    pub problem: Problem,
+    /// The kernel.
+    pub kernel: KernelId,
     /// Threads, against 1.
     pub threads: usize,
     /// Median over rounds of the kernel's 1-thread time over its `threads` time.
@@ -239,20 +243,20 @@ pub fn time_conv_scaling(
     let bursts = SCALING_LOOP_BURSTS_PER_THREAD * threads;
     let flops = bursts as f64 * crate::machine::fma_burst();
     let fma_loop = |pool_threads: usize| {
-        Call::new("FMA-peak loop", String::new(), pool_threads, (flops, 0.0), move || {
+        Call::limit_loop("FMA-peak loop", pool_threads, (flops, 0.0), move || {
             (0..bursts).into_par_iter().for_each(|_| {
                 std::hint::black_box(crate::machine::fma_burst());
             })
         })
     };
     // Both kernel calls read the same input.
-    let data = Arc::new(super::conv_data(p));
+    let data = Arc::new(super::data::conv_data(p));
     let (many, one) = (Call::conv_on(kernel, p, data.clone(), threads)?, Call::conv_on(kernel, p, data, 1)?);
     let mut calls = [many, one, fma_loop(threads), fma_loop(1)];
     let rounds = time_in_turn(&mut calls, budget)?.rounds;
     Ok(ThreadScaling {
-        shape: p.to_string(),
-        kernel: kernel.name().to_string(),
+        problem: Problem::Conv1x1(*p),
+        kernel: kernel.id(),
         threads,
         speedup: rounds.speedup(0, 1),
         fma_loop_speedup: rounds.speedup(2, 3),

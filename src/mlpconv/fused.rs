@@ -31,11 +31,11 @@ use std::ops::Range;
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::{KernelInfo, MlpconvArgs, MlpconvKernel, PreparedChain};
+use super::{MlpconvArgs, MlpconvKernel, PreparedChain};
 use crate::conv1x1::PreparedWeights;
 use crate::conv1x1::direct::{self, OutPtr, TileRows};
 use crate::gemm::pack::panels;
-use crate::kernel::{Kernel, Op, Threads};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
@@ -55,17 +55,26 @@ pub const SUBTILES_PER_TILE: usize = 8;
 /// 1x192x8x8:10,gap (2 panels): packed 5.6 µs, unfused 4.2 µs per call (criterion).
 const PACK_INPUT_MIN_PANELS: usize = 4;
 
+/// `mlpconv-fused`'s declaration.
+pub static MLPCONV_FUSED: KernelDecl = KernelDecl {
+    name: "mlpconv-fused",
+    op: Op::Mlpconv,
+    threads: Threads::Rayon,
+    roles: &[Role::Fused],
+    layouts: &[Layout::Nchw],
+    description: "the chain pixel tile by pixel tile: input tile packed, then each NR-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
+};
+
 /// The fused chain (and fused conv + GAP head) on pulp, runtime ISA, parallel over tiles.
 #[derive(Debug, Clone)]
 pub struct MlpconvFused {
     policy: SimdPolicy,
-    isa: String,
 }
 
 impl MlpconvFused {
     /// The kernel with the instruction set `policy` selects.
     pub fn new(policy: SimdPolicy) -> Self {
-        Self { policy, isa: policy.isa_name() }
+        Self { policy }
     }
 }
 
@@ -396,24 +405,16 @@ impl PixelRowsHead<'_> {
 }
 
 impl Kernel for MlpconvFused {
-    fn name(&self) -> &'static str {
-        "mlpconv-fused"
+    fn decl(&self) -> &'static KernelDecl {
+        &MLPCONV_FUSED
     }
 
-    fn isa(&self) -> &str {
-        &self.isa
+    fn isa(&self) -> &'static str {
+        self.policy.isa_name()
     }
 
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Mlpconv,
-            layouts: vec![Layout::Nchw],
-            isa: self.isa.clone(),
-            tile: Some(format!("{} ({SUBTILES_PER_TILE} per pixel tile)", tile_name(self.policy))),
-            threads: Threads::Rayon,
-            description: "the chain pixel tile by pixel tile: input tile packed, then each NR-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
-        }
+    fn tile(&self) -> Option<String> {
+        Some(format!("{} ({SUBTILES_PER_TILE} per pixel tile)", tile_name(self.policy)))
     }
 }
 
@@ -427,10 +428,10 @@ impl MlpconvKernel for MlpconvFused {
                 let layer = layer.expect("validated chain");
                 let rows = if head_in_pixel_rows(problem, tile) { TileRows::Pixels } else { TileRows::Channels };
                 let (w, b) = direct::pack_weights(&layer, w, Some(b), tile, rows);
-                PreparedWeights::new(self.name(), self.isa.clone(), layer, w, b)
+                PreparedWeights::new(self.name(), self.isa().to_string(), layer, w, b)
             })
             .collect();
-        PreparedChain::new(self.name(), self.isa.clone(), *problem, layers)
+        PreparedChain::new(self.name(), self.isa().to_string(), *problem, layers)
     }
 
     fn execute(&self, args: MlpconvArgs<'_>) {

@@ -1,52 +1,54 @@
 //! `mlpconv-unfused`: the chain as frameworks run it, one registered kernel per operation,
 //! every intermediate map written out in full and read back by the next layer.
 
-use super::{KernelInfo, MlpconvArgs, MlpconvKernel, PreparedChain};
+use super::{MlpconvArgs, MlpconvKernel, PreparedChain};
 use crate::conv1x1::Conv1x1Kernel;
-use crate::conv1x1::rayon_tiled::RayonTiled;
+use crate::conv1x1::blocked_simd::BlockedSimd;
 use crate::gap::GapKernel;
 use crate::gap::rayon::GapRayon;
-use crate::kernel::{Kernel, Op, Threads};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::MlpconvProblem;
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
+
+/// `mlpconv-unfused`'s declaration.
+pub static MLPCONV_UNFUSED: KernelDecl = KernelDecl {
+    name: "mlpconv-unfused",
+    op: Op::Mlpconv,
+    threads: Threads::Rayon,
+    roles: &[Role::Unfused],
+    layouts: &[Layout::Nchw],
+    description: "a chain as frameworks run it: `rayon-tiled` per layer, then `gap-rayon`, every intermediate written in full (the baseline)",
+};
 
 /// Each layer through `rayon-tiled`, then `gap-rayon` for a head: the baseline of the fused
 /// kernel. Intermediates live in per-thread workspaces reused across calls (as an inference
 /// engine's activation arena), so the comparison times memory traffic, not the allocator.
 #[derive(Debug, Clone)]
 pub struct MlpconvUnfused {
-    conv: RayonTiled,
+    conv: BlockedSimd,
     gap: GapRayon,
 }
 
 impl MlpconvUnfused {
     /// The kernel with the instruction set `policy` selects.
     pub fn new(policy: SimdPolicy) -> Self {
-        Self { conv: RayonTiled::new(policy), gap: GapRayon::new(policy) }
+        Self { conv: BlockedSimd::rayon(policy), gap: GapRayon::new(policy) }
     }
 }
 
 impl Kernel for MlpconvUnfused {
-    fn name(&self) -> &'static str {
-        "mlpconv-unfused"
+    fn decl(&self) -> &'static KernelDecl {
+        &MLPCONV_UNFUSED
     }
 
-    fn isa(&self) -> &str {
+    fn isa(&self) -> &'static str {
         self.conv.isa()
     }
 
-    fn info(&self) -> KernelInfo {
-        KernelInfo {
-            name: self.name(),
-            op: Op::Mlpconv,
-            layouts: vec![Layout::Nchw],
-            isa: self.conv.isa().to_string(),
-            tile: self.conv.info().tile,
-            threads: Threads::Rayon,
-            description: "a chain as frameworks run it: `rayon-tiled` per layer, then `gap-rayon`, every intermediate written in full (the baseline)",
-        }
+    fn tile(&self) -> Option<String> {
+        self.conv.tile()
     }
 }
 

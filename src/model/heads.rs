@@ -138,10 +138,10 @@ impl Head {
     pub fn time(&self, batch: usize, budget: TimingBudget) -> Result<f64> {
         let (convs, gap) = self.problems(batch)?;
         let kernel: Box<dyn Conv1x1Kernel> = match self.kind {
-            HeadKind::FullyConnected(_) => Box::new(Im2colGemm::new(SimdPolicy::Auto)),
-            HeadKind::Nin(_) => Box::new(BlockedSimd::new(SimdPolicy::Auto)),
+            HeadKind::FullyConnected(_) => Box::new(Im2colGemm::new(SimdPolicy::auto())),
+            HeadKind::Nin(_) => Box::new(BlockedSimd::new(SimdPolicy::auto())),
         };
-        let gap_kernel = GapSimd::new(SimdPolicy::Auto);
+        let gap_kernel = GapSimd::new(SimdPolicy::auto());
         let mut prepared: Vec<PreparedWeights> = Vec::new();
         let mut buffers: Vec<AlignedBuf> = vec![seeded_uniform(convs[0].input_len(), 1)];
         for (i, p) in convs.iter().enumerate() {

@@ -7,8 +7,10 @@
 mod markdown;
 mod network_time;
 mod peers_chart;
+mod plan;
 pub mod probe;
 mod roofline;
+mod rows;
 mod sanity;
 mod summary;
 pub mod targets;
@@ -17,211 +19,18 @@ mod timings;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use crate::error::{NinError, Result};
-use crate::measure::{PeakShare, RunRow, ThreadScaling};
 use crate::peers::Peer;
 use crate::problem::Problem;
-use crate::registry::{self, Registry, Role};
+use crate::registry::Registry;
 use crate::suite;
 use crate::timing::TimingBudget;
-use probe::MachineInfo;
+pub use plan::ReportOptions;
+use plan::{forward_plan, matches, planned};
+pub use rows::{Against, PairedRatio, Preparation, Report, ReportRow};
 pub use sanity::ABOVE_PEAK_LIMIT;
 use timings::Context;
-
-/// Options of one report run.
-#[derive(Debug, Clone)]
-pub struct ReportOptions {
-    /// Short timing (about 0.1 s per measurement) for smoke runs.
-    pub quick: bool,
-    /// Only problems or kernels whose string contains this.
-    pub filter: Option<String>,
-    /// Output folder; the report goes to `<out>/<machine-id>/`.
-    pub out: PathBuf,
-    /// Show a progress bar.
-    pub progress: bool,
-    /// Memory the report may allocate; checked on every problem before the probe starts.
-    pub budget: crate::budget::MemoryBudget,
-}
-
-/// One row of the report: a kernel or peer timed on one problem at one thread count.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportRow {
-    /// `kernel` (ours) or `peer` (a GEMM library).
-    pub kind: &'static str,
-    /// The timing figures (`gflops`, `peak_fraction`, ...).
-    #[serde(flatten)]
-    pub run: RunRow,
-    /// FLOPs per byte moved (input, weights, output once each).
-    pub arithmetic_intensity: f64,
-    /// Median speed-up over `naive` (1 thread) on the same problem.
-    pub speedup_vs_naive: Option<f64>,
-    /// Median speed-up over the `gemm` crate at the same thread count.
-    pub speedup_vs_gemm_crate: Option<f64>,
-    /// For the fused chain: the median over paired rounds of the unfused chain's time over the
-    /// fused one's (both timed in turn, see [`crate::measure::time_in_turn`]).
-    pub speedup_vs_unfused: Option<f64>,
-    /// For GAP: the cache level the input fits in.
-    pub bandwidth_level: Option<&'static str>,
-    /// For GAP: read bandwidth measured over a working set of the input's size, on as many
-    /// threads as the row, GB/s, the higher of a probe before and one after the problem's
-    /// timings; `peak_fraction` is against it.
-    pub read_gbps: Option<f64>,
-}
-
-impl ReportRow {
-    /// A row of `kind` with its intensity; the speed-ups and GAP fields left empty.
-    fn new(kind: &'static str, run: RunRow, arithmetic_intensity: f64) -> Self {
-        ReportRow {
-            kind,
-            run,
-            arithmetic_intensity,
-            speedup_vs_naive: None,
-            speedup_vs_gemm_crate: None,
-            speedup_vs_unfused: None,
-            bandwidth_level: None,
-            read_gbps: None,
-        }
-    }
-}
-
-/// The whole report, as written to `report.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Machine, build and measured limits.
-    pub machine: MachineInfo,
-    /// FMA peak, 1 thread, GFLOP/s (also inside `machine`; here for scripts).
-    pub fma_peak_gflops: f64,
-    /// `quick` or `full`.
-    pub mode: &'static str,
-    /// 1×1 convolution rows.
-    pub conv1x1: Vec<ReportRow>,
-    /// GAP rows.
-    pub gap: Vec<ReportRow>,
-    /// Chain rows: the fused kernel and the unfused chain on NIN's micro-networks and heads.
-    pub mlpconv: Vec<ReportRow>,
-    /// One-off weight preparation per kernel and problem.
-    pub preparation: Vec<Preparation>,
-    /// Comparisons timed in turn (see [`crate::measure::time_in_turn`]): on every conv problem
-    /// and thread count, the fastest of our kernels against each peer; `im2col-gemm` against
-    /// `blocked-simd` at 1 thread; `rayon-tiled` on all threads against itself on 1
-    /// ([`SCALING_AGAINST`]). The targets rest on these ratios.
-    pub paired: Vec<PairedRatio>,
-    /// On every conv problem, the fastest of our kernels at 1 thread timed in turn with the
-    /// FMA-peak loop: its share of the peak the core delivered in the same moments.
-    pub peak_shares: Vec<PeakShare>,
-    /// On every conv problem with more than one thread, `rayon-tiled`'s speed-up from the
-    /// threads and the FMA-peak loop's in the same rounds (the first is also in `paired`).
-    pub scaling: Vec<ThreadScaling>,
-    /// On every GAP problem, `gap-simd` at 1 thread timed in turn with a read pass over the same
-    /// input: its share of the read bandwidth of the input's cache level in the same moments.
-    pub bandwidth_shares: Vec<PeakShare>,
-    /// Kernel × problem pairs that disagreed with the reference (and were not timed).
-    pub failures: Vec<String>,
-    /// Number of kernel × problem pairs verified.
-    pub verified: usize,
-    /// Accounting of the models (as `nin-bench models --json`).
-    pub models: Vec<crate::model::ModelStats>,
-    /// NIN against fully-connected heads (as `nin-bench heads --json`); empty when `--filter`
-    /// excludes them.
-    pub heads: Vec<crate::model::heads::HeadStats>,
-    /// The performance targets and whether this run met them.
-    pub targets: Vec<targets::Target>,
-    /// Whole-network forward passes (`nin-bench forward`): each model at batch 1 and 32 on 1 and
-    /// all threads, beside tract where the build has it (`--features tract`); verified stage
-    /// by stage once per model (batch 1, 1 thread). Empty when `--filter` excludes them.
-    pub whole_network: Vec<crate::forward::measure::ForwardResult>,
-    /// NIN-ImageNet's pass against AlexNet's, one image on 1 thread, timed in turn (when the
-    /// filter keeps both models).
-    pub nin_vs_alexnet: Option<crate::forward::measure::ModelsInTurn>,
-    /// Rows that ran above [`ABOVE_PEAK_LIMIT`] of the peak they are measured against: the
-    /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
-    /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
-    pub probe_warnings: Vec<String>,
-}
-
-/// One comparison timed in turn: `kernel` against `against` on `shape` with `threads` threads.
-#[derive(Debug, Clone, Serialize)]
-pub struct PairedRatio {
-    /// Problem.
-    pub shape: String,
-    /// Threads both ran with.
-    pub threads: usize,
-    /// Our kernel.
-    pub kernel: String,
-    /// The kernel or peer it was timed against.
-    pub against: String,
-    /// Median over rounds of `against`'s time over `kernel`'s: above 1, `kernel` is faster.
-    pub speedup: f64,
-}
-
-impl PairedRatio {
-    /// Whether this is the control: a kernel timed against itself (prepared twice, each with
-    /// its own output). Its speed-up would be 1 on a quiet machine; how far it strays is the
-    /// noise of this run's ratios.
-    pub fn is_control(&self) -> bool {
-        self.kernel == self.against
-    }
-}
-
-/// Time a kernel spends preparing the weights of one layer, once.
-#[derive(Debug, Clone, Serialize)]
-pub struct Preparation {
-    /// Kernel.
-    pub kernel: String,
-    /// Problem.
-    pub shape: String,
-    /// Median seconds.
-    pub seconds: f64,
-}
-
-fn matches(filter: &Option<String>, problem: &str, name: &str) -> bool {
-    filter.as_ref().is_none_or(|f| problem.contains(f.as_str()) || name.contains(f.as_str()))
-}
-
-/// Progress message while `name` is timed on `shape`.
-fn timing_message(shape: &str, name: &str, threads: usize) -> String {
-    format!("{shape}: {name} ({threads} thread{})", if threads > 1 { "s" } else { "" })
-}
-
-/// Thread counts a kernel or peer is timed at: 1, and all cores too when it is parallel.
-fn thread_counts_for(parallel: bool) -> Vec<usize> {
-    if parallel { crate::measure::thread_counts() } else { vec![1] }
-}
-
-/// Measurements the report will make: every matching runner (name, parallel) on every problem,
-/// at each of its thread counts.
-fn planned<P: std::fmt::Display>(problems: &[P], runners: &[(&str, bool)], filter: &Option<String>) -> usize {
-    problems
-        .iter()
-        .map(|p| {
-            let shape = p.to_string();
-            runners
-                .iter()
-                .filter(|(name, _)| matches(filter, &shape, name))
-                .map(|&(_, parallel)| thread_counts_for(parallel).len())
-                .sum::<usize>()
-        })
-        .sum()
-}
-
-/// The whole-network passes the report times: every model (matching the filter, or all when
-/// the filter is `forward`) at batch 1 and 32, on 1 and all threads.
-fn forward_plan(filter: &Option<String>) -> Vec<(crate::model::Model, usize, usize)> {
-    let mut plan = Vec::new();
-    for model in crate::model::zoo::models() {
-        if !matches(filter, model.name, "forward") {
-            continue;
-        }
-        for batch in [1, 32] {
-            for threads in crate::measure::thread_counts() {
-                plan.push((model.clone(), batch, threads));
-            }
-        }
-    }
-    plan
-}
 
 /// Runs the report on the kernels of `registry` and writes its files; returns the folder
 /// written.
@@ -347,14 +156,6 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     bar.finish_and_clear();
     write_report(&report, &opts.out)
 }
-
-/// The GAP kernel the report times against a read pass ([`Report::bandwidth_shares`]): the one
-/// the GAP target names.
-pub const BANDWIDTH_SHARE_KERNEL: &str = registry::role(Role::BandwidthShare);
-
-/// The `against` of a [`PairedRatio`] that times `rayon-tiled` on all threads against itself
-/// on 1 thread: its speed-up from the threads, both timed in turn.
-pub const SCALING_AGAINST: &str = "rayon-tiled on 1 thread";
 
 fn write_report(report: &Report, out: &Path) -> Result<PathBuf> {
     let dir = out.join(&report.machine.id);

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::Report;
 use super::roofline::{COLORS, bar_label};
+use super::rows::Report;
 use crate::error::{NinError, Result};
 use crate::forward::Category;
 

@@ -5,25 +5,27 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::Report;
 use super::roofline::{COLORS, LEGEND_WIDTH, Swatch, bar_label, legend};
+use super::rows::Report;
 use crate::error::{NinError, Result};
+use crate::measure::Runner;
+use crate::problem::Problem;
 
 /// Draws the bars of `report.conv1x1` at 1 thread into `path` (nothing when it has no layer).
 pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
-    let mut shapes: Vec<&str> = Vec::new();
-    for r in report.conv1x1.iter().filter(|r| r.run.threads == 1) {
-        if !shapes.contains(&r.run.shape.as_str()) {
-            shapes.push(&r.run.shape);
+    let mut shapes: Vec<Problem> = Vec::new();
+    for p in report.conv1x1.iter().filter(|r| r.run.threads == 1).filter_map(|r| r.run.problem) {
+        if !shapes.contains(&p) {
+            shapes.push(p);
         }
     }
     if shapes.is_empty() {
         return Ok(());
     }
     let err = |e: String| NinError::File { path: path.display().to_string(), reason: format!("cannot draw: {e}") };
-    let mut peers: Vec<&str> = Vec::new();
-    for r in report.conv1x1.iter().filter(|r| r.kind == "peer") {
-        if !peers.contains(&r.run.kernel.as_str()) {
+    let mut peers: Vec<&Runner> = Vec::new();
+    for r in report.conv1x1.iter().filter(|r| matches!(r.run.kernel, Runner::Peer(_))) {
+        if !peers.contains(&&r.run.kernel) {
             peers.push(&r.run.kernel);
         }
     }
@@ -31,16 +33,16 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
     let bars: Vec<Vec<Option<f64>>> = shapes
         .iter()
         .map(|&shape| {
-            let at = |kind: &str, name: Option<&str>| {
+            let at = |runner: Option<&Runner>| {
                 report
                     .conv1x1
                     .iter()
-                    .filter(|r| r.run.shape == shape && r.run.threads == 1 && r.kind == kind)
-                    .filter(|r| name.is_none_or(|n| r.run.kernel == n))
+                    .filter(|r| r.run.problem == Some(shape) && r.run.threads == 1)
+                    .filter(|r| runner.map_or(r.run.kernel.kernel().is_some(), |q| &r.run.kernel == q))
                     .map(|r| r.run.gflops)
                     .reduce(f64::max)
             };
-            std::iter::once(at("kernel", None)).chain(peers.iter().map(|&q| at("peer", Some(q)))).collect()
+            std::iter::once(at(None)).chain(peers.iter().map(|&q| at(Some(q)))).collect()
         })
         .collect();
     let peak = report.machine.fma_peak_gflops;

@@ -213,7 +213,7 @@ pub fn probe(quick: bool, threads_all: usize) -> MachineInfo {
         id: machine_id(&cpu, cores, &features),
         cpu_model: cpu,
         cores,
-        pulp_path: SimdPolicy::from_env().isa_name(),
+        pulp_path: SimdPolicy::from_env().isa_name().to_string(),
         wide_isa: crate::conv1x1::blocked_wide::BlockedWide::compiled_isa(),
         isa_peaks: isa_peaks(repeats),
         peer_isas: crate::peers::Peer::ALL.iter().map(|q| PeerIsa { name: q.name(), isa: q.isa() }).collect(),

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::Report;
+use super::rows::Report;
 use crate::error::{NinError, Result};
 
 pub(super) const COLORS: [RGBColor; 10] = [
@@ -86,7 +86,7 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
         entries.push((label, Swatch::Line(color)));
     }
 
-    let mut names: Vec<String> = rows.iter().map(|r| r.run.kernel.clone()).collect();
+    let mut names: Vec<String> = rows.iter().map(|r| r.run.kernel.to_string()).collect();
     names.dedup();
     let mut unique = Vec::new();
     for n in names {
@@ -98,7 +98,7 @@ pub(super) fn draw(report: &Report, path: &Path) -> Result<()> {
         let color = COLORS[i % COLORS.len()];
         let points: Vec<(f64, f64, usize)> = rows
             .iter()
-            .filter(|r| &r.run.kernel == name && r.run.gflops > 0.0)
+            .filter(|r| r.run.kernel.name() == name && r.run.gflops > 0.0)
             .map(|r| (r.arithmetic_intensity, r.run.gflops, r.run.threads))
             .collect();
         chart

@@ -1,7 +1,7 @@
 //! Keeping the shares of the peak honest: the peaks probed again after the timings, and rows
 //! above the peak they are measured against flagged as a wrong probe.
 
-use super::{Report, ReportRow};
+use super::rows::{Report, ReportRow};
 
 /// Largest share of its peak a row may show before the probe is taken to be wrong: timing
 /// noise can lift a row a little above a peak probed at another moment, not by more.
@@ -18,7 +18,7 @@ pub(super) fn flag_rows_above_peak(rows: &mut [ReportRow], limit: &str) -> Vec<S
             warnings.push(format!(
                 "{} on {}, {threads}: {:.0}% of the {limit}",
                 row.run.kernel,
-                row.run.shape,
+                row.run.problem.map_or(String::new(), |p| p.to_string()),
                 100.0 * f
             ));
             row.run.peak_fraction = None;
@@ -46,12 +46,13 @@ pub(super) fn reprobe_peaks(report: &mut Report, quick: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::RunRow;
+    use crate::measure::{RunRow, Runner};
+    use crate::peers::Peer;
 
-    fn row(kernel: &str, threads: usize, peak_fraction: Option<f64>) -> ReportRow {
+    fn row(kernel: Runner, threads: usize, peak_fraction: Option<f64>) -> ReportRow {
         let run = RunRow {
-            kernel: kernel.into(),
-            shape: "1x192x8x8:10,relu".into(),
+            kernel,
+            problem: Some("1x192x8x8:10,relu".parse().unwrap()),
             threads,
             gflops: 100.0,
             gflops_p90: 110.0,
@@ -69,8 +70,11 @@ mod tests {
 
     #[test]
     fn rows_above_105_percent_of_their_peak_lose_their_share_and_are_named() {
-        let mut rows =
-            vec![row("blocked-simd", 1, Some(0.84)), row("matrixmultiply", 1, Some(1.6)), row("x", 2, Some(1.05))];
+        let mut rows = vec![
+            row(Runner::Loop("a kernel".into()), 1, Some(0.84)),
+            row(Runner::Peer(Peer::Matrixmultiply), 1, Some(1.6)),
+            row(Runner::Loop("x".into()), 2, Some(1.05)),
+        ];
         let warnings = flag_rows_above_peak(&mut rows, "FMA peak");
         assert_eq!(warnings, ["matrixmultiply on 1x192x8x8:10,relu, 1 thread: 160% of the FMA peak"]);
         let shares: Vec<Option<f64>> = rows.iter().map(|r| r.run.peak_fraction).collect();

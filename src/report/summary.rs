@@ -4,8 +4,9 @@
 
 use std::fmt::Write;
 
-use super::{PairedRatio, Report, ReportRow};
-use crate::registry::{Role, role};
+use super::rows::{Against, PairedRatio, Report, ReportRow};
+use crate::measure::Runner;
+use crate::problem::Problem;
 
 /// The range of `values` as `a–b×` (or `a×` when they print alike), with `unit`.
 fn range(values: impl Iterator<Item = f64>, scale: f64, unit: &str, decimals: usize) -> Option<String> {
@@ -17,22 +18,17 @@ fn range(values: impl Iterator<Item = f64>, scale: f64, unit: &str, decimals: us
 
 /// Our fastest kernel on `shape` at `threads` and, of the peers it was timed against in turn,
 /// the one it beat by the least: `(ours, peer, ratio)`.
-fn against_best_peer<'a>(
-    r: &'a Report,
-    shape: &str,
-    threads: usize,
-) -> Option<(&'a ReportRow, Option<&'a PairedRatio>)> {
+fn against_best_peer(r: &Report, shape: Problem, threads: usize) -> Option<(&ReportRow, Option<&PairedRatio>)> {
     let ours = r
         .conv1x1
         .iter()
-        .filter(|x| x.run.shape == shape && x.run.threads == threads && x.kind == "kernel")
+        .filter(|x| x.run.problem == Some(shape) && x.run.threads == threads && x.run.kernel.kernel().is_some())
         .max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))?;
-    let peers: Vec<&str> = r.conv1x1.iter().filter(|x| x.kind == "peer").map(|x| x.run.kernel.as_str()).collect();
     let closest = r
         .paired
         .iter()
-        .filter(|c| c.shape == shape && c.threads == threads && c.kernel == ours.run.kernel)
-        .filter(|c| peers.contains(&c.against.as_str()))
+        .filter(|c| c.problem == shape && c.threads == threads && ours.run.kernel.kernel() == Some(c.kernel))
+        .filter(|c| matches!(c.against, Against::Runner(Runner::Peer(_))))
         .min_by(|a, b| a.speedup.total_cmp(&b.speedup));
     Some((ours, closest))
 }
@@ -64,14 +60,15 @@ pub(super) fn render(r: &Report) -> String {
     if let Some(shares) = range(bandwidth, 100.0, "%", 0) {
         lines.push(format!(
             "GAP: `{}` at {shares} of the read bandwidth of its input, timed in turn with a read pass.",
-            role(Role::BandwidthShare)
+            r.bandwidth_shares[0].kernel
         ));
     }
-    let fused = r.mlpconv.iter().filter(|x| x.run.threads == 1).filter_map(|x| x.speedup_vs_unfused);
-    if let Some(speedups) = range(fused, 1.0, "×", 2) {
+    let fused: Vec<&ReportRow> =
+        r.mlpconv.iter().filter(|x| x.run.threads == 1 && x.speedup_vs_unfused.is_some()).collect();
+    if let Some(speedups) = range(fused.iter().filter_map(|x| x.speedup_vs_unfused), 1.0, "×", 2) {
         lines.push(format!(
             "Fused chains: `{}` {speedups} the unfused chain's speed on NIN's micro-networks and heads, 1 thread.",
-            role(Role::Fused)
+            fused[0].run.kernel
         ));
     }
     let tract = |nin: bool| {
@@ -114,16 +111,16 @@ fn layers(r: &Report) -> String {
         "| 1×1 layer | fastest of ours, 1 thread | GFLOP/s | of FMA peak, in turn | closest peer | ours vs it | ours vs closest peer, {all} threads |"
     );
     let _ = writeln!(w, "| --- | --- | ---: | ---: | --- | ---: | ---: |");
-    let mut shapes: Vec<&str> = Vec::new();
-    for row in &r.conv1x1 {
-        if !shapes.contains(&row.run.shape.as_str()) {
-            shapes.push(&row.run.shape);
+    let mut shapes: Vec<Problem> = Vec::new();
+    for p in r.conv1x1.iter().filter_map(|row| row.run.problem) {
+        if !shapes.contains(&p) {
+            shapes.push(p);
         }
     }
     let ratio = |c: Option<&PairedRatio>| c.map_or("-".to_string(), |c| format!("{:.2}×", c.speedup));
     for shape in shapes {
         let Some((ours, closest)) = against_best_peer(r, shape, 1) else { continue };
-        let share = r.peak_shares.iter().find(|x| x.shape == shape).map(|x| x.median);
+        let share = r.peak_shares.iter().find(|x| x.problem == shape).map(|x| x.median);
         let at_all = if all > 1 { against_best_peer(r, shape, all).and_then(|(_, c)| c) } else { None };
         let at_all = match at_all {
             Some(c) => format!("{:.2}× ({})", c.speedup, c.against),
@@ -135,7 +132,7 @@ fn layers(r: &Report) -> String {
             ours.run.kernel,
             ours.run.gflops,
             share.map_or("-".into(), |f| format!("{:.0}%", 100.0 * f)),
-            closest.map_or("-", |c| c.against.as_str()),
+            closest.map_or("-".to_string(), |c| c.against.to_string()),
             ratio(closest),
         );
     }

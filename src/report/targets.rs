@@ -6,26 +6,12 @@
 //! against the FMA-peak loop) come from the report's paired timings, samples of the two taken
 //! in turn, where the report made them; otherwise from the two medians.
 
-use crate::registry::{Role, role};
-use serde::Serialize;
-
-use super::{Report, ReportRow};
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
-
-/// One target and how this run did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Target {
-    /// Short number and name, e.g. `1. ahead of the GEMM libraries`.
-    pub target: String,
-    /// What was measured, in words and figures.
-    pub measured: String,
-    /// Met in this run (`None`: not measurable in this run, e.g. filtered out or not built).
-    pub met: Option<bool>,
-    /// Every check this run missed, one figure each, in the order checked.
-    pub missed: Vec<String>,
-    /// The miss furthest from its bar (the one `measured` names), if any.
-    pub worst: Option<String>,
-}
+pub use super::rows::Target;
+use super::rows::{Against, Report, ReportRow, best_ours, playing, row_of};
+use crate::kernel::{KernelId, Role};
+use crate::measure::Runner;
+use crate::peers::Peer;
+use crate::problem::Problem;
 
 /// The misses of one target: each with how much of its bar it reached (below 1; the lowest is
 /// the worst).
@@ -54,33 +40,18 @@ impl Misses {
     }
 }
 
-fn rows<'a>(rows: &'a [ReportRow], shape: &str, threads: usize) -> impl Iterator<Item = &'a ReportRow> {
-    rows.iter().filter(move |r| r.run.shape == shape && r.run.threads == threads)
+/// The ratio of `kernel` over `against` timed in turn on `p` with `threads` threads, if the
+/// report made that comparison.
+fn paired(report: &Report, p: Problem, threads: usize, kernel: KernelId, against: Against) -> Option<f64> {
+    report.paired.iter().find(|c| c.is(&p, threads, kernel, &against)).map(|c| c.speedup)
 }
 
-fn best_ours<'a>(all: &'a [ReportRow], shape: &str, threads: usize) -> Option<&'a ReportRow> {
-    rows(all, shape, threads).filter(|r| r.kind == "kernel").max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
-}
-
-fn named<'a>(all: &'a [ReportRow], shape: &str, threads: usize, name: &str) -> Option<&'a ReportRow> {
-    rows(all, shape, threads).find(|r| r.run.kernel == name)
-}
-
-/// The ratio of `kernel` over `against` timed in turn on `shape` with `threads` threads, if
-/// the report made that comparison.
-fn paired(report: &Report, shape: &str, threads: usize, kernel: &str, against: &str) -> Option<f64> {
-    report
-        .paired
-        .iter()
-        .find(|c| c.shape == shape && c.threads == threads && c.kernel == kernel && c.against == against)
-        .map(|c| c.speedup)
-}
-
-fn shapes(all: &[ReportRow]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for r in all {
-        if !out.contains(&r.run.shape) {
-            out.push(r.run.shape.clone());
+/// The problems of `all`, in the order of their first row.
+fn problems(all: &[ReportRow]) -> Vec<Problem> {
+    let mut out: Vec<Problem> = Vec::new();
+    for p in all.iter().filter_map(|r| r.run.problem) {
+        if !out.contains(&p) {
+            out.push(p);
         }
     }
     out
@@ -119,15 +90,17 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
 
     // 1. Ahead of both peers at 1 and all threads; by ≥ 10% on maps of 8×8 and smaller.
     let (mut checked, mut misses) = (0, Misses::default());
-    for shape in shapes(conv) {
-        let small = shape.parse::<Conv1x1Problem>().is_ok_and(|p| p.h <= 8 && p.w <= 8);
+    for shape in problems(conv) {
+        let small = matches!(shape, Problem::Conv1x1(p) if p.h <= 8 && p.w <= 8);
         for threads in [1, all_threads] {
-            let Some(ours) = best_ours(conv, &shape, threads) else { continue };
-            for peer in ["gemm-crate", "matrixmultiply"] {
-                let Some(q) = named(conv, &shape, threads, peer) else { continue };
+            let Some(ours) = best_ours(conv, shape, threads) else { continue };
+            let Some(ours_id) = ours.run.kernel.kernel() else { continue };
+            for peer in Peer::ALL {
+                let Some(q) = row_of(conv, shape, threads, &Runner::Peer(peer)) else { continue };
                 checked += 1;
-                let ratio = paired(report, &shape, threads, &ours.run.kernel, peer)
+                let ratio = paired(report, shape, threads, ours_id, Against::Runner(Runner::Peer(peer)))
                     .unwrap_or(q.run.seconds_median / ours.run.seconds_median);
+                let peer = peer.name();
                 let needed = if small { 1.10 } else { 1.0 };
                 if ratio < needed {
                     // How far the bar is from the roofline: the speed it asks for at the peer's
@@ -151,11 +124,11 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     // 2. Near the roofline, 1 thread: the share of the peak timed in turn with the peak loop
     //    where the report made it, else the median over the peak probed before and after.
     let (mut checked, mut misses) = (0, Misses::default());
-    for shape in shapes(conv) {
-        let Some(ours) = best_ours(conv, &shape, 1) else { continue };
-        let Ok(p) = shape.parse::<Conv1x1Problem>() else { continue };
+    for shape in problems(conv) {
+        let Some(ours) = best_ours(conv, shape, 1) else { continue };
+        let Problem::Conv1x1(p) = shape else { continue };
         let large = p.n == 1 && ((p.cin, p.cout, p.h) == (256, 256, 27) || (p.cin, p.cout, p.h) == (512, 512, 56));
-        let share = report.peak_shares.iter().find(|s| s.shape == shape);
+        let share = report.peak_shares.iter().find(|s| s.problem == shape);
         let (median, p90) = match share {
             Some(s) => (s.median, s.p90),
             None => {
@@ -187,14 +160,14 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     // 3. rayon-tiled scaling.
     let (mut checked, mut misses) = (0, Misses::default());
     if all_threads > 1 {
-        for shape in shapes(conv) {
+        for shape in problems(conv) {
             let (Some(one), Some(many)) =
-                (named(conv, &shape, 1, role(Role::Scaling)), named(conv, &shape, all_threads, role(Role::Scaling)))
+                (playing(conv, shape, 1, Role::Scaling), playing(conv, shape, all_threads, Role::Scaling))
             else {
                 continue;
             };
-            let Ok(p) = shape.parse::<Conv1x1Problem>() else { continue };
-            let speedup = paired(report, &shape, all_threads, role(Role::Scaling), super::SCALING_AGAINST)
+            let (Problem::Conv1x1(p), Some(scaled)) = (shape, many.run.kernel.kernel()) else { continue };
+            let speedup = paired(report, shape, all_threads, scaled, Against::OneThread(scaled))
                 .unwrap_or(one.run.seconds_median / many.run.seconds_median);
             checked += 1;
             // What the machine gave the FMA-peak loop in the same rounds: the reason a miss is
@@ -202,18 +175,19 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
             let machine = report
                 .scaling
                 .iter()
-                .find(|s| s.shape == shape && s.threads == all_threads)
+                .find(|s| s.problem == shape && s.threads == all_threads)
                 .map_or(String::new(), |s| format!("; FMA loop {:.2}× in the same rounds", s.fma_loop_speedup));
             if p.h >= 27 && speedup < 1.7 {
                 misses.push(speedup / 1.7, format!("{shape} {}× (need 1.7×{machine})", short_of(speedup, 2)));
             } else if speedup < 1.0 {
                 misses.push(speedup, format!("{shape} {}× slower than 1 thread{machine}", short_of(speedup, 2)));
             }
-            for peer in ["gemm-crate", "matrixmultiply"] {
-                if let Some(q) = named(conv, &shape, all_threads, peer) {
+            for peer in Peer::ALL {
+                if let Some(q) = row_of(conv, shape, all_threads, &Runner::Peer(peer)) {
                     checked += 1;
-                    let ratio = paired(report, &shape, all_threads, role(Role::Scaling), peer)
+                    let ratio = paired(report, shape, all_threads, scaled, Against::Runner(Runner::Peer(peer)))
                         .unwrap_or(q.run.seconds_median / many.run.seconds_median);
+                    let peer = peer.name();
                     if ratio < 1.0 {
                         misses
                             .push(ratio, format!("{shape} behind {peer} at {all_threads}t ({}×)", short_of(ratio, 2)));
@@ -229,22 +203,26 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     // 4. GAP at ≥ 60% of the read bandwidth for inputs of 64 KiB or more: the share timed in
     //    turn with a read pass over the same input where the report made it.
     let (mut checked, mut misses, mut tiny) = (0, Misses::default(), Vec::new());
-    for r in report.gap.iter().filter(|r| r.run.kernel == "gap-simd") {
-        let Ok(p) = r.run.shape.parse::<GapProblem>() else { continue };
+    let mut name = None;
+    for r in report.gap.iter().filter(|r| r.run.kernel.plays(Role::BandwidthShare)) {
+        let (Some(Problem::Gap(p)), Some(kernel)) = (r.run.problem, r.run.kernel.kernel()) else { continue };
+        name = Some(kernel.name());
         if p.input_len() * 4 < 64 << 10 {
-            tiny.push(format!("{} {:.0} ns per call", r.run.shape, 1e9 * r.run.seconds_median));
+            tiny.push(format!("{p} {:.0} ns per call", 1e9 * r.run.seconds_median));
             continue;
         }
         checked += 1;
-        let f = match report.bandwidth_shares.iter().find(|s| s.shape == r.run.shape && s.kernel == r.run.kernel) {
+        let share = report.bandwidth_shares.iter().find(|s| s.problem == Problem::Gap(p) && s.kernel == kernel);
+        let f = match share {
             Some(share) => share.median,
             None => r.run.peak_fraction.unwrap_or(0.0),
         };
         if f < 0.60 {
-            misses.push(f / 0.60, format!("{} {}%", r.run.shape, short_of(100.0 * f, 0)));
+            misses.push(f / 0.60, format!("{p} {}%", short_of(100.0 * f, 0)));
         }
     }
-    let target = "4. gap-simd ≥ 60% of the read bandwidth of its working set (timed in turn)".into();
+    let name = name.unwrap_or("the SIMD GAP kernel");
+    let target = format!("4. {name} ≥ 60% of the read bandwidth of its working set (timed in turn)");
     let mut t = misses.target(target, checked, "GAP problems ≥ 64 KiB at ≥ 60% of the read bandwidth");
     if !tiny.is_empty() {
         t.measured.push_str(&format!(" (fixed cost: {})", tiny.join(", ")));
@@ -253,14 +231,14 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
 
     // 5. im2col-gemm within 15% of blocked-simd at stride 1.
     let (mut checked, mut misses) = (0, Misses::default());
-    for shape in shapes(conv) {
-        let (Some(g), Some(b)) = (named(conv, &shape, 1, role(Role::Gemm)), named(conv, &shape, 1, role(Role::Direct)))
-        else {
+    for shape in problems(conv) {
+        let (Some(g), Some(b)) = (playing(conv, shape, 1, Role::Gemm), playing(conv, shape, 1, Role::Direct)) else {
             continue;
         };
+        let (Some(gemm), Some(direct)) = (g.run.kernel.kernel(), b.run.kernel.kernel()) else { continue };
         checked += 1;
-        let ratio =
-            paired(report, &shape, 1, role(Role::Gemm), role(Role::Direct)).unwrap_or(g.run.gflops / b.run.gflops);
+        let ratio = paired(report, shape, 1, gemm, Against::Runner(Runner::Kernel(direct)))
+            .unwrap_or(g.run.gflops / b.run.gflops);
         if ratio < 0.85 {
             misses.push(ratio / 0.85, format!("{shape} {}×", short_of(ratio, 2)));
         }
@@ -274,13 +252,13 @@ pub fn evaluate(report: &Report) -> Vec<Target> {
     // 6. The fused chain ahead of the unfused one at 1 thread: by ≥ 10% at batch 32 for the
     //    micro-networks, ahead at batch 1 and for the heads.
     let (mut checked, mut misses, mut figures) = (0, Misses::default(), Vec::new());
-    for shape in shapes(&report.mlpconv) {
+    for shape in problems(&report.mlpconv) {
         let (Some(fused), Some(unfused)) =
-            (named(&report.mlpconv, &shape, 1, "mlpconv-fused"), named(&report.mlpconv, &shape, 1, "mlpconv-unfused"))
+            (playing(&report.mlpconv, shape, 1, Role::Fused), playing(&report.mlpconv, shape, 1, Role::Unfused))
         else {
             continue;
         };
-        let Ok(p) = shape.parse::<MlpconvProblem>() else { continue };
+        let Problem::Mlpconv(p) = shape else { continue };
         checked += 1;
         let speedup = fused.speedup_vs_unfused.unwrap_or(unfused.run.seconds_median / fused.run.seconds_median);
         figures.push(format!("{shape} {speedup:.2}×"));

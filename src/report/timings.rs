@@ -4,11 +4,13 @@
 
 use indicatif::ProgressBar;
 
-use super::{BANDWIDTH_SHARE_KERNEL, PairedRatio, Preparation, Report, ReportOptions, ReportRow, SCALING_AGAINST};
-use super::{forward_plan, matches, thread_counts_for, timing_message};
+use super::plan::{ReportOptions, forward_plan, matches, thread_counts_for, timing_message};
+use super::rows::{Against, PairedRatio, Preparation, Report, ReportRow};
 use crate::conv1x1::Conv1x1Kernel;
 use crate::error::Result;
 use crate::gap::GapKernel;
+use crate::kernel::Role;
+use crate::measure::Runner;
 use crate::measure::{
     CHAIN_SEED, Call, ChainData, CheckOutcome, ConvData, check_conv, check_gap, check_mlpconv, conv_bytes,
 };
@@ -17,9 +19,8 @@ use crate::measure::{
 };
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
 use crate::reference;
-use crate::registry::{self, Role};
 use crate::tensor::{seeded_uniform, zeroed};
 use crate::timing::{TimingBudget, measure};
 
@@ -61,7 +62,8 @@ impl Context<'_> {
         let mut rows = Vec::new();
         for &threads in counts {
             let mut call = make(threads)?;
-            self.bar.set_message(timing_message(&call.shape, &call.name, threads));
+            let shape = call.problem.map_or(String::new(), |p| p.to_string());
+            self.bar.set_message(timing_message(&shape, call.runner.name(), threads));
             rows.push(ReportRow::new(kind, time(&mut call, self.budget)?, ai));
             self.bar.inc(1);
         }
@@ -110,7 +112,7 @@ pub(super) fn conv_problem(
         passed_kernels.push(kernel);
         let prepare = measure(TimingBudget::BRIEF, || drop(kernel.prepare(p, w, bias)));
         let seconds = prepare.median();
-        report.preparation.push(Preparation { kernel: kernel.name().into(), shape: shape.clone(), seconds });
+        report.preparation.push(Preparation { kernel: kernel.id(), problem: Problem::Conv1x1(*p), seconds });
         rows.extend(
             ctx.time_at("kernel", &counts, ai, |t| Ok(Call::conv_on(kernel, p, data.clone(), t)?.against(peak(t))))?,
         );
@@ -136,10 +138,10 @@ pub(super) fn conv_problem(
 
     paired_comparisons(ctx, p, &passed_kernels, &passed_peers, &rows, report)?;
 
-    let naive = rows.iter().find(|r| r.run.kernel == registry::role(Role::ConvBaseline)).map(|r| r.run.seconds_median);
+    let naive = rows.iter().find(|r| r.run.kernel.plays(Role::Baseline)).map(|r| r.run.seconds_median);
     let gemm_at = |threads: usize| {
         rows.iter()
-            .find(|r| r.run.kernel == Peer::GemmCrate.name() && r.run.threads == threads)
+            .find(|r| r.run.kernel == Runner::Peer(Peer::GemmCrate) && r.run.threads == threads)
             .map(|r| r.run.seconds_median)
     };
     let gemm: Vec<(usize, Option<f64>)> = [1, ctx.threads_all].iter().map(|&t| (t, gemm_at(t))).collect();
@@ -160,10 +162,10 @@ enum Side<'a> {
 }
 
 impl<'a> Side<'a> {
-    fn name(self) -> &'a str {
+    fn runner(self) -> Runner {
         match self {
-            Side::Kernel(k) => k.name(),
-            Side::Peer(q) => q.name(),
+            Side::Kernel(k) => Runner::Kernel(k.id()),
+            Side::Peer(q) => Runner::Peer(q),
         }
     }
 
@@ -176,10 +178,11 @@ impl<'a> Side<'a> {
 }
 
 /// Times the comparisons the targets rest on in turn ([`PairedRatio`]): at each thread count,
-/// the fastest of our kernels (by its median in `rows`) against each peer; `im2col-gemm`
-/// against `blocked-simd` at 1 thread; the fastest at 1 thread against itself (the control,
-/// [`PairedRatio::is_control`]); `rayon-tiled` on all threads against itself on 1
-/// ([`SCALING_AGAINST`]); and the fastest at 1 thread against the FMA-peak loop.
+/// the fastest of our kernels (by its median in `rows`) against each peer; the kernel playing
+/// [`Role::Gemm`] against the one playing [`Role::Direct`] at 1 thread; the fastest at 1 thread
+/// against itself (the control, [`PairedRatio::is_control`]); the kernel playing
+/// [`Role::Scaling`] on all threads against itself on 1 ([`Against::OneThread`]); and the
+/// fastest at 1 thread against the FMA-peak loop.
 fn paired_comparisons(
     ctx: &Context,
     p: &Conv1x1Problem,
@@ -189,49 +192,52 @@ fn paired_comparisons(
     report: &mut Report,
 ) -> Result<()> {
     let (shape, bar, threads_all) = (p.to_string(), ctx.bar, ctx.threads_all);
-    let kernel = |name: &str| kernels.iter().copied().find(|k| k.name() == name);
+    let playing = |role| kernels.iter().copied().find(|k| k.id().plays(role));
     let fastest = |threads: usize| {
         rows.iter()
-            .filter(|r| r.kind == "kernel" && r.run.threads == threads)
-            .max_by(|a, b| a.run.gflops.total_cmp(&b.run.gflops))
-            .and_then(|r| kernel(&r.run.kernel))
+            .filter(|r| r.run.threads == threads)
+            .filter_map(|r| Some((r.run.kernel.kernel()?, r.run.gflops)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .and_then(|(id, _)| kernels.iter().copied().find(|k| k.id() == id))
     };
     let mut pairs = Vec::new();
     for threads in [1, threads_all].into_iter().collect::<std::collections::BTreeSet<_>>() {
         if let Some(fastest) = fastest(threads) {
-            pairs.extend(peers.iter().map(|&q| (threads, Side::Kernel(fastest), Side::Peer(q))));
+            pairs.extend(peers.iter().map(|&q| (threads, fastest, Side::Peer(q))));
         }
     }
-    if let (Some(gemm), Some(direct)) = (kernel(registry::role(Role::Gemm)), kernel(registry::role(Role::Direct))) {
-        pairs.push((1, Side::Kernel(gemm), Side::Kernel(direct)));
+    if let (Some(gemm), Some(direct)) = (playing(Role::Gemm), playing(Role::Direct)) {
+        pairs.push((1, gemm, Side::Kernel(direct)));
     }
     // The fastest at 1 thread, timed against itself and against the peak loop. The control:
     // how far its ratio strays from 1 is how far this run's noise moves a ratio of two equal
     // runners, timed as every pair above.
     let peak_of = fastest(1);
     if let Some(k) = peak_of {
-        pairs.push((1, Side::Kernel(k), Side::Kernel(k)));
+        pairs.push((1, k, Side::Kernel(k)));
     }
-    let scaled = kernel(registry::role(Role::Scaling)).filter(|_| threads_all > 1);
+    let scaled = playing(Role::Scaling).filter(|_| threads_all > 1);
     bar.inc_length((pairs.len() + usize::from(scaled.is_some()) + usize::from(peak_of.is_some())) as u64);
+    let problem = Problem::Conv1x1(*p);
     for (threads, first, second) in pairs {
-        bar.set_message(timing_message(&shape, &format!("{} against {}", first.name(), second.name()), threads));
+        let against = Against::Runner(second.runner());
+        bar.set_message(timing_message(&shape, &format!("{} against {against}", first.name()), threads));
         // Both read the same input, as when they were checked.
         let data: ConvData = std::sync::Arc::new(conv_data(p));
-        let mut calls = [first.call(p, &data, threads)?, second.call(p, &data, threads)?];
+        let mut calls = [Side::Kernel(first).call(p, &data, threads)?, second.call(p, &data, threads)?];
         let speedup = time_in_turn(&mut calls, ctx.budget)?.speedup(0, 1);
-        let (kernel, against) = (first.name().to_string(), second.name().to_string());
-        report.paired.push(PairedRatio { shape: shape.clone(), threads, kernel, against, speedup });
+        report.paired.push(PairedRatio { problem, threads, kernel: first.id(), against, speedup });
         bar.inc(1);
     }
     if let Some(k) = scaled {
-        bar.set_message(timing_message(&shape, &format!("{} against {SCALING_AGAINST}", k.name()), threads_all));
+        let against = Against::OneThread(k.id());
+        bar.set_message(timing_message(&shape, &format!("{} against {against}", k.name()), threads_all));
         let scaling = time_conv_scaling(k, p, threads_all, ctx.budget)?;
         report.paired.push(PairedRatio {
-            shape: shape.clone(),
+            problem,
             threads: threads_all,
-            kernel: k.name().to_string(),
-            against: SCALING_AGAINST.to_string(),
+            kernel: k.id(),
+            against,
             speedup: scaling.speedup,
         });
         report.scaling.push(scaling);
@@ -277,7 +283,7 @@ pub(super) fn gap_problem(
             continue;
         }
         rows.extend(ctx.time_at("kernel", &counts, ai, |t| Call::gap(kernel, p, t))?);
-        if kernel.name() == BANDWIDTH_SHARE_KERNEL {
+        if kernel.id().plays(Role::BandwidthShare) {
             ctx.bar.inc_length(1);
             ctx.bar.set_message(timing_message(&shape, &format!("{} against a read pass", kernel.name()), 1));
             report.bandwidth_shares.push(time_gap_against_bandwidth(kernel, p, ctx.budget)?);
@@ -287,7 +293,7 @@ pub(super) fn gap_problem(
     ctx.bar.set_message(format!("{shape}: read bandwidth for {} bytes, again", p.input_len() * 4));
     let read_gbps: Vec<(usize, f64)> = before.into_iter().zip(probe()).map(|((t, a), (_, b))| (t, a.max(b))).collect();
     let read_gbps_for = |threads: usize| read_gbps.iter().find(|(t, _)| *t == threads).map_or(read_gbps[0].1, |r| r.1);
-    let naive = rows.iter().find(|r| r.run.kernel == registry::role(Role::GapBaseline)).map(|r| r.run.seconds_median);
+    let naive = rows.iter().find(|r| r.run.kernel.plays(Role::Baseline)).map(|r| r.run.seconds_median);
     for r in &mut rows {
         r.speedup_vs_naive = naive.map(|t| t / r.run.seconds_median);
         let limit = read_gbps_for(r.run.threads);
@@ -321,12 +327,12 @@ pub(super) fn chain_problem(
         ctx.passed(report, &shape, k.name(), check_mlpconv(k, p, &data, &expected), counts)
     });
     let mut rows = Vec::new();
-    let (fused, unfused) = (registry::role(Role::Fused), registry::role(Role::Unfused));
-    let pair = (kernels.iter().find(|k| k.name() == fused), kernels.iter().find(|k| k.name() == unfused));
-    if let (Some(&fused_kernel), Some(&unfused_kernel)) = pair {
+    let playing = |role| kernels.iter().copied().find(|k| k.id().plays(role));
+    if let (Some(fused_kernel), Some(unfused_kernel)) = (playing(Role::Fused), playing(Role::Unfused)) {
         // The fused kernel and its baseline are timed against each other, samples in turn, so
         // their ratio does not depend on which second of a noisy machine each got.
-        kernels.retain(|k| k.name() != fused && k.name() != unfused);
+        let (fused, unfused) = (fused_kernel.name(), unfused_kernel.name());
+        kernels.retain(|k| k.id() != fused_kernel.id() && k.id() != unfused_kernel.id());
         let paired_budget = TimingBudget { measure: ctx.budget.measure * 2, ..ctx.budget };
         for threads in thread_counts_for(true) {
             ctx.bar.set_message(timing_message(&shape, &format!("{fused} against {unfused}"), threads));
