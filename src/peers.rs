@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use crate::problem::{Conv1x1Problem, Conv1x1Shape};
-use crate::tensor::Layout;
+use crate::tensor::{Layout, OutPtr};
 
 /// A GEMM library used as a peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl Peer {
                 }
                 Peer::Matrixmultiply => {
                     let block = n.div_ceil(threads.max(1));
-                    let c_ptr = SendPtr(y_n.as_mut_ptr());
+                    let c_ptr = OutPtr(y_n.as_mut_ptr());
                     (0..n.div_ceil(block)).into_par_iter().with_min_len(1).for_each(|j| {
                         let (j0, width) = (j * block, block.min(n - j * block));
                         let c = c_ptr;
@@ -143,12 +143,6 @@ impl Peer {
         }
     }
 }
-
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: used only to hand disjoint column blocks of one output to rayon tasks.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 #[cfg(test)]
 mod tests {

@@ -100,3 +100,22 @@ mod tests {
         assert_eq!(Layout::Nhwc.index(dims, 1, 2, 3, 4), (20 + 15 + 4) * 3 + 2);
     }
 }
+
+/// The output pointer the parallel pieces of one call share, each piece writing only elements
+/// no other piece writes (a region of a convolution's output, a block of columns): the crate's
+/// one raw pointer sent across threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutPtr(pub *mut f32);
+// SAFETY: every user writes disjoint elements from tasks that all end before the output's
+// `&mut` borrow does (the parallel loop joins inside the call that holds the borrow).
+unsafe impl Send for OutPtr {}
+// SAFETY: as above: shared only to hand the same base pointer to every task.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The pointer to element `at`; a method, so that closures capture the whole wrapper and
+    /// not its raw-pointer field.
+    pub(crate) fn at(self, at: usize) -> *mut f32 {
+        self.0.wrapping_add(at)
+    }
+}

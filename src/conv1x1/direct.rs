@@ -37,7 +37,7 @@ use crate::gemm::pack::{MatRef, pack_a, pack_b, panels};
 use crate::problem::Conv1x1Problem;
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, Layout, zeroed};
-use crate::ukernel::gemm::{BiasAlong, Epilogue, Microkernel, Tile, prefetch, with_kernel_tile};
+use crate::ukernel::gemm::{BiasAlong, Epilogue, Microkernel, Tile, TileArgs, prefetch, with_kernel_tile};
 
 /// Output-channel panels per region: NCHW panels are MR = 6 channels (192 per region), NHWC
 /// panels are NR channels (64 per region at NR = 16). A region's weights (192·Cin floats,
@@ -281,13 +281,7 @@ impl<'a> RegionScratch<'a> {
     }
 }
 
-/// Raw output pointer shared by the tasks of one run; each task writes only its own region.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct OutPtr(pub *mut f32);
-// SAFETY: regions are disjoint, so tasks on different threads never write the same element,
-// and the output slice outlives the parallel loop that uses the pointer.
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
+pub(crate) use crate::tensor::OutPtr;
 
 /// Computes one region of the output.
 ///
@@ -391,17 +385,17 @@ pub(crate) unsafe fn run_region<K: Microkernel>(
                         // ldb apart (both sliced above); rows co..co+rows of Y_n, columns
                         // pt..pt+cols, lie inside this region of the output (caller).
                         unsafe {
-                            mk.tile(
+                            mk.tile(TileArgs {
                                 kc,
-                                a.as_ptr(),
-                                b_block.as_ptr(),
+                                a: a.as_ptr(),
+                                b: b_block.as_ptr(),
                                 ldb,
-                                y_n.add(co * pixels_out + pt),
-                                pixels_out,
-                                mr.min(cout - co),
+                                c: y_n.add(co * pixels_out + pt),
+                                ldc: pixels_out,
+                                rows: mr.min(cout - co),
                                 cols,
                                 epilogue,
-                            );
+                            });
                         }
                     }
                 }
@@ -596,8 +590,9 @@ pub(crate) unsafe fn pixel_rows_panel<K: Microkernel>(
         for t in 0..pixels.len().div_ceil(mr) {
             let rows = mr.min(pixels.end - pixels.start - t * mr);
             let a = &a_tiles[t * cin * mr + k0 * mr..][..kc * mr];
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.wrapping_add(t * tile_stride));
             // SAFETY: `a` holds kc·mr values, `b` kc rows of nr; C as the caller guarantees.
-            unsafe { mk.tile(kc, a.as_ptr(), b.as_ptr(), nr, c.add(t * tile_stride), ldc, rows, cols, epilogue) };
+            unsafe { mk.tile(TileArgs { kc, a, b, ldb: nr, c, ldc, rows, cols, epilogue }) };
         }
     }
 }

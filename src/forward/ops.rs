@@ -17,7 +17,7 @@ use crate::gemm::{GemmBias, Operand, gemm, gemm_scratch_len};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape};
 use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
-use crate::tensor::{AlignedBuf, zeroed};
+use crate::tensor::{AlignedBuf, OutPtr, zeroed};
 use crate::ukernel::gemm::{Tile, tile_dims, with_kernel_tile};
 
 /// LRN's α, β and k: Caffe's `bvlc_alexnet` (`alpha: 0.0001`, `beta: 0.75`, and k = 1, Caffe's
@@ -360,23 +360,6 @@ pub struct FullyConnected {
     bias: AlignedBuf,
 }
 
-/// Where parallel pieces of one output write, each to elements no other piece writes.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: only used to write disjoint elements of one buffer from rayon tasks that all end
-// before the buffer's `&mut` borrow does (see `FullyConnected::run`).
-unsafe impl Send for SharedOut {}
-// SAFETY: as above.
-unsafe impl Sync for SharedOut {}
-
-impl SharedOut {
-    /// The pointer to element `at`; a method, so that closures capture the whole wrapper and
-    /// not its raw-pointer field.
-    fn at(self, at: usize) -> *mut f32 {
-        self.0.wrapping_add(at)
-    }
-}
-
 impl FullyConnected {
     /// Packs `weights` (out × in, row-major) and `bias` (out).
     pub fn new(inputs: usize, outputs: usize, weights: &[f32], bias: &[f32], relu: bool, policy: SimdPolicy) -> Self {
@@ -404,7 +387,7 @@ impl FullyConnected {
         let pieces = (2 * rayon::current_num_threads()).min(total_panels);
         let piece_cols = panels(total_panels, pieces) * nr;
         let x = MatRef::new(input, images, k, k, 1);
-        let out = SharedOut(output.as_mut_ptr());
+        let out = OutPtr(output.as_mut_ptr());
         (0..panels(n_out, piece_cols)).into_par_iter().for_each(|piece| {
             let col0 = piece * piece_cols;
             let cols = piece_cols.min(n_out - col0);

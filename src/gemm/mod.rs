@@ -15,7 +15,7 @@
 
 pub(crate) mod pack;
 
-use crate::ukernel::gemm::{AVX2_TILE, AVX512_TILE, BiasAlong, Epilogue, Microkernel, Tile};
+use crate::ukernel::gemm::{AVX2_TILE, AVX512_TILE, BiasAlong, Epilogue, Microkernel, Tile, TileArgs};
 use pack::{MatRef, pack_a, pack_b, panels};
 
 /// K block: a KC×NR panel of B is 16 KiB at NR = 16, half of Zen 3's 32 KiB L1d, leaving room
@@ -159,17 +159,17 @@ pub(crate) fn gemm<K: Microkernel>(
                         // (both sliced with bounds checks above); c_tile covers `rows`
                         // rows of `cols` values ldc apart; bias slices hold mr or nr.
                         unsafe {
-                            mk.tile(
+                            mk.tile(TileArgs {
                                 kc,
-                                a_panel.as_ptr(),
-                                b_panel.as_ptr(),
+                                a: a_panel.as_ptr(),
+                                b: b_panel.as_ptr(),
                                 ldb,
-                                c_tile.as_mut_ptr(),
+                                c: c_tile.as_mut_ptr(),
                                 ldc,
                                 rows,
                                 cols,
                                 epilogue,
-                            );
+                            });
                         }
                     }
                 }

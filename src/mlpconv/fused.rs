@@ -41,7 +41,7 @@ use crate::scratch::{Slot, with_scratch};
 use crate::simd::SimdPolicy;
 use crate::tensor::Layout;
 use crate::ukernel::gemm::{
-    BiasAlong, Epilogue, Microkernel, Tile, copy_padded, tile_dims, tile_name, with_kernel_tile,
+    BiasAlong, Epilogue, Microkernel, Tile, TileArgs, copy_padded, tile_dims, tile_name, with_kernel_tile,
 };
 
 /// NR-pixel subtiles per tile: 128 pixels at NR = 16. The input is packed a tile at a time,
@@ -231,7 +231,8 @@ impl FusedTask<'_> {
                         // map's rows), which nothing else borrows or writes meanwhile.
                         unsafe {
                             let c = dst.add(co * ldc);
-                            mk.tile(c_in, a.as_ptr(), b.as_ptr(), ldb, c, ldc, rows, cols, Epilogue::store(bias, true));
+                            let (a, b, epilogue) = (a.as_ptr(), b.as_ptr(), Epilogue::store(bias, true));
+                            mk.tile(TileArgs { kc: c_in, a, b, ldb, c, ldc, rows, cols, epilogue });
                         }
                     }
                     std::mem::swap(&mut buffers.0, &mut buffers.1);

@@ -156,6 +156,35 @@ macro_rules! for_each_row {
     }};
 }
 
+/// One call of a microkernel (the model is the gemm crate's `MicroKernelData`): a packed A
+/// panel, a block of B, a tile of C and what happens when it is stored.
+///
+/// A caller of [`Microkernel::tile`] guarantees: `a` is readable for `kc·MR` values; for every
+/// `k < kc`, `b + k·ldb` is readable for `NR` values; for every `r < rows`, `c + r·ldc` is
+/// readable and writable for `cols` values; the bias pointer, if any, is readable as
+/// [`BiasAlong`] says; `kc ≥ 1`, `rows ≤ MR`, `cols ≤ NR`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TileArgs {
+    /// Steps of K.
+    pub kc: usize,
+    /// The packed A panel: MR values per step of K.
+    pub a: *const f32,
+    /// The first row of B.
+    pub b: *const f32,
+    /// Values between B's rows.
+    pub ldb: usize,
+    /// The tile's first value in C.
+    pub c: *mut f32,
+    /// Values between C's rows.
+    pub ldc: usize,
+    /// Live rows of the tile.
+    pub rows: usize,
+    /// Live columns of the tile.
+    pub cols: usize,
+    /// Accumulate or overwrite, bias, ReLU.
+    pub epilogue: Epilogue,
+}
+
 /// A register-blocked MR×NR tile kernel.
 pub(crate) trait Microkernel: Copy {
     /// Rows of the tile (MR).
@@ -175,22 +204,8 @@ pub(crate) trait Microkernel: Copy {
     /// `C[r][j]` when the epilogue accumulates.
     ///
     /// # Safety
-    /// `a` is readable for `kc·MR` values; for every `k < kc`, `b + k·ldb` is readable for `NR`
-    /// values; for every `r < rows`, `c + r·ldc` is readable and writable for `cols` values;
-    /// the bias pointer, if any, is readable as [`BiasAlong`] says; `kc ≥ 1`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile(
-        self,
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        epilogue: Epilogue,
-    );
+    /// As [`TileArgs`] says.
+    unsafe fn tile(self, t: TileArgs);
 }
 
 /// The microkernel on pulp's vector type `S::f32s` (AVX2+FMA with `V3`, AVX-512 with `V4`,
@@ -212,18 +227,7 @@ impl<S: Simd, const M: usize, const V: usize> Microkernel for PulpMicrokernel<S,
     }
 
     #[inline(always)]
-    unsafe fn tile(
-        self,
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        epilogue: Epilogue,
-    ) {
+    unsafe fn tile(self, t: TileArgs) {
         // A partial panel (Cout or pixels not a multiple of MR) runs a loop with only its live
         // rows: 10 output channels are a panel of 6 and one of 4, and the second then does 8
         // FMAs per k instead of 12.
@@ -231,9 +235,9 @@ impl<S: Simd, const M: usize, const V: usize> Microkernel for PulpMicrokernel<S,
         // so a 6-row tile compiles the loops of 1 to 6 rows only.
         macro_rules! live_rows {
             ($($live:literal)*) => {
-                match rows {
-                    $($live if const { $live < M } => self.tile_rows::<$live>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),)*
-                    _ => self.tile_rows::<M>(kc, a, b, ldb, c, ldc, rows, cols, epilogue),
+                match t.rows {
+                    $($live if const { $live < M } => self.tile_rows::<$live>(t),)*
+                    _ => self.tile_rows::<M>(t),
                 }
             };
         }
@@ -247,21 +251,12 @@ impl<S: Simd, const M: usize, const V: usize> PulpMicrokernel<S, M, V> {
     /// the live rows: the one loop the tile sweep times (`crate::ukernel::l1_tile`).
     ///
     /// # Safety
-    /// As [`Microkernel::tile`] with `rows = M` and `cols = V·lanes`.
+    /// As [`Microkernel::tile`] with `t.rows = M` and `t.cols = V·lanes`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) unsafe fn whole_tile(
-        self,
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        epilogue: Epilogue,
-    ) {
+    pub(crate) unsafe fn whole_tile(self, t: TileArgs) {
+        debug_assert!(t.rows == M && t.cols == V * S::F32_LANES);
         // SAFETY: the caller's guarantees, with every row and column live.
-        unsafe { self.tile_rows::<M>(kc, a, b, ldb, c, ldc, M, V * S::F32_LANES, epilogue) }
+        unsafe { self.tile_rows::<M>(t) }
     }
 
     /// [`Microkernel::tile`] with a k loop over `ROWS ≤ M` rows: it broadcasts and multiplies
@@ -271,19 +266,8 @@ impl<S: Simd, const M: usize, const V: usize> PulpMicrokernel<S, M, V> {
     /// # Safety
     /// As [`Microkernel::tile`], and `rows ≤ ROWS`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_rows<const ROWS: usize>(
-        self,
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        epilogue: Epilogue,
-    ) {
+    unsafe fn tile_rows<const ROWS: usize>(self, t: TileArgs) {
+        let TileArgs { kc, a, b, ldb, c, ldc, rows, cols, epilogue } = t;
         let simd = self.0;
         let lanes = S::F32_LANES;
         let zero = simd.splat_f32s(0.0);

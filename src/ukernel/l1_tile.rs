@@ -7,7 +7,7 @@ use pulp::{Simd, WithSimd};
 
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
-use crate::ukernel::gemm::{BiasAlong, Epilogue, PulpMicrokernel, TileShape, kernel_tile};
+use crate::ukernel::gemm::{BiasAlong, Epilogue, PulpMicrokernel, TileArgs, TileShape, kernel_tile};
 
 /// Vector registers of an x86-64 ISA with `lanes` f32 lanes: 32 with AVX-512 (and emu512,
 /// which stands in for it), 16 with AVX2 (VEX encodings reach ymm0–15 only); 0 for the scalar
@@ -179,15 +179,17 @@ impl L1Slices<'_> {
             // SAFETY: `a` holds K·M values, `b` K rows of nr values nr apart, `c` M rows of
             // nr values (all checked above); no bias.
             unsafe {
-                mk.whole_tile(
-                    k,
-                    self.a.as_ptr(),
-                    self.b.as_ptr(),
-                    nr,
-                    self.c.as_mut_ptr(),
-                    nr,
-                    Epilogue::store(BiasAlong::None, false),
-                );
+                mk.whole_tile(TileArgs {
+                    kc: k,
+                    a: self.a.as_ptr(),
+                    b: self.b.as_ptr(),
+                    ldb: nr,
+                    c: self.c.as_mut_ptr(),
+                    ldc: nr,
+                    rows: M,
+                    cols: nr,
+                    epilogue: Epilogue::store(BiasAlong::None, false),
+                });
             }
         }
         (L1_TILE_CALLS * 2 * M * nr * k) as f64

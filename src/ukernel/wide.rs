@@ -3,7 +3,7 @@
 
 use wide::f32x8;
 
-use super::gemm::{AVX2_TILE, BiasAlong, Epilogue, Microkernel, Tile, relu};
+use super::gemm::{AVX2_TILE, BiasAlong, Microkernel, Tile, TileArgs, relu};
 
 /// Tile rows: AVX2's tile, as the pulp kernel on AVX2.
 pub(crate) const MR: usize = AVX2_TILE.rows;
@@ -25,18 +25,8 @@ impl Microkernel for WideMicrokernel {
     }
 
     #[inline(always)]
-    unsafe fn tile(
-        self,
-        kc: usize,
-        a: *const f32,
-        b: *const f32,
-        ldb: usize,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        epilogue: Epilogue,
-    ) {
+    unsafe fn tile(self, t: TileArgs) {
+        let TileArgs { kc, a, b, ldb, c, ldc, rows, cols, epilogue } = t;
         let mut acc = [[f32x8::ZERO; 2]; MR];
         if epilogue.accumulate {
             for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
