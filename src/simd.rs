@@ -259,7 +259,7 @@ impl SimdPolicy {
         // Cached per path: kernels check it on every run (it names the packing of their
         // prepared weights), and probing dispatches.
         static NAMES: [OnceLock<&'static str>; 5] = [const { OnceLock::new() }; 5];
-        *NAMES[self.0 as usize].get_or_init(|| self.probed_isa_name())
+        NAMES[self.0 as usize].get_or_init(|| self.probed_isa_name())
     }
 
     /// [`SimdPolicy::isa_name`], probed.
