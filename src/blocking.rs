@@ -24,6 +24,12 @@ pub fn nr(policy: SimdPolicy) -> usize {
     tile(policy).columns(policy.f32_lanes())
 }
 
+/// Vector registers of the ISA `policy` runs (32 with AVX-512 and emu512, 16 with AVX2, 0 for
+/// the scalar path): the register file a candidate tile must fit.
+pub fn vector_registers(policy: SimdPolicy) -> usize {
+    crate::ukernel::l1_tile::vector_registers(policy.f32_lanes())
+}
+
 /// The GEMM's K block, also the direct kernels' in pixel rows.
 pub const KC: usize = crate::gemm::KC;
 

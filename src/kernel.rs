@@ -29,7 +29,7 @@ impl Op {
 
 impl std::fmt::Display for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -58,7 +58,7 @@ impl Threads {
 
 impl std::fmt::Display for Threads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_parallel() { "rayon" } else { "1" })
+        f.pad(if self.is_parallel() { "rayon" } else { "1" })
     }
 }
 
@@ -99,6 +99,21 @@ impl Role {
         Role::Fused,
         Role::Unfused,
     ];
+
+    /// The name `list` and the JSON use: `baseline`, `default`, `gemm`, `direct`, `scaling`,
+    /// `bandwidth-share`, `fused`, `unfused`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Baseline => "baseline",
+            Role::Default => "default",
+            Role::Gemm => "gemm",
+            Role::Direct => "direct",
+            Role::Scaling => "scaling",
+            Role::BandwidthShare => "bandwidth-share",
+            Role::Fused => "fused",
+            Role::Unfused => "unfused",
+        }
+    }
 
     /// The operations that need a kernel in this role.
     pub fn ops(self) -> &'static [Op] {
@@ -168,7 +183,7 @@ impl Eq for KernelId {}
 
 impl std::fmt::Display for KernelId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.name)
+        f.pad(self.0.name)
     }
 }
 

@@ -95,12 +95,16 @@ fn problem(n: usize, cin: usize, h: usize, w: usize, cout: usize, stride: usize,
 }
 
 #[test]
-fn a_kernel_added_to_the_registry_is_listed_with_the_others() {
+fn a_kernel_added_to_the_registry_is_listed_with_the_others_and_counted_by_the_gate() {
     let registry = registry_with(false);
     let names: Vec<&str> = registry.info().iter().map(|k| k.name).collect();
     assert!(names.contains(&"axpy-loops") && names.contains(&"blocked-simd"), "{names:?}");
     let table = kernel_table_markdown(&registry.info());
-    assert!(table.contains("| `axpy-loops` | conv1x1 | a test's kernel: the loops in axpy order |"), "{table}");
+    assert!(table.contains("| `axpy-loops` | conv1x1 | 1 |  | a test's kernel: the loops in axpy order |"), "{table}");
+    // The gate counts it on the conv problems, as every conv kernel.
+    let cases = nin_bench::gate::cases_of(&registry);
+    let ours: Vec<&String> = cases.iter().filter(|c| c.starts_with("axpy-loops ")).collect();
+    assert_eq!(ours.len(), nin_bench::gate::CONV_PROBLEMS.len(), "{cases:?}");
     // A second kernel of the same name is refused.
     let mut again = registry_with(false);
     assert!(again.add(OwnedKernel::Conv1x1(Box::new(AxpyLoops { skip_last_channel: false }))).is_err());

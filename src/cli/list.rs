@@ -14,11 +14,22 @@ pub(super) fn list(registry: &Registry, json: bool, markdown: bool) -> CommandRe
         print!("{}", kernel_table_markdown(&kernels));
         return Ok(());
     }
-    println!("{:<15} {:<8} {:<10} {:<7} {:<58} tile", "name", "op", "layouts", "threads", "isa");
-    for k in kernels {
+    let isa_width = kernels.iter().map(|k| k.isa.chars().count()).max().unwrap_or(0);
+    let roles_of = |k: &crate::KernelInfo| match k.roles.as_slice() {
+        [] => "-".to_string(),
+        roles => roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(","),
+    };
+    let roles_width = kernels.iter().map(|k| roles_of(k).len()).max().unwrap_or(0).max("roles".len());
+    let row = |cells: [&str; 7]| {
+        let [name, op, layouts, threads, roles, isa, tile] = cells;
+        println!("{name:<15} {op:<8} {layouts:<10} {threads:<7} {roles:<roles_width$} {isa:<isa_width$} {tile}");
+    };
+    row(["name", "op", "layouts", "threads", "roles", "isa", "tile"]);
+    for k in &kernels {
         let layouts = k.layouts.iter().map(|l| l.name()).collect::<Vec<_>>().join(",");
-        let tile = k.tile.unwrap_or_else(|| "-".to_string());
-        println!("{:<15} {:<8} {:<10} {:<7} {:<58} {tile}", k.name, k.op, layouts, k.threads, k.isa);
+        let tile = k.tile.clone().unwrap_or_else(|| "-".to_string());
+        let (op, threads) = (k.op.to_string(), k.threads.to_string());
+        row([k.name, &op, &layouts, &threads, &roles_of(k), &k.isa, &tile]);
     }
     let names = |isas: Vec<Isa>| isas.iter().map(|i| i.name()).collect::<Vec<_>>().join(", ");
     let check_path = match Isa::Emu512.check() {
@@ -39,11 +50,13 @@ pub(super) fn list(registry: &Registry, json: bool, markdown: bool) -> CommandRe
     Ok(())
 }
 
-/// The registry as README.md's kernel table: one row per kernel with its description.
+/// The registry as README.md's kernel table: one row per kernel with its threads, roles and
+/// description.
 pub fn kernel_table_markdown(kernels: &[crate::KernelInfo]) -> String {
-    let mut out = String::from("| name | op | what it is |\n| --- | --- | --- |\n");
+    let mut out = String::from("| name | op | threads | roles | what it is |\n| --- | --- | --- | --- | --- |\n");
     for k in kernels {
-        out.push_str(&format!("| `{}` | {} | {} |\n", k.name, k.op, k.description));
+        let roles = k.roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
+        out.push_str(&format!("| `{}` | {} | {} | {roles} | {} |\n", k.name, k.op, k.threads, k.description));
     }
     out
 }

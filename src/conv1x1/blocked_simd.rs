@@ -21,7 +21,7 @@ pub static BLOCKED_SIMD: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[Role::Direct],
     layouts: &Layout::ALL,
-    description: "direct channel-blocked kernel, no im2col: the ISA's register tile (6×16 with AVX2) of output channels × pixels (NCHW) or pixels × channels (NHWC, and NCHW maps that fill 6-pixel rows a fifth better, such as 6×6, whose batches take regions across images; in pixel rows each block of pixels is packed once for all its blocks of channels), Cin in equal blocks of at most 512 (256 in pixel rows), tiles copied into a panel when their rows are far apart or their block would overflow half the L1 (from an input of 2 MiB or more, the next tile's rows prefetched during each tile's panel calls), bias + ReLU in the epilogue; pulp, ISA chosen at run time",
+    description: "direct channel-blocked kernel, no im2col: the ISA's register tile over output channels × pixels (pixel rows on small maps), Cin in K blocks, bias + ReLU in the epilogue; pulp, ISA chosen at run time",
 };
 
 /// `rayon-tiled`: the direct kernel over independent output regions on the rayon pool.

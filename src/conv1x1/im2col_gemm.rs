@@ -31,7 +31,7 @@ pub static IM2COL_GEMM: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[Role::Gemm],
     layouts: &Layout::ALL,
-    description: "im2col (a gather only when strided; identity at stride 1, as Caffe's 1×1 shortcut) + the crate's own BLIS-style GEMM: packed panels (B read in place when C has ≤ 12 rows), KC/MC/NC cache blocking, the ISA's FMA microkernel (6×16 with AVX2); on 6×6 maps the transposed product, written back transposed",
+    description: "im2col (identity at stride 1) + the crate's BLIS-style GEMM: packed panels, KC/MC/NC cache blocks, the ISA's FMA register tile",
 };
 
 /// im2col (a gather only when strided) + the crate's cache-blocked GEMM.

@@ -13,7 +13,7 @@ pub static NAIVE: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[Role::Baseline],
     layouts: &Layout::ALL,
-    description: "the direct loops in f32",
+    description: "the direct loops in f32: the baseline every conv speed-up is counted from",
 };
 
 /// The textbook loop nest: for every output, a sequential f32 dot product over Cin.

@@ -11,7 +11,7 @@ pub static GAP_NAIVE: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[Role::Baseline],
     layouts: &Layout::ALL,
-    description: "sequential sum per channel",
+    description: "a sequential sum per channel",
 };
 
 /// The textbook loops.

@@ -14,7 +14,7 @@ pub static GAP_SIMD: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[Role::BandwidthShare, Role::Default],
     layouts: &Layout::ALL,
-    description: "pulp, vector accumulators per row (NCHW; rows of ≤ 8 vectors a channel per lane at a time, their horizontal sums done together with AVX2 and AVX-512) or channel vectors accumulated pixel by pixel (NHWC)",
+    description: "pulp: vector accumulators per row, short rows a channel per lane (NCHW), or channel vectors summed pixel by pixel (NHWC)",
 };
 
 /// Global average pooling with explicit SIMD, runtime-dispatched.

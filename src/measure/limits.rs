@@ -66,14 +66,14 @@ fn share_of_limit(work: f64, loop_over_runner: f64, t: &Timing, t_limit: &Timing
 /// and our microkernel on data in L1 ([`L1TileShare`]), a sample of each of the three in every
 /// round, and returns its share of the peak (and the tile's).
 ///
-/// A machine shared with other tenants has slow spells lasting seconds: `blocked-simd` on
-/// 1x256x27x27:256 measured 90.3 GFLOP/s in one run and 65.7 in the next, against one peak
-/// measured at the start. A spell slows the peak loop as much as the kernel, so the ratio
-/// within a round says how close the kernel comes to what the core delivers.
+/// Why in turn: a machine shared with other tenants has slow spells lasting seconds, which
+/// move a kernel's speed by a quarter between runs against a peak measured once. A spell
+/// slows the peak loop as much as the kernel, so the ratio within a round says how close the
+/// kernel comes to what the core delivers.
 ///
 /// The tile's share says how close any kernel built on it can come: per step of K it issues
-/// 12 FMAs, 2 loads, 6 broadcasts and the loop's own instructions where the peak loop issues
-/// FMAs alone (75–90% of the loop at the median here).
+/// MR·NR/lanes FMAs, NR/lanes loads, MR broadcasts and the loop's own instructions, where the
+/// peak loop issues FMAs alone.
 pub fn time_conv_against_peak(
     kernel: &dyn Conv1x1Kernel,
     p: &Conv1x1Problem,
@@ -228,9 +228,9 @@ const SCALING_LOOP_BURSTS_PER_THREAD: usize = 8;
 /// kernel's speed-up from the threads, and the speed-up the machine gave the loop in the same
 /// moments. Each sample enters its thread pool once, not once per call.
 ///
-/// Here the second core is shared with other tenants: rayon-tiled on 1x192x32x32:160 measured
-/// 1.02×, 1.29× and 1.84× from 2 threads in three runs of the same binary, and the FMA-peak
-/// loop, timed alongside, 0.99–1.94×.
+/// Why the loop: on a machine whose other cores are shared with other tenants, a kernel's
+/// speed-up from the threads varies from run to run as much as the machine's does; the loop's,
+/// in the same rounds, says which of the two a low figure is.
 pub fn time_conv_scaling(
     kernel: &dyn Conv1x1Kernel,
     p: &Conv1x1Problem,

@@ -51,8 +51,8 @@ pub const SUBTILES_PER_TILE: usize = 8;
 
 /// The input tile is packed when the first layer has at least this many channel panels. Packing
 /// copies Cin·NR values per subtile, repaid only when enough panels reuse them; below, full
-/// subtiles are read in place (rows H·W apart), as the direct kernels do. Measured on
-/// 1x192x8x8:10,gap (2 panels): packed 5.6 µs, unfused 4.2 µs per call (criterion).
+/// subtiles are read in place (rows H·W apart), as the direct kernels do: on a head of two
+/// panels (1x192x8x8:10,gap) packing made the fused chain slower than the unfused one.
 const PACK_INPUT_MIN_PANELS: usize = 4;
 
 /// `mlpconv-fused`'s declaration.
@@ -62,7 +62,7 @@ pub static MLPCONV_FUSED: KernelDecl = KernelDecl {
     threads: Threads::Rayon,
     roles: &[Role::Fused],
     layouts: &[Layout::Nchw],
-    description: "the chain pixel tile by pixel tile: input tile packed, then each NR-pixel subtile through every layer, each layer's output written in the packed layout the next layer reads (in L1), the last stored straight into the output map or, for a head, summed per class; a one-layer head on a 6×6 map tiled by pixel rows (on one thread, pixels packed across the images of the batch); rayon over tiles (and class blocks of a one-layer head)",
+    description: "the chain pixel tile by pixel tile, each layer's output kept in L1 in the packed layout the next layer reads, the last stored (a head's summed per class); rayon over tiles",
 };
 
 /// The fused chain (and fused conv + GAP head) on pulp, runtime ISA, parallel over tiles.

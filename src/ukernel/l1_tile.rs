@@ -12,7 +12,7 @@ use crate::ukernel::gemm::{BiasAlong, Epilogue, PulpMicrokernel, TileArgs, TileS
 /// Vector registers of an x86-64 ISA with `lanes` f32 lanes: 32 with AVX-512 (and emu512,
 /// which stands in for it), 16 with AVX2 (VEX encodings reach ymm0–15 only); 0 for the scalar
 /// path, which has no tile to choose.
-const fn vector_registers(lanes: usize) -> usize {
+pub(crate) const fn vector_registers(lanes: usize) -> usize {
     match lanes {
         16 => 32,
         8 => 16,
