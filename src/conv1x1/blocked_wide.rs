@@ -65,23 +65,14 @@ impl Conv1x1Kernel for BlockedWide {
 
     fn execute(&self, args: ConvArgs<'_>) {
         let out = OutPtr(args.output.as_mut_ptr());
+        let (weights, bias) = (args.prepared.weights(), args.prepared.bias());
+        let run = direct::DirectArgs { p: args.problem, input: args.input, weights, bias, out };
         with_scratch(Slot::PackA, direct::region_scratch_len(args.problem, TILE), |scratch| {
             let mut scratch = direct::RegionScratch::new(scratch);
             for region in direct::regions(args.problem, TILE) {
                 // SAFETY: `out` is the checked output of the problem; regions are disjoint and
                 // written one after another; the weights were packed with NR = 16.
-                unsafe {
-                    direct::run_region(
-                        WideMicrokernel,
-                        args.problem,
-                        args.input,
-                        args.prepared.weights(),
-                        args.prepared.bias(),
-                        out,
-                        &region,
-                        &mut scratch,
-                    )
-                };
+                unsafe { direct::run_region(WideMicrokernel, run, &region, &mut scratch) };
             }
         });
     }

@@ -363,18 +363,9 @@ impl PixelRowsHead<'_> {
                     // SAFETY: `tile_sums` holds `tiles` blocks of mr×nr; the weights and bias
                     // were packed for pixel rows with this nr (`pack`).
                     unsafe {
-                        direct::pixel_rows_panel(
-                            mk,
-                            layer,
-                            a_tiles,
-                            0..len,
-                            prepared.weights(),
-                            prepared.bias(),
-                            panel,
-                            tile_sums.as_mut_ptr(),
-                            mr * nr,
-                            nr,
-                        );
+                        let tiles = direct::PixelTiles { a_tiles, pixels: 0..len };
+                        let out = direct::TilesOut { c: tile_sums.as_mut_ptr(), tile_stride: mr * nr, ldc: nr };
+                        direct::pixel_rows_panel(mk, layer, (prepared.weights(), prepared.bias()), tiles, panel, out);
                     }
                     // Each valid row of each tile is one pixel's NR classes: add it to its
                     // image's sums.

@@ -33,10 +33,15 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
-    /// A row of `kind` with its intensity; the speed-ups and GAP fields left empty.
-    pub(super) fn new(kind: &'static str, run: RunRow, arithmetic_intensity: f64) -> Self {
+    /// The row of `run` with its intensity, its `kind` from what ran; the speed-ups and GAP
+    /// fields left empty.
+    pub(super) fn new(run: RunRow, arithmetic_intensity: f64) -> Self {
         ReportRow {
-            kind,
+            kind: match run.kernel {
+                Runner::Kernel(_) => "kernel",
+                Runner::Peer(_) => "peer",
+                Runner::Loop(_) => "loop",
+            },
             run,
             arithmetic_intensity,
             speedup_vs_naive: None,

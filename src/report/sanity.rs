@@ -65,7 +65,7 @@ mod tests {
             prepare_seconds: None,
             paired_speedup: None,
         };
-        ReportRow::new("kernel", run, 1.0)
+        ReportRow::new(run, 1.0)
     }
 
     #[test]

@@ -51,10 +51,9 @@ impl Context<'_> {
         }
     }
 
-    /// A row of `kind` for the call `make(threads)` timed alone at each of `counts`.
+    /// The row of the call `make(threads)` timed alone at each of `counts`.
     fn time_at<'c>(
         &self,
-        kind: &'static str,
         counts: &[usize],
         ai: f64,
         mut make: impl FnMut(usize) -> Result<Call<'c>>,
@@ -64,7 +63,7 @@ impl Context<'_> {
             let mut call = make(threads)?;
             let shape = call.problem.map_or(String::new(), |p| p.to_string());
             self.bar.set_message(timing_message(&shape, call.runner.name(), threads));
-            rows.push(ReportRow::new(kind, time(&mut call, self.budget)?, ai));
+            rows.push(ReportRow::new(time(&mut call, self.budget)?, ai));
             self.bar.inc(1);
         }
         Ok(rows)
@@ -113,9 +112,7 @@ pub(super) fn conv_problem(
         let prepare = measure(TimingBudget::BRIEF, || drop(kernel.prepare(p, w, bias)));
         let seconds = prepare.median();
         report.preparation.push(Preparation { kernel: kernel.id(), problem: Problem::Conv1x1(*p), seconds });
-        rows.extend(
-            ctx.time_at("kernel", &counts, ai, |t| Ok(Call::conv_on(kernel, p, data.clone(), t)?.against(peak(t))))?,
-        );
+        rows.extend(ctx.time_at(&counts, ai, |t| Ok(Call::conv_on(kernel, p, data.clone(), t)?.against(peak(t))))?);
     }
 
     for peer in peers {
@@ -131,9 +128,7 @@ pub(super) fn conv_problem(
             continue;
         }
         passed_peers.push(peer);
-        rows.extend(
-            ctx.time_at("peer", &counts, ai, |t| Ok(Call::peer_on(peer, p, data.clone(), t)?.against(peak(t))))?,
-        );
+        rows.extend(ctx.time_at(&counts, ai, |t| Ok(Call::peer_on(peer, p, data.clone(), t)?.against(peak(t))))?);
     }
 
     paired_comparisons(ctx, p, &passed_kernels, &passed_peers, &rows, report)?;
@@ -282,7 +277,7 @@ pub(super) fn gap_problem(
         if !ctx.passed(report, &shape, kernel.name(), check_gap(kernel, p, &x, &expected), counts.len()) {
             continue;
         }
-        rows.extend(ctx.time_at("kernel", &counts, ai, |t| Call::gap(kernel, p, t))?);
+        rows.extend(ctx.time_at(&counts, ai, |t| Call::gap(kernel, p, t))?);
         if kernel.id().plays(Role::BandwidthShare) {
             ctx.bar.inc_length(1);
             ctx.bar.set_message(timing_message(&shape, &format!("{} against a read pass", kernel.name()), 1));
@@ -344,14 +339,14 @@ pub(super) fn chain_problem(
             let timed = time_in_turn(&mut calls, paired_budget)?;
             let speedup = timed.speedup(0, 1);
             let [f, u]: [_; 2] = timed.rows.try_into().expect("a pair");
-            rows.push(ReportRow { speedup_vs_unfused: Some(speedup), ..ReportRow::new("kernel", f, ai) });
-            rows.push(ReportRow::new("kernel", u, ai));
+            rows.push(ReportRow { speedup_vs_unfused: Some(speedup), ..ReportRow::new(f, ai) });
+            rows.push(ReportRow::new(u, ai));
             ctx.bar.inc(2);
         }
     }
     for kernel in kernels {
         let counts = thread_counts_for(kernel.info().threads.is_parallel());
-        rows.extend(ctx.time_at("kernel", &counts, ai, |t| Ok(Call::mlpconv(kernel, p, t)?.against(peak(t))))?);
+        rows.extend(ctx.time_at(&counts, ai, |t| Ok(Call::mlpconv(kernel, p, t)?.against(peak(t))))?);
     }
     report.mlpconv.extend(rows);
     Ok(())

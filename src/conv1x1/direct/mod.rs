@@ -39,7 +39,7 @@ use crate::ukernel::gemm::{Microkernel, with_kernel_tile};
 
 pub(crate) use crate::tensor::OutPtr;
 pub(crate) use plan::*;
-pub(crate) use run::{pack_pixel_tiles, pixel_rows_panel, run_region};
+pub(crate) use run::{DirectArgs, PixelTiles, TilesOut, pack_pixel_tiles, pixel_rows_panel, run_region};
 
 /// Runs `regions` of one problem inside pulp's dispatch, so the microkernel is compiled with
 /// the selected target features.
@@ -67,22 +67,13 @@ impl DirectOp<'_> {
     #[inline(always)]
     fn run<K: Microkernel>(self, mk: K) {
         let mut scratch = RegionScratch::new(self.scratch);
+        let (weights, bias) = (self.prepared.weights(), self.prepared.bias());
+        let args = DirectArgs { p: self.problem, input: self.input, weights, bias, out: self.out };
         for region in self.regions {
             // SAFETY: `out` is the output of `problem` (checked by `run`), the regions are
             // disjoint and each is written by this call only; the weights were packed by
             // `pack_weights` with this ISA's NR (checked by `run` via the ISA name).
-            unsafe {
-                run_region(
-                    mk,
-                    self.problem,
-                    self.input,
-                    self.prepared.weights(),
-                    self.prepared.bias(),
-                    self.out,
-                    region,
-                    &mut scratch,
-                )
-            };
+            unsafe { run_region(mk, args, region, &mut scratch) };
         }
     }
 }
