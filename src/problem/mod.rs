@@ -13,6 +13,7 @@
 
 mod conv1x1;
 mod gap;
+mod int8;
 mod mlpconv;
 mod parse;
 
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 pub use conv1x1::{Conv1x1Problem, Conv1x1Shape};
 pub use gap::GapProblem;
+pub use int8::{QCONV_MAX_CIN, QConv1x1Problem, QGapProblem};
 pub use mlpconv::{MAX_MLPCONV_LAYERS, MlpconvProblem};
 pub use parse::{parse_shape_file, shape_file_lines};
 
