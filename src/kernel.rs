@@ -14,6 +14,8 @@ pub enum Op {
     Gap,
     /// A chain of 1×1 convolutions (and GAP): NIN's micro-network and head, fused or not.
     Mlpconv,
+    /// An int8 1×1 convolution (u8 activations, s8 weights, requantized to u8).
+    QConv1x1,
 }
 
 impl Op {
@@ -23,6 +25,7 @@ impl Op {
             Op::Conv1x1 => "conv1x1",
             Op::Gap => "gap",
             Op::Mlpconv => "mlpconv",
+            Op::QConv1x1 => "qconv1x1",
         }
     }
 }

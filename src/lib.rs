@@ -48,6 +48,7 @@ pub mod model;
 pub mod npy;
 pub mod peers;
 pub mod problem;
+pub mod qconv;
 pub mod quant;
 pub mod reference;
 pub mod registry;

@@ -5,6 +5,8 @@
 //!   vector loads and stores they share.
 //! - [`wide`]: the same tile on `wide::f32x8`, whose instructions the build chooses.
 //! - [`gap`]: the inner loops of global average pooling and their horizontal sums.
+//! - [`int8`]: the int8 tiles (AVX2's `vpmaddubsw` triple, AVX-VNNI and AVX-512 VNNI's
+//!   `vpdpbusd`, and VNNI's arithmetic emulated in portable code).
 //! - [`l1_tile`]: the register tile driven on data that stays in L1, the ceiling the report
 //!   measures a layer's share of the peak against.
 //!
@@ -15,5 +17,6 @@
 
 pub(crate) mod gap;
 pub(crate) mod gemm;
+pub(crate) mod int8;
 pub(crate) mod l1_tile;
 pub(crate) mod wide;

@@ -1,0 +1,242 @@
+//! The int8 register tiles: MR pixels × NR output channels of i32 sums over K in groups of 4,
+//! one tile per instruction-set path. The only ISA-specific int8 code.
+//!
+//! Operands, packed by `super::pack`: the A tile holds, per group of 4 input channels, MR
+//! pixels' 4 u8 values each (`a[g][r][0..4]`); the B panel, per group, NR output channels'
+//! 4 s8 weights each (`b[g][c][0..4]`). Both are zero past Cin, past the last pixel and past
+//! Cout, so every tile runs whole. One step of K multiplies a pixel's 4 bytes, broadcast, by
+//! every channel's 4 weights and adds the 4 products into that channel's i32.
+
+use crate::quant::WeightRange;
+
+/// `vpdpbusd`'s semantics for one i32 lane: `acc + Σ_j a[j]·b[j]` over 4 u8·s8 products, the
+/// sum wrapping in i32 as the instruction's does. The emulated VNNI path runs it on every
+/// machine, so that the VNNI kernels' arithmetic is tested where the instruction is missing.
+#[inline(always)]
+pub fn dpbusd(acc: i32, a: [u8; 4], b: [i8; 4]) -> i32 {
+    let dot: i32 = (0..4).map(|j| a[j] as i32 * b[j] as i32).sum();
+    acc.wrapping_add(dot)
+}
+
+/// An int8 instruction-set path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QPath {
+    /// Plain Rust, any CPU.
+    Scalar,
+    /// AVX2: `vpmaddubsw` (pairs of u8·s8 into saturating i16), `vpmaddwd` by ones (into
+    /// i32), `vpaddd`. Exact for 7-bit weights only.
+    Avx2,
+    /// AVX-VNNI: `vpdpbusd` on ymm (8 channels per vector).
+    AvxVnni,
+    /// AVX-512 VNNI: `vpdpbusd` on zmm (16 channels per vector).
+    Avx512Vnni,
+    /// VNNI's arithmetic ([`dpbusd`]) in portable code with zmm's 16 lanes: the VNNI tiles'
+    /// check on any CPU; slow.
+    EmulatedVnni,
+}
+
+impl QPath {
+    /// Every path, the emulated one last.
+    pub const ALL: [QPath; 5] = [QPath::Scalar, QPath::Avx2, QPath::AvxVnni, QPath::Avx512Vnni, QPath::EmulatedVnni];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            QPath::Scalar => "scalar",
+            QPath::Avx2 => "avx2 (vpmaddubsw)",
+            QPath::AvxVnni => "avx-vnni (vpdpbusd ymm)",
+            QPath::Avx512Vnni => "avx512-vnni (vpdpbusd zmm)",
+            QPath::EmulatedVnni => "emulated vnni (16 lanes, portable)",
+        }
+    }
+
+    /// Whether this CPU runs it.
+    pub fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                QPath::Scalar | QPath::EmulatedVnni => true,
+                QPath::Avx2 => is_x86_feature_detected!("avx2"),
+                QPath::AvxVnni => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni"),
+                QPath::Avx512Vnni => is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            matches!(self, QPath::Scalar | QPath::EmulatedVnni)
+        }
+    }
+
+    /// The fastest path this CPU runs: AVX-512 VNNI, AVX-VNNI, AVX2, else scalar.
+    pub fn widest() -> QPath {
+        [QPath::Avx512Vnni, QPath::AvxVnni, QPath::Avx2].into_iter().find(|p| p.available()).unwrap_or(QPath::Scalar)
+    }
+
+    /// The weights its tile computes exactly.
+    pub fn weight_range(self) -> WeightRange {
+        if self == QPath::Avx2 { WeightRange::SevenBit } else { WeightRange::Full }
+    }
+
+    /// Its tile, MR pixels × NR channels.
+    pub fn dims(self) -> (usize, usize) {
+        match self {
+            QPath::Scalar => (4, 8),
+            QPath::Avx2 | QPath::AvxVnni => (4, 16),
+            QPath::Avx512Vnni | QPath::EmulatedVnni => (4, 32),
+        }
+    }
+
+    /// `acc[r·NR + c] = Σ_g Σ_j a[g][r][j] · b[g][c][j]` over `groups` groups of 4, for the
+    /// whole MR×NR tile of [`QPath::dims`].
+    ///
+    /// # Safety
+    /// The path is [`available`](QPath::available); `a` holds `groups·MR·4` bytes, `b`
+    /// `groups·NR·4`, `acc` MR·NR values; with [`QPath::Avx2`] every weight is 7-bit.
+    pub unsafe fn run_tile(self, groups: usize, a: &[u8], b: &[i8], acc: &mut [i32]) {
+        let (mr, nr) = self.dims();
+        debug_assert!(a.len() >= groups * mr * 4 && b.len() >= groups * nr * 4 && acc.len() >= mr * nr);
+        match self {
+            QPath::Scalar => portable::<4, 8>(groups, a, b, acc),
+            QPath::EmulatedVnni => portable::<4, 32>(groups, a, b, acc),
+            // SAFETY (all three): the caller checked the CPU has the path; the lengths as above.
+            #[cfg(target_arch = "x86_64")]
+            QPath::Avx2 => unsafe { x86::avx2_4x16(groups, a.as_ptr(), b.as_ptr(), acc) },
+            #[cfg(target_arch = "x86_64")]
+            QPath::AvxVnni => unsafe { x86::avxvnni_4x16(groups, a.as_ptr(), b.as_ptr(), acc) },
+            #[cfg(target_arch = "x86_64")]
+            QPath::Avx512Vnni => unsafe { x86::avx512vnni_4x32(groups, a.as_ptr(), b.as_ptr(), acc) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("not available off x86-64"),
+        }
+    }
+}
+
+/// The tile in plain Rust, one [`dpbusd`] per (pixel, channel, group).
+#[inline(always)]
+fn portable<const MR: usize, const NR: usize>(groups: usize, a: &[u8], b: &[i8], acc: &mut [i32]) {
+    let mut sums = [[0i32; NR]; MR];
+    for g in 0..groups {
+        let (a_g, b_g) = (&a[g * MR * 4..][..MR * 4], &b[g * NR * 4..][..NR * 4]);
+        for (r, row) in sums.iter_mut().enumerate() {
+            let x: [u8; 4] = a_g[r * 4..][..4].try_into().expect("4 bytes");
+            for (c, s) in row.iter_mut().enumerate() {
+                *s = dpbusd(*s, x, b_g[c * 4..][..4].try_into().expect("4 bytes"));
+            }
+        }
+    }
+    for (r, row) in sums.iter().enumerate() {
+        acc[r * NR..][..NR].copy_from_slice(row);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// AVX2, 4 pixels × 16 channels (2 ymm of 8 i32 each): per group, two weight loads, then
+    /// per pixel a 4-byte broadcast and, per vector, `vpmaddubsw` → `vpmaddwd` by ones →
+    /// `vpaddd`: 8 accumulators, 2 weights, a broadcast, the ones and two temporaries.
+    ///
+    /// # Safety
+    /// AVX2; `a` readable for `groups·16` bytes, `b` for `groups·64`; weights 7-bit.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2_4x16(groups: usize, a: *const u8, b: *const i8, acc: &mut [i32]) {
+        let ones = _mm256_set1_epi16(1);
+        let mut c = [[_mm256_setzero_si256(); 2]; 4];
+        for g in 0..groups {
+            // SAFETY: group g's 64 weight bytes and 16 activation bytes are inside the operands.
+            let (b0, b1) = unsafe {
+                let bg = b.add(g * 64) as *const __m256i;
+                (_mm256_loadu_si256(bg), _mm256_loadu_si256(bg.add(1)))
+            };
+            for (r, c_r) in c.iter_mut().enumerate() {
+                // SAFETY: as above; the 4 bytes of pixel r, read unaligned.
+                let x = _mm256_set1_epi32(unsafe { (a.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                c_r[0] = _mm256_add_epi32(c_r[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
+                c_r[1] = _mm256_add_epi32(c_r[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+            }
+        }
+        for (r, c_r) in c.iter().enumerate() {
+            // SAFETY: acc holds 4·16 values.
+            unsafe {
+                let dst = acc.as_mut_ptr().add(r * 16) as *mut __m256i;
+                _mm256_storeu_si256(dst, c_r[0]);
+                _mm256_storeu_si256(dst.add(1), c_r[1]);
+            }
+        }
+    }
+
+    /// AVX-VNNI, 4 pixels × 16 channels: one `vpdpbusd` per (pixel, vector) and group.
+    ///
+    /// # Safety
+    /// AVX2 and AVX-VNNI; `a` readable for `groups·16` bytes, `b` for `groups·64`.
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) unsafe fn avxvnni_4x16(groups: usize, a: *const u8, b: *const i8, acc: &mut [i32]) {
+        let mut c = [[_mm256_setzero_si256(); 2]; 4];
+        for g in 0..groups {
+            // SAFETY: as in `avx2_4x16`.
+            let (b0, b1) = unsafe {
+                let bg = b.add(g * 64) as *const __m256i;
+                (_mm256_loadu_si256(bg), _mm256_loadu_si256(bg.add(1)))
+            };
+            for (r, c_r) in c.iter_mut().enumerate() {
+                // SAFETY: as in `avx2_4x16`.
+                let x = _mm256_set1_epi32(unsafe { (a.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                c_r[0] = _mm256_dpbusd_avx_epi32(c_r[0], x, b0);
+                c_r[1] = _mm256_dpbusd_avx_epi32(c_r[1], x, b1);
+            }
+        }
+        for (r, c_r) in c.iter().enumerate() {
+            // SAFETY: acc holds 4·16 values.
+            unsafe {
+                let dst = acc.as_mut_ptr().add(r * 16) as *mut __m256i;
+                _mm256_storeu_si256(dst, c_r[0]);
+                _mm256_storeu_si256(dst.add(1), c_r[1]);
+            }
+        }
+    }
+
+    /// AVX-512 VNNI, 4 pixels × 32 channels (2 zmm of 16 i32 each).
+    ///
+    /// # Safety
+    /// AVX-512F and VNNI; `a` readable for `groups·16` bytes, `b` for `groups·128`.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub(super) unsafe fn avx512vnni_4x32(groups: usize, a: *const u8, b: *const i8, acc: &mut [i32]) {
+        let mut c = [[_mm512_setzero_si512(); 2]; 4];
+        for g in 0..groups {
+            // SAFETY: group g's 128 weight bytes and 16 activation bytes are inside the operands.
+            let (b0, b1) = unsafe {
+                let bg = b.add(g * 128) as *const __m512i;
+                (_mm512_loadu_si512(bg), _mm512_loadu_si512(bg.add(1)))
+            };
+            for (r, c_r) in c.iter_mut().enumerate() {
+                // SAFETY: as above; the 4 bytes of pixel r, read unaligned.
+                let x = _mm512_set1_epi32(unsafe { (a.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                c_r[0] = _mm512_dpbusd_epi32(c_r[0], x, b0);
+                c_r[1] = _mm512_dpbusd_epi32(c_r[1], x, b1);
+            }
+        }
+        for (r, c_r) in c.iter().enumerate() {
+            // SAFETY: acc holds 4·32 values.
+            unsafe {
+                let dst = acc.as_mut_ptr().add(r * 32) as *mut __m512i;
+                _mm512_storeu_si512(dst, c_r[0]);
+                _mm512_storeu_si512(dst.add(1), c_r[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpbusd_adds_four_unsigned_by_signed_products_and_wraps_like_the_instruction() {
+        assert_eq!(dpbusd(10, [1, 2, 3, 4], [1, -1, 2, -2]), 10 + 1 - 2 + 6 - 8);
+        assert_eq!(dpbusd(0, [255; 4], [-128; 4]), -4 * 255 * 128);
+        // No saturation at i16, unlike vpmaddubsw: 2·255·127 > 32767.
+        assert_eq!(dpbusd(0, [255, 255, 0, 0], [127, 127, 0, 0]), 2 * 255 * 127);
+        assert_eq!(dpbusd(i32::MAX, [1, 0, 0, 0], [1, 0, 0, 0]), i32::MIN);
+    }
+}

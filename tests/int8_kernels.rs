@@ -1,0 +1,108 @@
+//! Every int8 kernel, on every int8 path this CPU has and on emulated VNNI, agrees with the
+//! integer reference bit for bit: accumulators and u8 outputs, on shapes chosen around the
+//! tiles (K around the groups of 4, Cout around NR, pixels around MR), strides, both layouts,
+//! with and without bias.
+
+use nin_bench::problem::QConv1x1Problem;
+use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
+use nin_bench::quant::{QLayer, WeightRange, reference, seeded_activations};
+
+fn kernels() -> Vec<Box<dyn QConv1x1Kernel>> {
+    let mut out: Vec<Box<dyn QConv1x1Kernel>> = vec![Box::new(QConvNaive)];
+    for path in QPath::ALL {
+        match QConvSimd::on(path) {
+            Ok(k) => out.push(Box::new(k)),
+            Err(_) => eprintln!("skipped: this CPU has no {} path", path.name()),
+        }
+    }
+    out
+}
+
+fn problems() -> Vec<QConv1x1Problem> {
+    let mut out = Vec::new();
+    // Cin around the groups of 4; Cout around 8, 16 and 32 channels; pixels around 4.
+    for cin in [1, 3, 4, 5, 8, 13, 64, 67] {
+        for cout in [1, 7, 8, 9, 16, 17, 31, 32, 33] {
+            out.push(format!("1x{cin}x3x3:{cout},u8s8"));
+        }
+    }
+    for s in [
+        "1x1x1x1:1,u8s8",
+        "2x19x5x3:40,u8s8,nhwc",
+        "2x19x5x3:40,u8s8,nobias",
+        "1x24x7x7:20,u8s8,s2",
+        "1x24x7x7:20,u8s8,s3,nhwc,nobias",
+        "1x192x8x8:10,u8s8",
+        "1x96x12x12:96,u8s8",
+        "1x1000x2x2:12,u8s8",
+    ] {
+        out.push(s.to_string());
+    }
+    out.into_iter().map(|s| s.parse().unwrap()).collect()
+}
+
+#[test]
+fn every_int8_kernel_matches_the_integer_reference_bit_for_bit() {
+    let kernels = kernels();
+    for (i, p) in problems().iter().enumerate() {
+        let x = seeded_activations(p.conv().input_len(), 100 + i as u64);
+        for k in &kernels {
+            // Each kernel on the widest weights it takes: full s8 where it can.
+            let layer = QLayer::seeded(p, k.weight_range(), 7 + i as u64);
+            let expected = reference::qconv1x1(p, &x, &layer);
+            let prepared = k.prepare(p, &layer).unwrap();
+            let mut acc = vec![0i32; p.conv().output_len()];
+            let mut y = vec![0u8; p.conv().output_len()];
+            k.run(p, &x, &prepared, Some(&mut acc), &mut y).unwrap();
+            assert_eq!(acc, expected.acc, "{} ({}) accumulators on {p}", k.name(), k.isa());
+            assert_eq!(y, expected.out, "{} ({}) outputs on {p}", k.name(), k.isa());
+            let mut again = vec![0u8; y.len()];
+            k.run(p, &x, &prepared, None, &mut again).unwrap();
+            assert_eq!(again, y, "{}: output without accumulators", k.name());
+        }
+    }
+}
+
+#[test]
+fn extreme_inputs_and_weights_sum_exactly() {
+    // All activations 255 and all weights at the range's ends: the largest sums each path
+    // must carry without saturating.
+    let p: QConv1x1Problem = "1x67x4x4:33,u8s8".parse().unwrap();
+    let x = vec![255u8; p.conv().input_len()];
+    for k in kernels() {
+        let (lo, hi) = k.weight_range().bounds();
+        for w in [lo, hi] {
+            let mut layer = QLayer::seeded(&p, k.weight_range(), 1);
+            layer.weights.iter_mut().for_each(|v| *v = w);
+            let expected = reference::qconv1x1(&p, &x, &layer);
+            let prepared = k.prepare(&p, &layer).unwrap();
+            let (mut acc, mut y) = (vec![0i32; p.conv().output_len()], vec![0u8; p.conv().output_len()]);
+            k.run(&p, &x, &prepared, Some(&mut acc), &mut y).unwrap();
+            assert_eq!((acc, y), (expected.acc, expected.out), "{} ({}) with every weight {w}", k.name(), k.isa());
+        }
+    }
+}
+
+#[test]
+fn the_avx2_path_refuses_8_bit_weights_with_one_clear_error() {
+    let Ok(k) = QConvSimd::on(QPath::Avx2) else {
+        eprintln!("skipped: this CPU has no AVX2");
+        return;
+    };
+    let p: QConv1x1Problem = "1x8x2x2:4,u8s8".parse().unwrap();
+    let layer = QLayer::seeded(&p, WeightRange::Full, 2);
+    let err = k.prepare(&p, &layer).unwrap_err().to_string();
+    assert!(err.contains("-64 to 63") && !err.contains('\n'), "{err}");
+}
+
+#[test]
+fn wrong_lengths_and_foreign_prepared_weights_are_errors() {
+    let p: QConv1x1Problem = "1x8x2x2:4,u8s8".parse().unwrap();
+    let layer = QLayer::seeded(&p, WeightRange::SevenBit, 2);
+    let (naive, simd) = (QConvNaive, QConvSimd::new());
+    let prepared = naive.prepare(&p, &layer).unwrap();
+    let x = vec![1u8; p.conv().input_len()];
+    let mut y = vec![0u8; p.conv().output_len()];
+    assert!(naive.run(&p, &x[1..], &prepared, None, &mut y).is_err());
+    assert!(simd.run(&p, &x, &prepared, None, &mut y).unwrap_err().to_string().contains("qconv-naive"));
+}
