@@ -27,6 +27,9 @@ use nin_bench::conv1x1::{Conv1x1Kernel, PreparedWeights};
 use nin_bench::gap::GapKernel;
 use nin_bench::measure::{CHAIN_SEED, ChainData};
 use nin_bench::mlpconv::{MlpconvKernel, PreparedChain};
+use nin_bench::problem::QConv1x1Problem;
+use nin_bench::qconv::{PreparedQLayer, QConv1x1Kernel};
+use nin_bench::quant::QConvData;
 use nin_bench::registry::Registry;
 use nin_bench::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use nin_bench::{Conv1x1Problem, GapProblem, MlpconvProblem};
@@ -56,6 +59,13 @@ enum Work {
         input: AlignedBuf,
         output: AlignedBuf,
     },
+    QConv {
+        kernel: &'static dyn QConv1x1Kernel,
+        problem: QConv1x1Problem,
+        input: Vec<u8>,
+        prepared: PreparedQLayer,
+        output: Vec<u8>,
+    },
     Mlpconv {
         kernel: &'static dyn MlpconvKernel,
         problem: MlpconvProblem,
@@ -83,6 +93,9 @@ impl Work {
             }
             Work::Gap { kernel, problem, input, output } => {
                 kernel.run(problem, black_box(input), black_box(output)).expect("run");
+            }
+            Work::QConv { kernel, problem, input, prepared, output } => {
+                kernel.run(problem, black_box(input), prepared, None, black_box(output)).expect("run");
             }
             Work::Mlpconv { kernel, problem, input, prepared, output } => {
                 kernel.run(problem, black_box(input), prepared, black_box(output)).expect("run");
@@ -112,6 +125,11 @@ fn work(case: String) -> Work {
             problem,
             prepared,
         }
+    } else if let Some(kernel) = kernel.as_qconv1x1() {
+        let problem: QConv1x1Problem = problem.parse().expect("gate problem");
+        let data = QConvData::seeded(&problem, 1);
+        let prepared = kernel.prepare(&problem, &data.layer).expect("prepare");
+        Work::QConv { output: vec![0; problem.conv().output_len()], input: data.input, kernel, problem, prepared }
     } else if let Some(kernel) = kernel.as_mlpconv() {
         let problem: MlpconvProblem = problem.parse().expect("gate problem");
         let data = ChainData::seeded(&problem, CHAIN_SEED);

@@ -51,7 +51,7 @@ fi
 status=0
 "$nin_bench" gate --counts "$counts" || status=1
 
-echo "== memcheck: edge-shape, bad-input, GAP and chain tests under valgrind"
+echo "== memcheck: edge-shape, bad-input, GAP, chain and int8 tests under valgrind"
 # Addressability only (--undef-value-errors=no): what the gate must catch is a SIMD kernel
 # reading or writing outside its buffers. Definedness tracking reports "conditional jump on
 # uninitialised value" inside optimised loop code whose results the tests verify in full
@@ -62,7 +62,7 @@ export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="valgrind --quiet --error-ex
 # The hardware paths valgrind runs (scalar and AVX2; it hides AVX-512): emu512, the 16-lane code
 # emulated, would take many minutes under valgrind; the guard-page tests cover it in `cargo test --release`.
 export NIN_BENCH_TEST_ISAS=scalar,avx2
-if ! cargo test --locked --release --quiet --test conv1x1_kernels --test gap_kernels --test mlpconv_kernels --test bad_input \
+if ! cargo test --locked --release --quiet --test conv1x1_kernels --test gap_kernels --test mlpconv_kernels --test bad_input --test int8_kernels \
     -- --skip on_nin_micro_networks --skip on_nin_heads 2>&1 | tail -n 12; then
   echo "gate: memcheck found invalid memory accesses (or a test failed under valgrind)" >&2
   status=1

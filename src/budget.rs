@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::error::{NinError, Result};
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem};
 
 /// How many bytes commands may allocate, and where that figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +91,19 @@ fn conv_bytes(p: &Conv1x1Problem, runners: u64, verify: bool) -> u64 {
     sum([data, per_runner.saturating_mul(runners), reference])
 }
 
+fn qconv_bytes(p: &QConv1x1Problem, runners: u64, verify: bool) -> u64 {
+    let c = p.conv();
+    // Bytes of u8 input, s8 weights, i32 bias and f32 multipliers.
+    let data = sum([c.input_len() as u64, c.weights_len() as u64, 8u64.saturating_mul(c.cout as u64)]);
+    // Per runner: its u8 output, its i32 accumulators, its packed weights (padded to whole
+    // panels and groups of 4: at most twice the weights and 32 more channels).
+    let packed = 2u64.saturating_mul(c.weights_len() as u64).saturating_add(32 * 4 * c.cin.div_ceil(4) as u64);
+    let per_runner = sum([5u64.saturating_mul(c.output_len() as u64), packed]);
+    // The reference: accumulators (i32) and outputs (u8).
+    let reference = if verify { 5u64.saturating_mul(c.output_len() as u64) } else { 0 };
+    sum([data, per_runner.saturating_mul(runners), reference])
+}
+
 fn gap_bytes(p: &GapProblem, runners: u64, verify: bool) -> u64 {
     let reference = if verify { f64s(2 * p.output_len()) } else { 0 };
     sum([f32s(p.input_len()), f32s(p.output_len()).saturating_mul(runners), reference])
@@ -119,6 +132,7 @@ pub fn verify_bytes(problem: &Problem) -> u64 {
         Problem::Conv1x1(p) => conv_bytes(p, 1, true),
         Problem::Gap(p) => gap_bytes(p, 1, true),
         Problem::Mlpconv(p) => chain_bytes(p, 1, true),
+        Problem::QConv1x1(p) => qconv_bytes(p, 1, true),
     }
 }
 
@@ -129,6 +143,7 @@ pub fn timing_bytes(problem: &Problem, runners: u64) -> u64 {
         Problem::Conv1x1(p) => conv_bytes(p, runners, false),
         Problem::Gap(p) => gap_bytes(p, runners, false),
         Problem::Mlpconv(p) => chain_bytes(p, runners, false),
+        Problem::QConv1x1(p) => qconv_bytes(p, runners, false),
     }
 }
 

@@ -27,6 +27,8 @@ pub const CONV_PROBLEMS: [&str; 4] =
 pub const GAP_PROBLEMS: [&str; 2] = ["1x1000x6x6", "4x64x7x7,nhwc"];
 /// Chains of the gate: a NIN micro-network on a small map, and NIN-CIFAR10's fused head.
 pub const MLPCONV_PROBLEMS: [&str; 2] = ["1x96x12x12:96:96", "1x192x8x8:10,gap"];
+/// Int8 convolutions of the gate: NIN-CIFAR10's class maps and a 96-channel cccp layer.
+pub const QCONV_PROBLEMS: [&str; 2] = ["1x192x8x8:10,u8s8", "1x96x12x12:96,u8s8"];
 /// Default threshold: an increase of more than this many percent fails.
 pub const DEFAULT_MAX_INCREASE_PCT: f64 = 3.0;
 
@@ -46,8 +48,7 @@ pub fn cases_of(registry: &Registry) -> Vec<String> {
                 Op::Conv1x1 => &CONV_PROBLEMS,
                 Op::Gap => &GAP_PROBLEMS,
                 Op::Mlpconv => &MLPCONV_PROBLEMS,
-                // Not registered yet (issue 27): no gate problems.
-                Op::QConv1x1 => &[],
+                Op::QConv1x1 => &QCONV_PROBLEMS,
             };
             problems.iter().map(move |p| format!("{} {p}", k.name()))
         })
@@ -165,7 +166,7 @@ mod tests {
                 Op::Conv1x1 => CONV_PROBLEMS.len(),
                 Op::Gap => GAP_PROBLEMS.len(),
                 Op::Mlpconv => MLPCONV_PROBLEMS.len(),
-                Op::QConv1x1 => 0,
+                Op::QConv1x1 => QCONV_PROBLEMS.len(),
             };
             assert_eq!(count, expected, "{}", k.name());
         }

@@ -18,6 +18,7 @@ use crate::kernel::{Kernel, KernelInfo, Op, Role};
 use crate::mlpconv::MlpconvKernel;
 use crate::mlpconv::fused::MlpconvFused;
 use crate::mlpconv::unfused::MlpconvUnfused;
+use crate::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
 use crate::simd::SimdPolicy;
 
 /// Every 1×1 convolution kernel, the pulp ones with the ISA `policy` selects.
@@ -40,6 +41,13 @@ pub fn gap_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn GapKernel>> {
 /// it is measured against.
 pub fn mlpconv_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn MlpconvKernel>> {
     vec![Box::new(MlpconvUnfused::new(policy)), Box::new(MlpconvFused::new(policy))]
+}
+
+/// Every int8 1×1 convolution kernel, the SIMD one on the int8 path that matches `policy`
+/// ([`QPath::for_policy`]).
+pub fn qconv1x1_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn QConv1x1Kernel>> {
+    let simd = QConvSimd::on(QPath::for_policy(policy)).expect("for_policy picks an available path");
+    vec![Box::new(QConvNaive), Box::new(simd)]
 }
 
 /// Every 1×1 convolution kernel, with the ISA policy of the environment
@@ -65,6 +73,7 @@ pub struct Registry {
     conv1x1: Vec<Box<dyn Conv1x1Kernel>>,
     gap: Vec<Box<dyn GapKernel>>,
     mlpconv: Vec<Box<dyn MlpconvKernel>>,
+    qconv1x1: Vec<Box<dyn QConv1x1Kernel>>,
 }
 
 impl Registry {
@@ -74,6 +83,7 @@ impl Registry {
             conv1x1: conv1x1_kernels_with(policy),
             gap: gap_kernels_with(policy),
             mlpconv: mlpconv_kernels_with(policy),
+            qconv1x1: qconv1x1_kernels_with(policy),
         }
     }
 
@@ -95,6 +105,7 @@ impl Registry {
             OwnedKernel::Conv1x1(k) => self.conv1x1.push(k),
             OwnedKernel::Gap(k) => self.gap.push(k),
             OwnedKernel::Mlpconv(k) => self.mlpconv.push(k),
+            OwnedKernel::QConv1x1(k) => self.qconv1x1.push(k),
         }
         Ok(self)
     }
@@ -114,6 +125,11 @@ impl Registry {
         &self.mlpconv
     }
 
+    /// The int8 1×1 convolution kernels.
+    pub fn qconv1x1(&self) -> &[Box<dyn QConv1x1Kernel>] {
+        &self.qconv1x1
+    }
+
     /// Descriptions of every kernel: conv, then GAP, then the fused chains.
     pub fn info(&self) -> Vec<KernelInfo> {
         self.all().map(|k| k.info()).collect()
@@ -123,7 +139,9 @@ impl Registry {
     pub fn all(&self) -> impl Iterator<Item = AnyKernel<'_>> {
         let conv = self.conv1x1.iter().map(|k| AnyKernel::Conv1x1(k.as_ref()));
         let gap = self.gap.iter().map(|k| AnyKernel::Gap(k.as_ref()));
-        conv.chain(gap).chain(self.mlpconv.iter().map(|k| AnyKernel::Mlpconv(k.as_ref())))
+        let chains = self.mlpconv.iter().map(|k| AnyKernel::Mlpconv(k.as_ref()));
+        let int8 = self.qconv1x1.iter().map(|k| AnyKernel::QConv1x1(k.as_ref()));
+        conv.chain(gap).chain(chains).chain(int8)
     }
 
     /// The kernel called `name`, of operation `op` when one is given, or an error listing the
@@ -188,6 +206,8 @@ pub enum AnyKernel<'a> {
     Gap(&'a dyn GapKernel),
     /// A chain (`mlpconv`) kernel.
     Mlpconv(&'a dyn MlpconvKernel),
+    /// An int8 1×1 convolution kernel.
+    QConv1x1(&'a dyn QConv1x1Kernel),
 }
 
 impl<'a> AnyKernel<'a> {
@@ -197,6 +217,7 @@ impl<'a> AnyKernel<'a> {
             AnyKernel::Conv1x1(k) => k,
             AnyKernel::Gap(k) => k,
             AnyKernel::Mlpconv(k) => k,
+            AnyKernel::QConv1x1(k) => k,
         }
     }
 
@@ -208,6 +229,11 @@ impl<'a> AnyKernel<'a> {
     /// As a GAP kernel, if it is one.
     pub fn as_gap(self) -> Option<&'a dyn GapKernel> {
         if let AnyKernel::Gap(k) = self { Some(k) } else { None }
+    }
+
+    /// As an int8 1×1 convolution kernel, if it is one.
+    pub fn as_qconv1x1(self) -> Option<&'a dyn QConv1x1Kernel> {
+        if let AnyKernel::QConv1x1(k) = self { Some(k) } else { None }
     }
 
     /// As a chain kernel, if it is one.
@@ -231,6 +257,7 @@ impl<'a> AnyKernel<'a> {
             AnyKernel::Conv1x1(k) => k.info(),
             AnyKernel::Gap(k) => k.info(),
             AnyKernel::Mlpconv(k) => k.info(),
+            AnyKernel::QConv1x1(k) => k.info(),
         }
     }
 }
@@ -243,6 +270,8 @@ pub enum OwnedKernel {
     Gap(Box<dyn GapKernel>),
     /// A chain (`mlpconv`) kernel.
     Mlpconv(Box<dyn MlpconvKernel>),
+    /// An int8 1×1 convolution kernel.
+    QConv1x1(Box<dyn QConv1x1Kernel>),
 }
 
 impl OwnedKernel {
@@ -252,6 +281,7 @@ impl OwnedKernel {
             OwnedKernel::Conv1x1(k) => AnyKernel::Conv1x1(k.as_ref()),
             OwnedKernel::Gap(k) => AnyKernel::Gap(k.as_ref()),
             OwnedKernel::Mlpconv(k) => AnyKernel::Mlpconv(k.as_ref()),
+            OwnedKernel::QConv1x1(k) => AnyKernel::QConv1x1(k.as_ref()),
         }
     }
 }

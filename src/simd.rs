@@ -179,6 +179,11 @@ impl SimdPolicy {
         SimdPolicy(Path::Emulated512)
     }
 
+    /// Whether it runs 16 lanes emulated in portable code ([`SimdPolicy::emulated_512`]).
+    pub fn is_emulated(self) -> bool {
+        self.0 == Path::Emulated512
+    }
+
     /// Whether this is the run-time choice of the widest path ([`SimdPolicy::auto`]).
     pub fn is_auto(self) -> bool {
         self.0 == Path::Auto

@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_bad_input, run};
 use nin_bench::npy::{read_f32, write_f32};
-use nin_bench::registry::{conv1x1_kernels, gap_kernels, mlpconv_kernels};
+use nin_bench::registry::{Registry, conv1x1_kernels, gap_kernels};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, GapProblem, reference};
 
@@ -17,10 +17,10 @@ fn list_json_has_every_kernel_with_name_and_op() {
     assert_eq!(code, 0);
     let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), conv1x1_kernels().len() + gap_kernels().len() + mlpconv_kernels().len());
+    assert_eq!(rows.len(), Registry::from_env().all().count());
     for row in rows {
         assert!(row["name"].is_string() && row["isa"].is_string());
-        assert!(["conv1x1", "gap", "mlpconv"].contains(&row["op"].as_str().unwrap()));
+        assert!(["conv1x1", "gap", "mlpconv", "qconv1x1"].contains(&row["op"].as_str().unwrap()));
     }
 }
 
@@ -342,7 +342,7 @@ fn isa_can_be_forced_and_a_path_the_cpu_lacks_is_refused_naming_what_it_has() {
 fn readme_kernel_table_is_what_list_markdown_prints() {
     let (code, table, stderr) = run(&["list", "--markdown"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(table.lines().count(), 2 + conv1x1_kernels().len() + gap_kernels().len() + mlpconv_kernels().len());
+    assert_eq!(table.lines().count(), 2 + Registry::from_env().all().count());
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(
         readme.contains(&table),

@@ -14,7 +14,9 @@ use crate::gap::GapKernel;
 use crate::kernel::{KernelId, Role};
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem};
+use crate::qconv::QConv1x1Kernel;
+use crate::quant::QConvData;
 use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use crate::timing::{Rounds, Timing, TimingBudget, measure, measure_in_turn};
@@ -174,6 +176,8 @@ pub enum ProblemData {
     Gap(Arc<AlignedBuf>),
     /// Input, weights and biases of a chain.
     Chain(Arc<ChainData>),
+    /// Input and layer of an int8 convolution.
+    QConv(Arc<QConvData>),
 }
 
 impl ProblemData {
@@ -184,6 +188,7 @@ impl ProblemData {
             Problem::Conv1x1(p) => ProblemData::Conv(Arc::new(conv_data(p))),
             Problem::Gap(p) => ProblemData::Gap(Arc::new(seeded_uniform(p.input_len(), 1))),
             Problem::Mlpconv(p) => ProblemData::Chain(Arc::new(ChainData::seeded(p, CHAIN_SEED))),
+            Problem::QConv1x1(p) => ProblemData::QConv(Arc::new(QConvData::seeded(p, 1))),
         }
     }
 }
@@ -335,6 +340,29 @@ impl<'a> Call<'a> {
         Ok(Call { prepare_seconds: Some(prepare_seconds), ..call })
     }
 
+    /// Int8 `kernel` on `p` with `data` (which the calls timed beside it may share). Its rows
+    /// count two operations per multiply-accumulate, as the f32 rows count FLOPs, and have no
+    /// peak share yet.
+    pub fn qconv_on(
+        kernel: &'a dyn QConv1x1Kernel,
+        p: &'a QConv1x1Problem,
+        data: Arc<QConvData>,
+        threads: usize,
+    ) -> Result<Self> {
+        let mut y = vec![0u8; p.conv().output_len()];
+        let start = Instant::now();
+        let prepared = kernel.prepare(p, &data.layer)?;
+        let prepare_seconds = start.elapsed().as_secs_f64();
+        let threads = kernel.info().threads.used_in(threads);
+        with_threads(threads, || kernel.run(p, &data.input, &prepared, None, &mut y))??;
+        let body = move || {
+            drop(kernel.run(p, std::hint::black_box(&data.input), &prepared, None, std::hint::black_box(&mut y)))
+        };
+        let work = (2.0 * p.macs() as f64, p.bytes() as f64);
+        let call = Call::new(Runner::Kernel(kernel.id()), Some(Problem::QConv1x1(*p)), threads, work, body);
+        Ok(Call { prepare_seconds: Some(prepare_seconds), ..call })
+    }
+
     /// Any registered kernel on a problem of its operation, on `data` (the problem's seeded
     /// data, [`ProblemData::seeded`], which the calls timed beside it may share).
     pub fn kernel(kernel: AnyKernel<'a>, p: &'a Problem, data: &ProblemData, threads: usize) -> Result<Self> {
@@ -345,6 +373,9 @@ impl<'a> Call<'a> {
             (Problem::Gap(p), AnyKernel::Gap(k), ProblemData::Gap(x)) => Call::gap_on(k, p, x.clone(), threads),
             (Problem::Mlpconv(p), AnyKernel::Mlpconv(k), ProblemData::Chain(d)) => {
                 Call::mlpconv_on(k, p, d.clone(), threads)
+            }
+            (Problem::QConv1x1(p), AnyKernel::QConv1x1(k), ProblemData::QConv(d)) => {
+                Call::qconv_on(k, p, d.clone(), threads)
             }
             _ => Err(NinError::Shape {
                 what: p.to_string(),

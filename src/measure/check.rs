@@ -5,7 +5,10 @@ use super::data::ChainData;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::gap::GapKernel;
 use crate::mlpconv::MlpconvKernel;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem};
+use crate::qconv::QConv1x1Kernel;
+use crate::quant::QConvData;
+use crate::quant::reference::QConvExpected;
 use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::tensor::seeded_uniform;
@@ -30,6 +33,27 @@ pub fn check_conv(
     let mut y = vec![f32::NAN; p.output_len()];
     kernel.prepare(p, w, bias).and_then(|prepared| kernel.run(p, x, &prepared, &mut y)).map_err(|e| e.to_string())?;
     compare(expected, &y)
+}
+
+/// Prepares and runs an int8 `kernel` on `p` once: its accumulators and outputs must equal
+/// the integer reference's exactly (the outcome's error ratio is then 0).
+pub fn check_qconv(
+    kernel: &dyn QConv1x1Kernel,
+    p: &QConv1x1Problem,
+    data: &QConvData,
+    expected: &QConvExpected,
+) -> CheckOutcome {
+    let len = p.conv().output_len();
+    let (mut acc, mut y) = (vec![0i32; len], vec![0u8; len]);
+    let prepared = kernel.prepare(p, &data.layer).map_err(|e| e.to_string())?;
+    kernel.run(p, &data.input, &prepared, Some(&mut acc), &mut y).map_err(|e| e.to_string())?;
+    if let Some(i) = (0..len).find(|&i| acc[i] != expected.acc[i]) {
+        return Err(format!("accumulator {i} is {}, the integer reference's {}", acc[i], expected.acc[i]));
+    }
+    if let Some(i) = (0..len).find(|&i| y[i] != expected.out[i]) {
+        return Err(format!("output {i} is {}, the integer reference's {}", y[i], expected.out[i]));
+    }
+    Ok(0.0)
 }
 
 /// [`check_conv`] for a GAP kernel.
@@ -76,6 +100,12 @@ pub fn check_all(
             let expected = crate::reference::gap(p, &x);
             let kernels = registry.gap().iter().filter(|k| wanted(k.name()));
             kernels.map(|k| (k.name(), check_gap(k.as_ref(), p, &x, &expected))).collect()
+        }
+        Problem::QConv1x1(p) => {
+            let data = QConvData::seeded(p, seed);
+            let expected = crate::quant::reference::qconv1x1(p, &data.input, &data.layer);
+            let kernels = registry.qconv1x1().iter().filter(|k| wanted(k.name()));
+            kernels.map(|k| (k.name(), check_qconv(k.as_ref(), p, &data, &expected))).collect()
         }
         Problem::Mlpconv(p) => {
             let data = ChainData::seeded(p, seed);

@@ -17,7 +17,7 @@ pub use call::{
     Call, ConvData, InTurn, Limit, ProblemData, RunRow, Runner, problem_string, thread_counts, time, time_in_turn,
     with_threads,
 };
-pub use check::{CheckOutcome, check_all, check_conv, check_gap, check_mlpconv};
+pub use check::{CheckOutcome, check_all, check_conv, check_gap, check_mlpconv, check_qconv};
 pub use data::{CHAIN_SEED, ChainData, conv_bytes, conv_data};
 pub use hot_pool::HotPool;
 pub use limits::{

@@ -62,6 +62,12 @@ impl QConv1x1Problem {
     }
 }
 
+impl serde::Serialize for QConv1x1Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Display for QConv1x1Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plain = Conv1x1Problem::new(Conv1x1Shape { relu: false, ..*self.conv }).map_err(|_| fmt::Error)?;

@@ -41,6 +41,8 @@ pub enum Problem {
     Gap(GapProblem),
     /// A chain of 1×1 convolutions (and GAP), for the fused kernels.
     Mlpconv(MlpconvProblem),
+    /// An int8 1×1 convolution (flag `u8s8`).
+    QConv1x1(QConv1x1Problem),
 }
 
 impl Problem {
@@ -50,6 +52,7 @@ impl Problem {
             Problem::Conv1x1(_) => crate::Op::Conv1x1,
             Problem::Gap(_) => crate::Op::Gap,
             Problem::Mlpconv(_) => crate::Op::Mlpconv,
+            Problem::QConv1x1(_) => crate::Op::QConv1x1,
         }
     }
 }
@@ -60,6 +63,7 @@ impl fmt::Display for Problem {
             Problem::Conv1x1(p) => p.fmt(f),
             Problem::Gap(p) => p.fmt(f),
             Problem::Mlpconv(p) => p.fmt(f),
+            Problem::QConv1x1(p) => p.fmt(f),
         }
     }
 }
@@ -68,8 +72,11 @@ impl FromStr for Problem {
     type Err = NinError;
 
     fn from_str(s: &str) -> Result<Self> {
-        let is_chain = s.matches(':').count() > 1 || s.split(',').skip(1).any(|flag| flag.trim() == "gap");
-        if is_chain {
+        let has_flag = |wanted: &str| s.split(',').skip(1).any(|flag| flag.trim() == wanted);
+        let is_chain = s.matches(':').count() > 1 || has_flag("gap");
+        if has_flag("u8s8") {
+            s.parse().map(Problem::QConv1x1)
+        } else if is_chain {
             s.parse().map(Problem::Mlpconv)
         } else if s.contains(':') {
             s.parse().map(Problem::Conv1x1)

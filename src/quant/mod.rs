@@ -120,6 +120,26 @@ impl QLayer {
     }
 }
 
+/// The seeded data every check and timing of `p` shares: u8 input of seed `seed`, and a layer
+/// of seed `seed + 1` with 7-bit weights, which every int8 path takes.
+#[derive(Debug, Clone)]
+pub struct QConvData {
+    /// N·Cin·H·W activations.
+    pub input: Vec<u8>,
+    /// The layer.
+    pub layer: QLayer,
+}
+
+impl QConvData {
+    /// The data of `p` with `seed`.
+    pub fn seeded(p: &QConv1x1Problem, seed: u64) -> Self {
+        QConvData {
+            input: seeded_activations(p.conv().input_len(), seed),
+            layer: QLayer::seeded(p, WeightRange::SevenBit, seed + 1),
+        }
+    }
+}
+
 /// `len` seeded values in [0, 1).
 fn unit(len: usize, seed: u64) -> impl Iterator<Item = f32> {
     seeded_uniform(len, seed).to_vec().into_iter().map(|v| (v + 1.0) / 2.0)

@@ -67,6 +67,18 @@ impl QPath {
         }
     }
 
+    /// The int8 path of the f32 path `policy` selects: the emulated VNNI for emu512, scalar for
+    /// scalar, the widest this CPU has of AVX2's otherwise (AVX-512 VNNI only when the policy
+    /// runs AVX-512).
+    pub fn for_policy(policy: crate::simd::SimdPolicy) -> QPath {
+        match policy.f32_lanes() {
+            _ if policy.is_emulated() => QPath::EmulatedVnni,
+            16 if QPath::Avx512Vnni.available() => QPath::Avx512Vnni,
+            8 | 16 => [QPath::AvxVnni, QPath::Avx2].into_iter().find(|p| p.available()).unwrap_or(QPath::Scalar),
+            _ => QPath::Scalar,
+        }
+    }
+
     /// The fastest path this CPU runs: AVX-512 VNNI, AVX-VNNI, AVX2, else scalar.
     pub fn widest() -> QPath {
         [QPath::Avx512Vnni, QPath::AvxVnni, QPath::Avx2].into_iter().find(|p| p.available()).unwrap_or(QPath::Scalar)
