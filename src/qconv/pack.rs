@@ -1,40 +1,67 @@
 //! Packing for the int8 tiles (`crate::ukernel::int8`): K in groups of 4, zero-padded.
 
 use crate::problem::QConv1x1Problem;
-use crate::quant::index;
+use crate::tensor::Layout;
 
 /// Groups of 4 input channels: ⌈Cin / 4⌉.
 pub(super) fn groups(cin: usize) -> usize {
     cin.div_ceil(4)
 }
 
-/// Weights (Cout×Cin) into panels of `nr` output channels: panel `j`, group `g`, channel `c`,
-/// byte `t` at `((j·G + g)·nr + c)·4 + t` = `w[j·nr + c][4g + t]`, zero past Cout and Cin.
-pub(super) fn pack_weights(weights: &[i8], cin: usize, cout: usize, nr: usize) -> Vec<i8> {
+/// Weights (Cout×Cin) into panels of `mr` output channels: panel `j`, group `g`, channel `r`,
+/// byte `t` at `((j·G + g)·mr + r)·4 + t` = `w[j·mr + r][4g + t]`, zero past Cout and Cin.
+pub(super) fn pack_weights(weights: &[i8], cin: usize, cout: usize, mr: usize) -> Vec<i8> {
     let g_len = groups(cin);
-    let panels = cout.div_ceil(nr);
-    let mut out = vec![0i8; panels * g_len * nr * 4];
+    let mut out = vec![0i8; cout.div_ceil(mr) * g_len * mr * 4];
     for (co, row) in weights.chunks_exact(cin).enumerate().take(cout) {
-        let (j, c) = (co / nr, co % nr);
+        let (j, r) = (co / mr, co % mr);
         for (ci, &w) in row.iter().enumerate() {
-            let (g, t) = (ci / 4, ci % 4);
-            out[((j * g_len + g) * nr + c) * 4 + t] = w;
+            out[((j * g_len + ci / 4) * mr + r) * 4 + ci % 4] = w;
         }
     }
     out
 }
 
-/// The A tile of `mr` output pixels starting at `q0` of image `n`: group `g`, pixel `r`, byte
-/// `t` at `(g·mr + r)·4 + t` = `x[n][4g + t][input pixel of q0 + r]`, zero past Cin and past
-/// the last pixel.
-pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, q0: usize, mr: usize, a: &mut [u8]) {
+/// Bytes [`pack_pixels`] writes for one image: its output pixels in tiles of `nr`.
+pub(super) fn pixels_len(p: &QConv1x1Problem, nr: usize) -> usize {
     let c = p.conv();
-    let (pixels_in, pixels_out) = (c.pixels_in(), c.pixels_out());
-    a.fill(0);
-    for r in 0..mr.min(pixels_out - q0) {
-        let pixel = c.input_pixel(q0 + r);
-        for ci in 0..c.cin {
-            a[((ci / 4) * mr + r) * 4 + ci % 4] = x[index(c.layout, c.cin, pixels_in, n, ci, pixel)];
+    c.pixels_out().div_ceil(nr) * groups(c.cin) * nr * 4
+}
+
+/// The activations of image `n` at its output pixels, in tiles of `nr` pixels: tile `t`,
+/// group `g`, pixel `c`, byte `u` at `((t·G + g)·nr + c)·4 + u` = `x[n][4g + u][input pixel of
+/// t·nr + c]`, zero past Cin and past the last pixel. Packed once per image for every panel of
+/// output channels.
+pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, out: &mut [u8]) {
+    let c = p.conv();
+    let (g_len, pixels_in, pixels_out) = (groups(c.cin), c.pixels_in(), c.pixels_out());
+    out.fill(0);
+    let at = |q: usize, ci: usize| (((q / nr) * g_len + ci / 4) * nr + q % nr) * 4 + ci % 4;
+    match c.layout {
+        // A channel's row of pixels, contiguous: read it once, scattered 4 bytes apart.
+        Layout::Nchw => {
+            for ci in 0..c.cin {
+                let row = &x[(n * c.cin + ci) * pixels_in..][..pixels_in];
+                if c.stride == 1 {
+                    for (q, &v) in row.iter().enumerate() {
+                        out[at(q, ci)] = v;
+                    }
+                } else {
+                    for q in 0..pixels_out {
+                        out[at(q, ci)] = row[c.input_pixel(q)];
+                    }
+                }
+            }
+        }
+        // A pixel's channels, contiguous: each group of 4 is one 4-byte copy.
+        Layout::Nhwc => {
+            for q in 0..pixels_out {
+                let px = &x[(n * pixels_in + c.input_pixel(q)) * c.cin..][..c.cin];
+                for (g, four) in px.chunks(4).enumerate() {
+                    let dst = ((q / nr) * g_len + g) * nr * 4 + (q % nr) * 4;
+                    out[dst..dst + four.len()].copy_from_slice(four);
+                }
+            }
         }
     }
 }

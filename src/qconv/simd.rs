@@ -1,12 +1,12 @@
 //! `qconv-simd`: the int8 tile of the widest path the CPU has (AVX-512 VNNI, AVX-VNNI, AVX2's
-//! `vpmaddubsw` triple), over packed pixel tiles and weight panels.
+//! `vpmaddubsw` triple), over weight panels and pixel tiles packed once per image.
 
-use super::pack::{groups, pack_pixels, pack_weights};
+use super::pack::{groups, pack_pixels, pack_weights, pixels_len};
 use super::{PreparedQLayer, QConv1x1Kernel, QPath};
 use crate::error::{NinError, Result};
 use crate::kernel::{Kernel, KernelDecl, Op, Threads};
 use crate::problem::QConv1x1Problem;
-use crate::quant::{QLayer, WeightRange, index, requantize};
+use crate::quant::{QLayer, WeightRange, requantize};
 use crate::tensor::Layout;
 
 /// `qconv-simd`'s declaration.
@@ -16,7 +16,7 @@ pub static QCONV_SIMD: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[],
     layouts: &Layout::ALL,
-    description: "int8 register tile of MR pixels × NR channels over K in groups of 4: vpdpbusd (AVX-512 or AVX-VNNI) or AVX2's vpmaddubsw, vpmaddwd, vpaddd (7-bit weights), chosen at run time",
+    description: "int8 register tile of MR output channels × NR pixels over K in groups of 4: vpdpbusd (AVX-512 or AVX-VNNI) or AVX2's vpmaddubsw, vpmaddwd, vpaddd (7-bit weights), chosen at run time",
 };
 
 /// The int8 tile kernel on one [`QPath`].
@@ -73,11 +73,11 @@ impl QConv1x1Kernel for QConvSimd {
 
     fn pack(&self, p: &QConv1x1Problem, layer: &QLayer) -> PreparedQLayer {
         let c = p.conv();
-        let (_, nr) = self.path.dims();
+        let (mr, _) = self.path.dims();
         PreparedQLayer {
             kernel: self.name(),
             problem: *p,
-            weights: pack_weights(&layer.weights, c.cin, c.cout, nr),
+            weights: pack_weights(&layer.weights, c.cin, c.cout, mr),
             bias: layer.bias.clone(),
             multipliers: layer.multipliers.clone(),
         }
@@ -94,29 +94,45 @@ impl QConv1x1Kernel for QConvSimd {
         let c = p.conv();
         let (mr, nr) = self.path.dims();
         let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
-        let mut a = vec![0u8; g_len * mr * 4];
+        let mut pixels = vec![0u8; pixels_len(p, nr)];
         let mut sums = vec![0i32; mr * nr];
-        // LOOP 1: images; LOOP 2: tiles of MR output pixels (packed once for every panel).
+        // Where output (channel co, pixel q) of image n goes, and how far apart the pixels of
+        // one channel are.
+        let (channel_stride, pixel_stride) = match c.layout {
+            Layout::Nchw => (pixels_out, 1),
+            Layout::Nhwc => (1, c.cout),
+        };
+        // LOOP 1: images, each one's pixels packed once.
         for n in 0..c.n {
-            for q0 in (0..pixels_out).step_by(mr) {
-                pack_pixels(p, x, n, q0, mr, &mut a);
-                let rows = mr.min(pixels_out - q0);
-                // LOOP 3: panels of NR output channels, one tile call each.
-                for (j, panel) in prepared.weights.chunks_exact(g_len * nr * 4).enumerate() {
-                    // SAFETY: `new`/`on` checked the CPU has the path; `a` holds g_len·mr·4
-                    // bytes, the panel g_len·nr·4, `sums` mr·nr; `prepare` checked the weights
-                    // against the path's range.
-                    unsafe { self.path.run_tile(g_len, &a, panel, &mut sums) };
-                    let co0 = j * nr;
-                    for r in 0..rows {
-                        for cc in 0..nr.min(c.cout - co0) {
-                            let co = co0 + cc;
-                            let sum = sums[r * nr + cc] + prepared.bias[co];
-                            let at = index(c.layout, c.cout, pixels_out, n, co, q0 + r);
+            pack_pixels(p, x, n, nr, &mut pixels);
+            let image = n * c.cout * pixels_out;
+            // LOOP 2: tiles of NR pixels (a tile of Cin·NR bytes stays in L1).
+            for (t, x_tile) in pixels.chunks_exact(g_len * nr * 4).enumerate() {
+                let q0 = t * nr;
+                let cols = nr.min(pixels_out - q0);
+                // LOOP 3: panels of MR output channels, one tile call each.
+                for (j, w_panel) in prepared.weights.chunks_exact(g_len * mr * 4).enumerate() {
+                    // SAFETY: `new`/`on` checked the CPU has the path; the panel holds
+                    // g_len·mr·4 bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked
+                    // the weights against the path's range.
+                    unsafe { self.path.run_tile(g_len, w_panel, x_tile, &mut sums) };
+                    for r in 0..mr.min(c.cout - j * mr) {
+                        let co = j * mr + r;
+                        let (bias, m) = (prepared.bias[co], prepared.multipliers[co]);
+                        let first = image + co * channel_stride + q0 * pixel_stride;
+                        let row = &sums[r * nr..][..cols];
+                        if pixel_stride == 1 && acc.is_none() {
+                            // SAFETY: the path is available (`new`/`on`); the output row holds
+                            // `cols` values (NCHW: this channel's pixels q0.. are contiguous).
+                            unsafe { self.path.requantize_row(row, bias, m, &mut y[first..first + cols]) };
+                            continue;
+                        }
+                        for (cc, &s) in row.iter().enumerate() {
+                            let (sum, at) = (s + bias, first + cc * pixel_stride);
                             if let Some(acc) = acc.as_deref_mut() {
                                 acc[at] = sum;
                             }
-                            y[at] = requantize(sum, prepared.multipliers[co]);
+                            y[at] = requantize(sum, m);
                         }
                     }
                 }

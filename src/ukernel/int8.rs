@@ -1,11 +1,13 @@
-//! The int8 register tiles: MR pixels × NR output channels of i32 sums over K in groups of 4,
+//! The int8 register tiles: MR output channels × NR pixels of i32 sums over K in groups of 4,
 //! one tile per instruction-set path. The only ISA-specific int8 code.
 //!
-//! Operands, packed by `super::pack`: the A tile holds, per group of 4 input channels, MR
-//! pixels' 4 u8 values each (`a[g][r][0..4]`); the B panel, per group, NR output channels'
-//! 4 s8 weights each (`b[g][c][0..4]`). Both are zero past Cin, past the last pixel and past
-//! Cout, so every tile runs whole. One step of K multiplies a pixel's 4 bytes, broadcast, by
-//! every channel's 4 weights and adds the 4 products into that channel's i32.
+//! Operands, packed by `crate::qconv`: the weight panel holds, per group of 4 input channels,
+//! MR output channels' 4 s8 weights each (`w[g][r][0..4]`); the pixel tile, per group, NR
+//! pixels' 4 u8 activations each (`x[g][c][0..4]`). Both are zero past Cin, past Cout and past
+//! the last pixel, so every tile runs whole. One step of K multiplies a channel's 4 weights,
+//! broadcast, by every pixel's 4 activations (a vector of them, unsigned, as `vpmaddubsw` and
+//! `vpdpbusd` want their first operand) and adds the 4 products into that pixel's i32: the
+//! NCHW orientation of the f32 kernels' channel rows, whose output rows are pixels.
 
 use crate::quant::WeightRange;
 
@@ -89,7 +91,7 @@ impl QPath {
         if self == QPath::Avx2 { WeightRange::SevenBit } else { WeightRange::Full }
     }
 
-    /// Its tile, MR pixels × NR channels.
+    /// Its tile, MR output channels × NR pixels.
     pub fn dims(self) -> (usize, usize) {
         match self {
             QPath::Scalar => (4, 8),
@@ -98,41 +100,63 @@ impl QPath {
         }
     }
 
-    /// `acc[r·NR + c] = Σ_g Σ_j a[g][r][j] · b[g][c][j]` over `groups` groups of 4, for the
+    /// `acc[r·NR + c] = Σ_g Σ_j w[g][r][j] · x[g][c][j]` over `groups` groups of 4, for the
     /// whole MR×NR tile of [`QPath::dims`].
     ///
     /// # Safety
-    /// The path is [`available`](QPath::available); `a` holds `groups·MR·4` bytes, `b`
+    /// The path is [`available`](QPath::available); `w` holds `groups·MR·4` bytes, `x`
     /// `groups·NR·4`, `acc` MR·NR values; with [`QPath::Avx2`] every weight is 7-bit.
-    pub unsafe fn run_tile(self, groups: usize, a: &[u8], b: &[i8], acc: &mut [i32]) {
+    pub unsafe fn run_tile(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
         let (mr, nr) = self.dims();
-        debug_assert!(a.len() >= groups * mr * 4 && b.len() >= groups * nr * 4 && acc.len() >= mr * nr);
+        debug_assert!(w.len() >= groups * mr * 4 && x.len() >= groups * nr * 4 && acc.len() >= mr * nr);
         match self {
-            QPath::Scalar => portable::<4, 8>(groups, a, b, acc),
-            QPath::EmulatedVnni => portable::<4, 32>(groups, a, b, acc),
+            QPath::Scalar => portable::<4, 8>(groups, w, x, acc),
+            QPath::EmulatedVnni => portable::<4, 32>(groups, w, x, acc),
             // SAFETY (all three): the caller checked the CPU has the path; the lengths as above.
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx2 => unsafe { x86::avx2_4x16(groups, a.as_ptr(), b.as_ptr(), acc) },
+            QPath::Avx2 => unsafe { x86::avx2_4x16(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(target_arch = "x86_64")]
-            QPath::AvxVnni => unsafe { x86::avxvnni_4x16(groups, a.as_ptr(), b.as_ptr(), acc) },
+            QPath::AvxVnni => unsafe { x86::avxvnni_4x16(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx512Vnni => unsafe { x86::avx512vnni_4x32(groups, a.as_ptr(), b.as_ptr(), acc) },
+            QPath::Avx512Vnni => unsafe { x86::avx512vnni_4x32(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("not available off x86-64"),
         }
     }
 }
 
-/// The tile in plain Rust, one [`dpbusd`] per (pixel, channel, group).
+impl QPath {
+    /// `out[i] = requantize(sums[i] + bias, m)` for every i (`crate::quant::requantize`), eight
+    /// at a time on the x86 SIMD paths: the same conversion, multiply, clamp and rounding (the
+    /// default MXCSR rounds half to even, as `round_ties_even` does), so the bytes are equal.
+    ///
+    /// # Safety
+    /// The path is [`available`](QPath::available); `out` holds `sums.len()` values.
+    pub unsafe fn requantize_row(self, sums: &[i32], bias: i32, m: f32, out: &mut [u8]) {
+        debug_assert!(out.len() >= sums.len());
+        match self {
+            // SAFETY: every x86 SIMD path has AVX2 (the caller checked it is available).
+            #[cfg(target_arch = "x86_64")]
+            QPath::Avx2 | QPath::AvxVnni | QPath::Avx512Vnni => unsafe { x86::requantize_avx2(sums, bias, m, out) },
+            _ => {
+                for (o, &s) in out.iter_mut().zip(sums) {
+                    *o = crate::quant::requantize(s + bias, m);
+                }
+            }
+        }
+    }
+}
+
+/// The tile in plain Rust, one [`dpbusd`] per (channel, pixel, group).
 #[inline(always)]
-fn portable<const MR: usize, const NR: usize>(groups: usize, a: &[u8], b: &[i8], acc: &mut [i32]) {
+fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
     let mut sums = [[0i32; NR]; MR];
     for g in 0..groups {
-        let (a_g, b_g) = (&a[g * MR * 4..][..MR * 4], &b[g * NR * 4..][..NR * 4]);
+        let (w_g, x_g) = (&w[g * MR * 4..][..MR * 4], &x[g * NR * 4..][..NR * 4]);
         for (r, row) in sums.iter_mut().enumerate() {
-            let x: [u8; 4] = a_g[r * 4..][..4].try_into().expect("4 bytes");
+            let w4: [i8; 4] = w_g[r * 4..][..4].try_into().expect("4 bytes");
             for (c, s) in row.iter_mut().enumerate() {
-                *s = dpbusd(*s, x, b_g[c * 4..][..4].try_into().expect("4 bytes"));
+                *s = dpbusd(*s, x_g[c * 4..][..4].try_into().expect("4 bytes"), w4);
             }
         }
     }
@@ -145,27 +169,28 @@ fn portable<const MR: usize, const NR: usize>(groups: usize, a: &[u8], b: &[i8],
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// AVX2, 4 pixels × 16 channels (2 ymm of 8 i32 each): per group, two weight loads, then
-    /// per pixel a 4-byte broadcast and, per vector, `vpmaddubsw` → `vpmaddwd` by ones →
-    /// `vpaddd`: 8 accumulators, 2 weights, a broadcast, the ones and two temporaries.
+    /// AVX2, 4 channels × 16 pixels (2 ymm of 8 i32 each): per group, two loads of pixels,
+    /// then per channel a 4-byte broadcast of its weights and, per vector, `vpmaddubsw` →
+    /// `vpmaddwd` by ones → `vpaddd`: 8 accumulators, 2 pixel vectors, a broadcast, the ones
+    /// and two temporaries.
     ///
     /// # Safety
-    /// AVX2; `a` readable for `groups·16` bytes, `b` for `groups·64`; weights 7-bit.
+    /// AVX2; `w` readable for `groups·16` bytes, `x` for `groups·64`; weights 7-bit.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn avx2_4x16(groups: usize, a: *const u8, b: *const i8, acc: &mut [i32]) {
+    pub(super) unsafe fn avx2_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         let ones = _mm256_set1_epi16(1);
         let mut c = [[_mm256_setzero_si256(); 2]; 4];
         for g in 0..groups {
-            // SAFETY: group g's 64 weight bytes and 16 activation bytes are inside the operands.
-            let (b0, b1) = unsafe {
-                let bg = b.add(g * 64) as *const __m256i;
-                (_mm256_loadu_si256(bg), _mm256_loadu_si256(bg.add(1)))
+            // SAFETY: group g's 64 activation bytes and 16 weight bytes are inside the operands.
+            let (x0, x1) = unsafe {
+                let xg = x.add(g * 64) as *const __m256i;
+                (_mm256_loadu_si256(xg), _mm256_loadu_si256(xg.add(1)))
             };
             for (r, c_r) in c.iter_mut().enumerate() {
-                // SAFETY: as above; the 4 bytes of pixel r, read unaligned.
-                let x = _mm256_set1_epi32(unsafe { (a.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
-                c_r[0] = _mm256_add_epi32(c_r[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
-                c_r[1] = _mm256_add_epi32(c_r[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+                // SAFETY: as above; the 4 weights of channel r, read unaligned.
+                let w4 = _mm256_set1_epi32(unsafe { (w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                c_r[0] = _mm256_add_epi32(c_r[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, w4), ones));
+                c_r[1] = _mm256_add_epi32(c_r[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, w4), ones));
             }
         }
         for (r, c_r) in c.iter().enumerate() {
@@ -178,24 +203,24 @@ mod x86 {
         }
     }
 
-    /// AVX-VNNI, 4 pixels × 16 channels: one `vpdpbusd` per (pixel, vector) and group.
+    /// AVX-VNNI, 4 channels × 16 pixels: one `vpdpbusd` per (channel, vector) and group.
     ///
     /// # Safety
-    /// AVX2 and AVX-VNNI; `a` readable for `groups·16` bytes, `b` for `groups·64`.
+    /// AVX2 and AVX-VNNI; `w` readable for `groups·16` bytes, `x` for `groups·64`.
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn avxvnni_4x16(groups: usize, a: *const u8, b: *const i8, acc: &mut [i32]) {
+    pub(super) unsafe fn avxvnni_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         let mut c = [[_mm256_setzero_si256(); 2]; 4];
         for g in 0..groups {
             // SAFETY: as in `avx2_4x16`.
-            let (b0, b1) = unsafe {
-                let bg = b.add(g * 64) as *const __m256i;
-                (_mm256_loadu_si256(bg), _mm256_loadu_si256(bg.add(1)))
+            let (x0, x1) = unsafe {
+                let xg = x.add(g * 64) as *const __m256i;
+                (_mm256_loadu_si256(xg), _mm256_loadu_si256(xg.add(1)))
             };
             for (r, c_r) in c.iter_mut().enumerate() {
                 // SAFETY: as in `avx2_4x16`.
-                let x = _mm256_set1_epi32(unsafe { (a.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
-                c_r[0] = _mm256_dpbusd_avx_epi32(c_r[0], x, b0);
-                c_r[1] = _mm256_dpbusd_avx_epi32(c_r[1], x, b1);
+                let w4 = _mm256_set1_epi32(unsafe { (w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                c_r[0] = _mm256_dpbusd_avx_epi32(c_r[0], x0, w4);
+                c_r[1] = _mm256_dpbusd_avx_epi32(c_r[1], x1, w4);
             }
         }
         for (r, c_r) in c.iter().enumerate() {
@@ -208,24 +233,51 @@ mod x86 {
         }
     }
 
-    /// AVX-512 VNNI, 4 pixels × 32 channels (2 zmm of 16 i32 each).
+    /// [`super::QPath::requantize_row`] with AVX2: eight sums per step, the tail in scalar.
     ///
     /// # Safety
-    /// AVX-512F and VNNI; `a` readable for `groups·16` bytes, `b` for `groups·128`.
+    /// AVX2; `out` holds `sums.len()` values.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn requantize_avx2(sums: &[i32], bias: i32, m: f32, out: &mut [u8]) {
+        let (b, mv) = (_mm256_set1_epi32(bias), _mm256_set1_ps(m));
+        let (lo, hi) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
+        let whole = sums.len() / 8 * 8;
+        let mut ints = [0i32; 8];
+        for (chunk, dst) in sums[..whole].chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+            // SAFETY: `chunk` holds 8 values, `ints` 8.
+            unsafe {
+                let v = _mm256_add_epi32(_mm256_loadu_si256(chunk.as_ptr() as *const __m256i), b);
+                let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
+                _mm256_storeu_si256(ints.as_mut_ptr() as *mut __m256i, _mm256_cvtps_epi32(f));
+            }
+            // Each value is a whole number in 0..=255.
+            for (d, &i) in dst.iter_mut().zip(&ints) {
+                *d = i as u8;
+            }
+        }
+        for (o, &s) in out[whole..].iter_mut().zip(&sums[whole..]) {
+            *o = crate::quant::requantize(s + bias, m);
+        }
+    }
+
+    /// AVX-512 VNNI, 4 channels × 32 pixels (2 zmm of 16 i32 each).
+    ///
+    /// # Safety
+    /// AVX-512F and VNNI; `w` readable for `groups·16` bytes, `x` for `groups·128`.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn avx512vnni_4x32(groups: usize, a: *const u8, b: *const i8, acc: &mut [i32]) {
+    pub(super) unsafe fn avx512vnni_4x32(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         let mut c = [[_mm512_setzero_si512(); 2]; 4];
         for g in 0..groups {
-            // SAFETY: group g's 128 weight bytes and 16 activation bytes are inside the operands.
-            let (b0, b1) = unsafe {
-                let bg = b.add(g * 128) as *const __m512i;
-                (_mm512_loadu_si512(bg), _mm512_loadu_si512(bg.add(1)))
+            // SAFETY: group g's 128 activation bytes and 16 weight bytes are inside the operands.
+            let (x0, x1) = unsafe {
+                let xg = x.add(g * 128) as *const __m512i;
+                (_mm512_loadu_si512(xg), _mm512_loadu_si512(xg.add(1)))
             };
             for (r, c_r) in c.iter_mut().enumerate() {
-                // SAFETY: as above; the 4 bytes of pixel r, read unaligned.
-                let x = _mm512_set1_epi32(unsafe { (a.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
-                c_r[0] = _mm512_dpbusd_epi32(c_r[0], x, b0);
-                c_r[1] = _mm512_dpbusd_epi32(c_r[1], x, b1);
+                // SAFETY: as above; the 4 weights of channel r, read unaligned.
+                let w4 = _mm512_set1_epi32(unsafe { (w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                c_r[0] = _mm512_dpbusd_epi32(c_r[0], x0, w4);
+                c_r[1] = _mm512_dpbusd_epi32(c_r[1], x1, w4);
             }
         }
         for (r, c_r) in c.iter().enumerate() {
