@@ -376,3 +376,31 @@ fn tiles_json_times_every_candidate_with_the_kernels_tile_among_them() {
         );
     }
 }
+
+#[test]
+fn an_int8_kernel_is_timed_in_turn_against_an_f32_kernel_on_its_f32_twin() {
+    let (code, stdout, stderr) = run(&[
+        "run",
+        "--kernel",
+        "qconv-naive",
+        "--against",
+        "naive",
+        "--shape",
+        "1x8x4x4:4,u8s8",
+        "--quick",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert_eq!(
+        (rows[0]["shape"].as_str(), rows[1]["shape"].as_str()),
+        (Some("1x8x4x4:4,u8s8"), Some("1x8x4x4:4,relu"))
+    );
+    assert!(rows[0]["paired_speedup"].as_f64().unwrap() > 0.0);
+    // Against a GAP kernel there is no twin.
+    let (code, _, stderr) =
+        run(&["run", "--kernel", "qconv-naive", "--against", "gap-naive", "--shape", "1x8x4x4:4,u8s8"]);
+    assert_eq!(code, 2, "{stderr}");
+}

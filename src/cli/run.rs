@@ -45,8 +45,12 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
         .into());
     }
     let other = if peer.is_some() { None } else { against.map(|a| registry.kernel(a)).transpose()? };
+    // An int8 kernel may be timed against an f32 conv kernel on its f32 twin: the same layer,
+    // the same multiply-accumulates, with ReLU, so the time ratio is the ratio of MAC/s.
+    let f32_twin = other.as_ref().is_some_and(|o| op == crate::Op::QConv1x1 && o.info().op == crate::Op::Conv1x1);
     if let Some(other) = &other
         && other.info().op != op
+        && !f32_twin
     {
         return Err(NinError::Shape {
             what: format!("--against {}", other.info().name),
@@ -80,9 +84,17 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
         let first = Call::kernel(kernel, problem, &data, threads)?;
         let first_limit = limit(problem, first.threads);
         let mut first = first.against(first_limit);
+        let twin = match problem {
+            Problem::QConv1x1(q) if f32_twin => Some(Problem::Conv1x1(*q.conv())),
+            _ => None,
+        };
+        let twin_data = twin.as_ref().map(ProblemData::seeded);
         let second = match (peer, other, problem, &data) {
             (Some(q), _, Problem::Conv1x1(p), ProblemData::Conv(d)) => Some(Call::peer_on(q, p, d.clone(), threads)?),
-            (None, Some(other), _, _) => Some(Call::kernel(other, problem, &data, threads)?),
+            (None, Some(other), _, _) => match (&twin, &twin_data) {
+                (Some(twin), Some(twin_data)) => Some(Call::kernel(other, twin, twin_data, threads)?),
+                _ => Some(Call::kernel(other, problem, &data, threads)?),
+            },
             _ => None,
         };
         if !json && rows.is_empty() {
