@@ -404,3 +404,14 @@ fn an_int8_kernel_is_timed_in_turn_against_an_f32_kernel_on_its_f32_twin() {
         run(&["run", "--kernel", "qconv-naive", "--against", "gap-naive", "--shape", "1x8x4x4:4,u8s8"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn an_int8_kernel_is_timed_against_the_int8_peak_loop() {
+    let (code, stdout, stderr) =
+        run(&["run", "--kernel", "qconv-simd", "--against", "int8-peak", "--shape", "1x64x8x8:64,u8s8", "--quick"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("of the int8 peak"), "{stdout}");
+    let (code, _, stderr) = run(&["run", "--kernel", "naive", "--against", "int8-peak", "--shape", "1x8x4x4:4"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("int8-peak an int8 kernel"), "{stderr}");
+}

@@ -106,3 +106,13 @@ fn wrong_lengths_and_foreign_prepared_weights_are_errors() {
     assert!(naive.run(&p, &x[1..], &prepared, None, &mut y).is_err());
     assert!(simd.run(&p, &x, &prepared, None, &mut y).unwrap_err().to_string().contains("qconv-naive"));
 }
+
+#[test]
+fn the_int8_peak_loop_runs_on_every_path_this_cpu_has() {
+    for path in QPath::ALL.into_iter().filter(|p| p.available()) {
+        assert!(path.peak_loop_macs() >= 8192 * 12 * 4, "{}", path.name());
+        // SAFETY: the path is available.
+        let (a, b) = unsafe { (path.peak_loop(), path.peak_loop()) };
+        assert_eq!(a, b, "{}: the loop is deterministic", path.name());
+    }
+}

@@ -11,10 +11,11 @@ use crate::problem::Problem;
 use crate::registry::{AnyKernel, Registry};
 use crate::timing::TimingBudget;
 
-/// `--against` names of the machine's own limits: the FMA-peak loop (conv kernels) and a read
-/// pass over the kernel's input (GAP kernels).
+/// `--against` names of the machine's own limits: the FMA-peak loop (conv kernels), a read
+/// pass over the kernel's input (GAP kernels) and the int8 peak loop (int8 kernels).
 const FMA_PEAK: &str = "fma-peak";
 const READ_PASS: &str = "read-pass";
+const INT8_PEAK: &str = "int8-peak";
 
 /// What `run` is asked to do.
 pub(super) struct RunRequest<'a> {
@@ -30,7 +31,7 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
     let RunRequest { kernel: name, against, problems, threads, budget, json } = req;
     let kernel = registry.kernel(name)?;
     let op = kernel.info().op;
-    if let Some(limit) = against.filter(|a| [FMA_PEAK, READ_PASS].contains(a)) {
+    if let Some(limit) = against.filter(|a| [FMA_PEAK, READ_PASS, INT8_PEAK].contains(a)) {
         return run_against_limit(kernel, limit, problems, budget, json);
     }
     // `--against` names a kernel, or a GEMM library for a conv kernel.
@@ -143,19 +144,26 @@ fn run_against_limit(
             (READ_PASS, Problem::Gap(p), AnyKernel::Gap(k)) => {
                 crate::measure::time_gap_against_bandwidth(k, p, budget)?
             }
+            (INT8_PEAK, Problem::QConv1x1(p), AnyKernel::QConv1x1(k)) => {
+                crate::measure::time_qconv_against_int8_peak(k, p, budget)?
+            }
             _ => {
                 return Err(NinError::Shape {
                     what: format!("--against {limit}"),
                     reason: format!(
                         "{FMA_PEAK} times a conv kernel on a conv problem, {READ_PASS} a GAP kernel on a GAP \
-                         problem; this is {name} on {problem}"
+                         problem, {INT8_PEAK} an int8 kernel on an int8 problem; this is {name} on {problem}"
                     ),
                 }
                 .into());
             }
         };
         if !json {
-            let what = if limit == FMA_PEAK { "the FMA peak" } else { "the read bandwidth of its input" };
+            let what = match limit {
+                FMA_PEAK => "the FMA peak",
+                INT8_PEAK => "the int8 peak",
+                _ => "the read bandwidth of its input",
+            };
             let tile = share.l1_tile.as_ref().map_or(String::new(), |t| {
                 format!(
                     "; the {} microkernel on data in L1, in the same rounds: {:.1}% (p90 {:.1}%)",

@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::gap::GapKernel;
 use crate::kernel::KernelId;
 use crate::problem::Problem;
-use crate::problem::{Conv1x1Problem, GapProblem};
+use crate::problem::{Conv1x1Problem, GapProblem, QConv1x1Problem};
+use crate::qconv::{QConv1x1Kernel, QPath};
+use crate::quant::QConvData;
 use crate::tensor::seeded_uniform;
 use crate::timing::{Timing, TimingBudget};
 use crate::ukernel::l1_tile::L1TileData;
@@ -102,6 +104,30 @@ pub fn time_conv_against_peak(
     let ((median, p90), (l1_median, l1_p90)) = (share_of(0), share_of(2));
     let l1_tile = Some(L1TileShare { tile, median: l1_median, p90: l1_p90 });
     Ok(PeakShare { problem: Problem::Conv1x1(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile })
+}
+
+/// Times int8 `kernel` on `p` on 1 thread against the int8 peak loop of the int8 path the
+/// environment's ISA policy selects (`QPath::peak_loop`), a sample of each in every round,
+/// and returns its share of that peak: operations (two per multiply-accumulate) per second
+/// over the loop's.
+pub fn time_qconv_against_int8_peak(
+    kernel: &dyn QConv1x1Kernel,
+    p: &QConv1x1Problem,
+    budget: TimingBudget,
+) -> Result<PeakShare> {
+    let path = QPath::for_policy(crate::simd::SimdPolicy::from_env());
+    let loop_ops = 2.0 * path.peak_loop_macs() as f64;
+    let mut calls = [
+        Call::qconv_on(kernel, p, Arc::new(QConvData::seeded(p, 1)), 1)?,
+        Call::limit_loop("int8 peak loop", 1, (loop_ops, 0.0), move || {
+            // SAFETY: `for_policy` picks a path this CPU runs.
+            std::hint::black_box(unsafe { path.peak_loop() });
+        }),
+    ];
+    let timed = time_in_turn(&mut calls, budget)?;
+    let (t, t_limit) = (timed.rounds.timing(0), timed.rounds.timing(1));
+    let (median, p90) = share_of_limit(calls[0].flops / loop_ops, timed.speedup(0, 1), &t, &t_limit);
+    Ok(PeakShare { problem: Problem::QConv1x1(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile: None })
 }
 
 /// One register tile's share of its ISA's FMA peak on data in L1 (`nin-bench tiles`).

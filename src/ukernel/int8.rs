@@ -69,14 +69,18 @@ impl QPath {
         }
     }
 
-    /// The int8 path of the f32 path `policy` selects: the emulated VNNI for emu512, scalar for
-    /// scalar, the widest this CPU has of AVX2's otherwise (AVX-512 VNNI only when the policy
-    /// runs AVX-512).
+    /// The int8 path that goes with the f32 path `policy` selects: the emulated VNNI for
+    /// emu512, scalar for scalar, AVX2's `vpmaddubsw` triple for a forced AVX2 (pulp's V3,
+    /// which has no VNNI), VNNI (AVX-512's, else AVX-VNNI, else the triple) for a forced
+    /// AVX-512, and the widest the CPU has otherwise.
     pub fn for_policy(policy: crate::simd::SimdPolicy) -> QPath {
+        if policy.is_emulated() {
+            return QPath::EmulatedVnni;
+        }
         match policy.f32_lanes() {
-            _ if policy.is_emulated() => QPath::EmulatedVnni,
-            16 if QPath::Avx512Vnni.available() => QPath::Avx512Vnni,
-            8 | 16 => [QPath::AvxVnni, QPath::Avx2].into_iter().find(|p| p.available()).unwrap_or(QPath::Scalar),
+            _ if policy.is_auto() => QPath::widest(),
+            8 => QPath::Avx2,
+            16 => QPath::widest(),
             _ => QPath::Scalar,
         }
     }
@@ -142,6 +146,53 @@ impl QPath {
                 for (o, &s) in out.iter_mut().zip(sums) {
                     *o = crate::quant::requantize(s + bias, m);
                 }
+            }
+        }
+    }
+}
+
+/// Iterations of one call of [`QPath::peak_loop`]: about 30 µs on the SIMD paths.
+pub const PEAK_ITERATIONS: usize = 8192;
+
+impl QPath {
+    /// Multiply-accumulates one [`QPath::peak_loop`] call does: 12 independent accumulators
+    /// (enough to cover `vpdpbusd`'s latency at two a cycle) of 8 or 16 i32 lanes, 4 products
+    /// each, per iteration; the portable paths count their 12 × 4 lane products.
+    pub fn peak_loop_macs(self) -> u64 {
+        let lanes = match self {
+            QPath::Avx512Vnni => 16,
+            QPath::Avx2 | QPath::AvxVnni => 8,
+            QPath::Scalar | QPath::EmulatedVnni => 1,
+        };
+        (PEAK_ITERATIONS * 12 * lanes * 4) as u64
+    }
+
+    /// The int8 peak loop: the path's multiply-accumulate (the `vpmaddubsw`, `vpmaddwd`,
+    /// `vpaddd` triple, or `vpdpbusd`) on registers only, [`QPath::peak_loop_macs`] of them.
+    /// A kernel's share of the int8 peak is its speed over this loop's, timed in turn.
+    ///
+    /// # Safety
+    /// The path is [`available`](QPath::available).
+    pub unsafe fn peak_loop(self) -> i32 {
+        let x = std::hint::black_box([3u8, 1, 4, 1]);
+        let w = std::hint::black_box([2i8, -7, 1, 8]);
+        match self {
+            // SAFETY (all three): the caller checked the path is available.
+            #[cfg(target_arch = "x86_64")]
+            QPath::Avx2 => unsafe { x86::peak_avx2(x, w) },
+            #[cfg(target_arch = "x86_64")]
+            QPath::AvxVnni => unsafe { x86::peak_avxvnni(x, w) },
+            #[cfg(target_arch = "x86_64")]
+            QPath::Avx512Vnni => unsafe { x86::peak_avx512vnni(x, w) },
+            _ => {
+                let mut acc = [0i32; 12];
+                for _ in 0..PEAK_ITERATIONS {
+                    for a in &mut acc {
+                        *a = dpbusd(*a, x, w);
+                    }
+                    acc = std::hint::black_box(acc);
+                }
+                acc.iter().fold(0, |s, &a| s.wrapping_add(a))
             }
         }
     }
@@ -258,6 +309,83 @@ mod x86 {
         for (o, &s) in out[whole..].iter_mut().zip(&sums[whole..]) {
             *o = crate::quant::requantize(s + bias, m);
         }
+    }
+
+    /// The loop on 12 accumulators, written out in the calling function (no closure, so the
+    /// step compiles with the function's target features), then the accumulators' lanes
+    /// summed, so that none of it is dead code.
+    macro_rules! peak_loop {
+        ($zero:expr, $splat:ident, |$a:ident, $xv:ident, $wv:ident| $step:expr, $add:ident, $lanes:ty, $x:expr, $w:expr) => {{
+            let ($xv, $wv) = ($splat(i32::from_ne_bytes($x)), $splat(i32::from_ne_bytes($w.map(|b| b as u8))));
+            let mut acc = [$zero; 12];
+            for _ in 0..super::PEAK_ITERATIONS {
+                for slot in &mut acc {
+                    let $a = *slot;
+                    *slot = $step;
+                }
+            }
+            let mut total = $zero;
+            for &a in &acc {
+                total = $add(total, a);
+            }
+            // SAFETY: plain data of the same size.
+            let lanes: $lanes = unsafe { std::mem::transmute(total) };
+            lanes.iter().fold(0i32, |s, &l| s.wrapping_add(l))
+        }};
+    }
+
+    /// The AVX2 triple on 12 ymm accumulators.
+    ///
+    /// # Safety
+    /// AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn peak_avx2(x: [u8; 4], w: [i8; 4]) -> i32 {
+        let ones = _mm256_set1_epi16(1);
+        peak_loop!(
+            _mm256_setzero_si256(),
+            _mm256_set1_epi32,
+            // The accumulator is also the unsigned operand: with the loop's constant bytes
+            // instead, LLVM hoists `vpmaddubsw` and `vpmaddwd` out of the loop and times adds.
+            |a, xv, wv| _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(a, xv), wv), ones)),
+            _mm256_add_epi32,
+            [i32; 8],
+            x,
+            w
+        )
+    }
+
+    /// `vpdpbusd` on 12 ymm accumulators.
+    ///
+    /// # Safety
+    /// AVX2 and AVX-VNNI.
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) unsafe fn peak_avxvnni(x: [u8; 4], w: [i8; 4]) -> i32 {
+        peak_loop!(
+            _mm256_setzero_si256(),
+            _mm256_set1_epi32,
+            |a, xv, wv| _mm256_dpbusd_avx_epi32(a, xv, wv),
+            _mm256_add_epi32,
+            [i32; 8],
+            x,
+            w
+        )
+    }
+
+    /// `vpdpbusd` on 12 zmm accumulators.
+    ///
+    /// # Safety
+    /// AVX-512F and VNNI.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub(super) unsafe fn peak_avx512vnni(x: [u8; 4], w: [i8; 4]) -> i32 {
+        peak_loop!(
+            _mm512_setzero_si512(),
+            _mm512_set1_epi32,
+            |a, xv, wv| _mm512_dpbusd_epi32(a, xv, wv),
+            _mm512_add_epi32,
+            [i32; 16],
+            x,
+            w
+        )
     }
 
     /// AVX-512 VNNI, 4 channels × 32 pixels (2 zmm of 16 i32 each).
