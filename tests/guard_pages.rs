@@ -10,6 +10,9 @@ mod common;
 use common::{ConvData, policies, problems};
 use nin_bench::blocking::{AVX2_TILE, AVX512_TILE};
 use nin_bench::measure::ChainData;
+use nin_bench::problem::QConv1x1Problem;
+use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
+use nin_bench::quant::QConvData;
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with, mlpconv_kernels_with};
 use nin_bench::tensor::seeded_uniform;
 use nin_bench::{Conv1x1Problem, Conv1x1Shape, GapProblem, Layout, MlpconvProblem, reference};
@@ -25,11 +28,12 @@ enum Place {
 
 const PLACES: [Place; 2] = [Place::EndsAtGuard, Place::StartsAfterGuard];
 
-/// An f32 buffer in its own mapping, with a `PROT_NONE` page on each side.
-struct Guarded {
+/// A buffer of `T` (f32, or the int8 kernels' u8 and i32) in its own mapping, with a
+/// `PROT_NONE` page on each side.
+struct Guarded<T: Copy = f32> {
     base: *mut libc::c_void,
     mapped: usize,
-    ptr: *mut f32,
+    ptr: *mut T,
     len: usize,
 }
 
@@ -38,11 +42,11 @@ fn page_size() -> usize {
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
 }
 
-impl Guarded {
+impl<T: Copy> Guarded<T> {
     /// A copy of `data` placed by `place`.
-    fn new(data: &[f32], place: Place) -> Self {
+    fn new(data: &[T], place: Place) -> Self {
         let page = page_size();
-        let data_pages = (data.len() * 4).div_ceil(page).max(1);
+        let data_pages = size_of_val(data).div_ceil(page).max(1);
         let mapped = (data_pages + 2) * page;
         // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
         let base = unsafe {
@@ -64,28 +68,29 @@ impl Guarded {
             assert_eq!(libc::mprotect(last_guard as *mut libc::c_void, page, libc::PROT_NONE), 0);
         }
         let start = match place {
-            Place::EndsAtGuard => last_guard - data.len() * 4,
+            Place::EndsAtGuard => last_guard - size_of_val(data),
             Place::StartsAfterGuard => first_data,
         };
-        let ptr = start as *mut f32;
-        // SAFETY: `ptr..ptr + len` lies in the readable, writable data pages (start is 4-byte
-        // aligned: the page boundary less a multiple of 4), and nothing else refers to them.
+        let ptr = start as *mut T;
+        // SAFETY: `ptr..ptr + len` lies in the readable, writable data pages (start is aligned
+        // for T: the page boundary less a multiple of its size, which is 1 or 4), and nothing
+        // else refers to them.
         unsafe { std::slice::from_raw_parts_mut(ptr, data.len()) }.copy_from_slice(data);
         Guarded { base, mapped, ptr, len: data.len() }
     }
 
-    fn slice(&self) -> &[f32] {
+    fn slice(&self) -> &[T] {
         // SAFETY: the buffer made by `new`, alive as long as `self`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    fn slice_mut(&mut self) -> &mut [f32] {
+    fn slice_mut(&mut self) -> &mut [T] {
         // SAFETY: as in `slice`, and `&mut self` makes the borrow unique.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 
-impl Drop for Guarded {
+impl<T: Copy> Drop for Guarded<T> {
     fn drop(&mut self) {
         // SAFETY: the mapping made by `new`, unmapped once.
         unsafe { libc::munmap(self.base, self.mapped) };
@@ -224,6 +229,46 @@ fn chain_kernels_stay_inside_buffers_that_touch_guard_pages() {
             }
         }
     }
+}
+
+/// Int8 convolutions around the int8 tiles (4 channels × 8, 16 or 32 pixels, K in groups of
+/// 4): every kernel on every int8 path this CPU has and the emulated VNNI, its u8 input and
+/// output and its i32 accumulators against guard pages, checked bit for bit.
+#[test]
+fn int8_kernels_stay_inside_buffers_that_touch_guard_pages() {
+    let shapes = [
+        "1x1x1x1:1,u8s8",
+        "1x3x1x7:5,u8s8",
+        "2x9x3x11:17,u8s8,nhwc",
+        "1x13x6x6:33,u8s8,nobias",
+        "1x8x7x7:4,u8s8,s2",
+        "1x67x4x9:9,u8s8,s3,nhwc",
+    ];
+    let mut kernels: Vec<Box<dyn QConv1x1Kernel>> = vec![Box::new(QConvNaive)];
+    kernels.extend(QPath::ALL.into_iter().filter_map(|p| QConvSimd::on(p).ok()).map(|k| Box::new(k) as Box<_>));
+    let mut checked = 0;
+    for (i, s) in shapes.iter().enumerate() {
+        let p: QConv1x1Problem = s.parse().unwrap();
+        let data = QConvData::seeded(&p, 9000 + i as u64);
+        let expected = nin_bench::quant::reference::qconv1x1(&p, &data.input, &data.layer);
+        for kernel in &kernels {
+            let prepared = kernel.prepare(&p, &data.layer).unwrap();
+            for place in PLACES {
+                let x = Guarded::new(&data.input, place);
+                let mut y = Guarded::new(&vec![0u8; p.conv().output_len()], place);
+                let mut acc = Guarded::new(&vec![0i32; p.conv().output_len()], place);
+                kernel.run(&p, x.slice(), &prepared, Some(acc.slice_mut()), y.slice_mut()).unwrap();
+                let what = format!("{} [{}] on {p}, {place:?}", kernel.name(), kernel.isa());
+                assert_eq!((acc.slice(), y.slice()), (&expected.acc[..], &expected.out[..]), "{what}");
+                // Without the accumulators: the vectorised requantization's row stores.
+                let mut y = Guarded::new(&vec![0u8; p.conv().output_len()], place);
+                kernel.run(&p, x.slice(), &prepared, None, y.slice_mut()).unwrap();
+                assert_eq!(y.slice(), &expected.out[..], "{what}, no accumulators");
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("{checked} guarded int8 runs");
 }
 
 #[test]
