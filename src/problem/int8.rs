@@ -71,13 +71,7 @@ impl serde::Serialize for QConv1x1Problem {
 impl fmt::Display for QConv1x1Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plain = Conv1x1Problem::new(Conv1x1Shape { relu: false, ..*self.conv }).map_err(|_| fmt::Error)?;
-        let text = plain.to_string();
-        let (head, flags) = text.split_once(',').map_or((text.as_str(), ""), |(h, f)| (h, f));
-        write!(f, "{head},u8s8")?;
-        if !flags.is_empty() {
-            write!(f, ",{flags}")?;
-        }
-        Ok(())
+        f.write_str(&with_flag(&plain.to_string(), "u8s8"))
     }
 }
 
@@ -123,13 +117,7 @@ impl QGapProblem {
 
 impl fmt::Display for QGapProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self.gap.to_string();
-        let (head, flags) = text.split_once(',').map_or((text.as_str(), ""), |(h, f)| (h, f));
-        write!(f, "{head},u8")?;
-        if !flags.is_empty() {
-            write!(f, ",{flags}")?;
-        }
-        Ok(())
+        f.write_str(&with_flag(&self.gap.to_string(), "u8"))
     }
 }
 
@@ -142,6 +130,15 @@ impl FromStr for QGapProblem {
             return Err(parse_error(input, "an int8 GAP needs the flag u8", QGAP_FORMAT));
         }
         QGapProblem::new(plain.parse()?)
+    }
+}
+
+/// `text` (an f32 problem string) with `flag` first among its flags: `1x8x4x4:4,nhwc` and
+/// `u8s8` give `1x8x4x4:4,u8s8,nhwc`.
+fn with_flag(text: &str, flag: &str) -> String {
+    match text.split_once(',') {
+        Some((head, flags)) => format!("{head},{flag},{flags}"),
+        None => format!("{text},{flag}"),
     }
 }
 

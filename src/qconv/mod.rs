@@ -32,6 +32,19 @@ pub struct PreparedQLayer {
     pub(crate) multipliers: Vec<f32>,
 }
 
+impl PreparedQLayer {
+    /// `layer`'s bias and multipliers with `weights` as `kernel` packed them for `problem`.
+    pub(crate) fn new(kernel: &'static str, problem: &QConv1x1Problem, layer: &QLayer, weights: Vec<i8>) -> Self {
+        PreparedQLayer {
+            kernel,
+            problem: *problem,
+            weights,
+            bias: layer.bias.clone(),
+            multipliers: layer.multipliers.clone(),
+        }
+    }
+}
+
 /// An int8 1×1 convolution kernel.
 pub trait QConv1x1Kernel: Kernel {
     /// The weights it computes exactly; [`prepare`](Self::prepare) refuses others.

@@ -36,13 +36,7 @@ impl QConv1x1Kernel for QConvNaive {
     }
 
     fn pack(&self, p: &QConv1x1Problem, layer: &QLayer) -> PreparedQLayer {
-        PreparedQLayer {
-            kernel: self.name(),
-            problem: *p,
-            weights: layer.weights.clone(),
-            bias: layer.bias.clone(),
-            multipliers: layer.multipliers.clone(),
-        }
+        PreparedQLayer::new(self.name(), p, layer, layer.weights.clone())
     }
 
     fn execute(

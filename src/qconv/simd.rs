@@ -74,13 +74,7 @@ impl QConv1x1Kernel for QConvSimd {
     fn pack(&self, p: &QConv1x1Problem, layer: &QLayer) -> PreparedQLayer {
         let c = p.conv();
         let (mr, _) = self.path.dims();
-        PreparedQLayer {
-            kernel: self.name(),
-            problem: *p,
-            weights: pack_weights(&layer.weights, c.cin, c.cout, mr),
-            bias: layer.bias.clone(),
-            multipliers: layer.multipliers.clone(),
-        }
+        PreparedQLayer::new(self.name(), p, layer, pack_weights(&layer.weights, c.cin, c.cout, mr))
     }
 
     fn execute(

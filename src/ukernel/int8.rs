@@ -220,68 +220,108 @@ fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8],
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// AVX2, 4 channels × 16 pixels (2 ymm of 8 i32 each): per group, two loads of pixels,
-    /// then per channel a 4-byte broadcast of its weights and, per vector, `vpmaddubsw` →
-    /// `vpmaddwd` by ones → `vpaddd`: 8 accumulators, 2 pixel vectors, a broadcast, the ones
-    /// and two temporaries.
+    /// The tile of 4 channels × 2 vectors of `$lanes` pixels, written out in the calling
+    /// function (no closure, so every step compiles with its target features): per group, two
+    /// vectors of pixels loaded, per channel its 4 weights broadcast, `$step` on both of its
+    /// accumulators; then row r stored at `acc[r·2·$lanes..]`.
+    macro_rules! tile_4x2 {
+        (
+            $vec:ty, $zero:expr, $load:ident, $store:ident, $splat:ident, $lanes:expr,
+            |$c:ident, $xv:ident, $wv:ident| $step:expr,
+            $groups:expr, $w:expr, $x:expr, $acc:expr
+        ) => {{
+            let mut c = [[$zero; 2]; 4];
+            for g in 0..$groups {
+                // SAFETY: group g's 8·lanes activation bytes are inside `x` (the caller's
+                // guarantee), read unaligned.
+                let (x0, x1) = unsafe {
+                    let xg = $x.add(g * 8 * $lanes) as *const $vec;
+                    ($load(xg), $load(xg.add(1)))
+                };
+                for (r, c_r) in c.iter_mut().enumerate() {
+                    // SAFETY: the 4 weights of channel r in group g are inside `w` (caller).
+                    let $wv = $splat(unsafe { ($w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                    let ($c, $xv) = (c_r[0], x0);
+                    c_r[0] = $step;
+                    let ($c, $xv) = (c_r[1], x1);
+                    c_r[1] = $step;
+                }
+            }
+            for (r, c_r) in c.iter().enumerate() {
+                // SAFETY: `acc` holds 4 rows of 2·lanes values.
+                unsafe {
+                    let dst = $acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec;
+                    $store(dst, c_r[0]);
+                    $store(dst.add(1), c_r[1]);
+                }
+            }
+        }};
+    }
+
+    /// AVX2, 4 channels × 16 pixels (2 ymm of 8 i32 each): `vpmaddubsw` → `vpmaddwd` by ones
+    /// → `vpaddd` per accumulator: 8 accumulators, 2 pixel vectors, a broadcast, the ones and
+    /// two temporaries.
     ///
     /// # Safety
     /// AVX2; `w` readable for `groups·16` bytes, `x` for `groups·64`; weights 7-bit.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn avx2_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         let ones = _mm256_set1_epi16(1);
-        let mut c = [[_mm256_setzero_si256(); 2]; 4];
-        for g in 0..groups {
-            // SAFETY: group g's 64 activation bytes and 16 weight bytes are inside the operands.
-            let (x0, x1) = unsafe {
-                let xg = x.add(g * 64) as *const __m256i;
-                (_mm256_loadu_si256(xg), _mm256_loadu_si256(xg.add(1)))
-            };
-            for (r, c_r) in c.iter_mut().enumerate() {
-                // SAFETY: as above; the 4 weights of channel r, read unaligned.
-                let w4 = _mm256_set1_epi32(unsafe { (w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
-                c_r[0] = _mm256_add_epi32(c_r[0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, w4), ones));
-                c_r[1] = _mm256_add_epi32(c_r[1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, w4), ones));
-            }
-        }
-        for (r, c_r) in c.iter().enumerate() {
-            // SAFETY: acc holds 4·16 values.
-            unsafe {
-                let dst = acc.as_mut_ptr().add(r * 16) as *mut __m256i;
-                _mm256_storeu_si256(dst, c_r[0]);
-                _mm256_storeu_si256(dst.add(1), c_r[1]);
-            }
-        }
+        tile_4x2!(
+            __m256i,
+            _mm256_setzero_si256(),
+            _mm256_loadu_si256,
+            _mm256_storeu_si256,
+            _mm256_set1_epi32,
+            8,
+            |c, xv, wv| _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones)),
+            groups,
+            w,
+            x,
+            acc
+        )
     }
 
-    /// AVX-VNNI, 4 channels × 16 pixels: one `vpdpbusd` per (channel, vector) and group.
+    /// AVX-VNNI, 4 channels × 16 pixels: one `vpdpbusd` per accumulator and group.
     ///
     /// # Safety
     /// AVX2 and AVX-VNNI; `w` readable for `groups·16` bytes, `x` for `groups·64`.
     #[target_feature(enable = "avx2,avxvnni")]
     pub(super) unsafe fn avxvnni_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
-        let mut c = [[_mm256_setzero_si256(); 2]; 4];
-        for g in 0..groups {
-            // SAFETY: as in `avx2_4x16`.
-            let (x0, x1) = unsafe {
-                let xg = x.add(g * 64) as *const __m256i;
-                (_mm256_loadu_si256(xg), _mm256_loadu_si256(xg.add(1)))
-            };
-            for (r, c_r) in c.iter_mut().enumerate() {
-                // SAFETY: as in `avx2_4x16`.
-                let w4 = _mm256_set1_epi32(unsafe { (w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
-                c_r[0] = _mm256_dpbusd_avx_epi32(c_r[0], x0, w4);
-                c_r[1] = _mm256_dpbusd_avx_epi32(c_r[1], x1, w4);
-            }
-        }
-        for (r, c_r) in c.iter().enumerate() {
-            // SAFETY: acc holds 4·16 values.
-            unsafe {
-                let dst = acc.as_mut_ptr().add(r * 16) as *mut __m256i;
-                _mm256_storeu_si256(dst, c_r[0]);
-                _mm256_storeu_si256(dst.add(1), c_r[1]);
-            }
-        }
+        tile_4x2!(
+            __m256i,
+            _mm256_setzero_si256(),
+            _mm256_loadu_si256,
+            _mm256_storeu_si256,
+            _mm256_set1_epi32,
+            8,
+            |c, xv, wv| _mm256_dpbusd_avx_epi32(c, xv, wv),
+            groups,
+            w,
+            x,
+            acc
+        )
+    }
+
+    /// AVX-512 VNNI, 4 channels × 32 pixels (2 zmm of 16 i32 each).
+    ///
+    /// # Safety
+    /// AVX-512F and VNNI; `w` readable for `groups·16` bytes, `x` for `groups·128`.
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub(super) unsafe fn avx512vnni_4x32(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+        tile_4x2!(
+            __m512i,
+            _mm512_setzero_si512(),
+            _mm512_loadu_si512,
+            _mm512_storeu_si512,
+            _mm512_set1_epi32,
+            16,
+            |c, xv, wv| _mm512_dpbusd_epi32(c, xv, wv),
+            groups,
+            w,
+            x,
+            acc
+        )
     }
 
     /// [`super::QPath::requantize_row`] with AVX2: eight sums per step, the tail in scalar.
@@ -386,36 +426,6 @@ mod x86 {
             x,
             w
         )
-    }
-
-    /// AVX-512 VNNI, 4 channels × 32 pixels (2 zmm of 16 i32 each).
-    ///
-    /// # Safety
-    /// AVX-512F and VNNI; `w` readable for `groups·16` bytes, `x` for `groups·128`.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn avx512vnni_4x32(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
-        let mut c = [[_mm512_setzero_si512(); 2]; 4];
-        for g in 0..groups {
-            // SAFETY: group g's 128 activation bytes and 16 weight bytes are inside the operands.
-            let (x0, x1) = unsafe {
-                let xg = x.add(g * 128) as *const __m512i;
-                (_mm512_loadu_si512(xg), _mm512_loadu_si512(xg.add(1)))
-            };
-            for (r, c_r) in c.iter_mut().enumerate() {
-                // SAFETY: as above; the 4 weights of channel r, read unaligned.
-                let w4 = _mm512_set1_epi32(unsafe { (w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
-                c_r[0] = _mm512_dpbusd_epi32(c_r[0], x0, w4);
-                c_r[1] = _mm512_dpbusd_epi32(c_r[1], x1, w4);
-            }
-        }
-        for (r, c_r) in c.iter().enumerate() {
-            // SAFETY: acc holds 4·32 values.
-            unsafe {
-                let dst = acc.as_mut_ptr().add(r * 32) as *mut __m512i;
-                _mm512_storeu_si512(dst, c_r[0]);
-                _mm512_storeu_si512(dst.add(1), c_r[1]);
-            }
-        }
     }
 }
 
