@@ -35,6 +35,10 @@ fn problems() -> Vec<QConv1x1Problem> {
         "1x192x8x8:10,u8s8",
         "1x96x12x12:96,u8s8",
         "1x1000x2x2:12,u8s8",
+        // Pixel counts around the 16-pixel steps of the packing, inside and across tiles.
+        "1x13x5x7:9,u8s8",
+        "2x6x9x9:5,u8s8",
+        "1x7x1x31:3,u8s8",
     ] {
         out.push(s.to_string());
     }

@@ -2,6 +2,7 @@
 
 use crate::problem::QConv1x1Problem;
 use crate::tensor::Layout;
+use crate::ukernel::int8::interleave4;
 
 /// Groups of 4 input channels: ⌈Cin / 4⌉.
 pub(super) fn groups(cin: usize) -> usize {
@@ -35,26 +36,38 @@ pub(super) fn pixels_len(p: &QConv1x1Problem, nr: usize) -> usize {
 pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, out: &mut [u8]) {
     let c = p.conv();
     let (g_len, pixels_in, pixels_out) = (groups(c.cin), c.pixels_in(), c.pixels_out());
-    out.fill(0);
     let at = |q: usize, ci: usize| (((q / nr) * g_len + ci / 4) * nr + q % nr) * 4 + ci % 4;
     match c.layout {
-        // A channel's row of pixels, contiguous: read it once, scattered 4 bytes apart.
+        // A channel's row of pixels, contiguous: four rows at a time, interleaved with SIMD
+        // into each tile's group (packing was 40% of the time of 1x160x32x32:96 byte by byte).
+        Layout::Nchw if c.stride == 1 => {
+            let image = &x[n * c.cin * pixels_in..][..c.cin * pixels_in];
+            let zeros = vec![0u8; nr];
+            for (t, tile) in out.chunks_exact_mut(g_len * nr * 4).enumerate() {
+                let (q0, cols) = (t * nr, nr.min(pixels_out - t * nr));
+                for (g, dst) in tile.chunks_exact_mut(nr * 4).enumerate() {
+                    let row = |k: usize| match 4 * g + k {
+                        ci if ci < c.cin => &image[ci * pixels_in + q0..][..cols],
+                        _ => &zeros[..cols],
+                    };
+                    let (body, tail) = dst.split_at_mut(cols * 4);
+                    interleave4([row(0), row(1), row(2), row(3)], body);
+                    tail.fill(0);
+                }
+            }
+        }
         Layout::Nchw => {
+            out.fill(0);
             for ci in 0..c.cin {
                 let row = &x[(n * c.cin + ci) * pixels_in..][..pixels_in];
-                if c.stride == 1 {
-                    for (q, &v) in row.iter().enumerate() {
-                        out[at(q, ci)] = v;
-                    }
-                } else {
-                    for q in 0..pixels_out {
-                        out[at(q, ci)] = row[c.input_pixel(q)];
-                    }
+                for q in 0..pixels_out {
+                    out[at(q, ci)] = row[c.input_pixel(q)];
                 }
             }
         }
         // A pixel's channels, contiguous: each group of 4 is one 4-byte copy.
         Layout::Nhwc => {
+            out.fill(0);
             for q in 0..pixels_out {
                 let px = &x[(n * pixels_in + c.input_pixel(q)) * c.cin..][..c.cin];
                 for (g, four) in px.chunks(4).enumerate() {
