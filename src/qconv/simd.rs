@@ -8,6 +8,7 @@ use crate::kernel::{Kernel, KernelDecl, Op, Threads};
 use crate::problem::QConv1x1Problem;
 use crate::quant::{QLayer, WeightRange, requantize};
 use crate::tensor::Layout;
+use crate::ukernel::int8::RequantizeTile;
 
 /// `qconv-simd`'s declaration.
 pub static QCONV_SIMD: KernelDecl = KernelDecl {
@@ -110,17 +111,22 @@ impl QConv1x1Kernel for QConvSimd {
                     // g_len·mr·4 bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked
                     // the weights against the path's range.
                     unsafe { self.path.run_tile(g_len, w_panel, x_tile, &mut sums) };
-                    for r in 0..mr.min(c.cout - j * mr) {
-                        let co = j * mr + r;
-                        let (bias, m) = (prepared.bias[co], prepared.multipliers[co]);
-                        let first = image + co * channel_stride + q0 * pixel_stride;
+                    let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
+                    let first = image + co0 * channel_stride + q0 * pixel_stride;
+                    let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
+                    if pixel_stride == 1 && acc.is_none() {
+                        // NCHW: each channel's pixels q0.. are contiguous, rows `pixels_out`
+                        // apart.
+                        let out = &mut y[first..first + (rows - 1) * channel_stride + cols];
+                        let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, row_stride: channel_stride };
+                        // SAFETY: the path is available (`new`/`on`).
+                        unsafe { self.path.requantize_rows(&tile, out) };
+                        continue;
+                    }
+                    for r in 0..rows {
+                        let (bias, m) = (bias[r], m[r]);
+                        let first = first + r * channel_stride;
                         let row = &sums[r * nr..][..cols];
-                        if pixel_stride == 1 && acc.is_none() {
-                            // SAFETY: the path is available (`new`/`on`); the output row holds
-                            // `cols` values (NCHW: this channel's pixels q0.. are contiguous).
-                            unsafe { self.path.requantize_row(row, bias, m, &mut y[first..first + cols]) };
-                            continue;
-                        }
                         for (cc, &s) in row.iter().enumerate() {
                             let (sum, at) = (s + bias, first + cc * pixel_stride);
                             if let Some(acc) = acc.as_deref_mut() {

@@ -99,8 +99,9 @@ impl QPath {
     pub fn dims(self) -> (usize, usize) {
         match self {
             QPath::Scalar => (4, 8),
-            QPath::Avx2 | QPath::AvxVnni => (4, 16),
-            QPath::Avx512Vnni | QPath::EmulatedVnni => (4, 32),
+            QPath::Avx2 => (4, 16),
+            QPath::AvxVnni => (6, 16),
+            QPath::Avx512Vnni | QPath::EmulatedVnni => (8, 32),
         }
     }
 
@@ -115,14 +116,14 @@ impl QPath {
         debug_assert!(w.len() >= groups * mr * 4 && x.len() >= groups * nr * 4 && acc.len() >= mr * nr);
         match self {
             QPath::Scalar => portable::<4, 8>(groups, w, x, acc),
-            QPath::EmulatedVnni => portable::<4, 32>(groups, w, x, acc),
+            QPath::EmulatedVnni => portable::<8, 32>(groups, w, x, acc),
             // SAFETY (all three): the caller checked the CPU has the path; the lengths as above.
             #[cfg(target_arch = "x86_64")]
             QPath::Avx2 => unsafe { x86::avx2_4x16(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(target_arch = "x86_64")]
-            QPath::AvxVnni => unsafe { x86::avxvnni_4x16(groups, w.as_ptr(), x.as_ptr(), acc) },
+            QPath::AvxVnni => unsafe { x86::avxvnni_6x16(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx512Vnni => unsafe { x86::avx512vnni_4x32(groups, w.as_ptr(), x.as_ptr(), acc) },
+            QPath::Avx512Vnni => unsafe { x86::avx512vnni_8x32(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("not available off x86-64"),
         }
@@ -130,23 +131,64 @@ impl QPath {
 }
 
 impl QPath {
-    /// `out[i] = requantize(sums[i] + bias, m)` for every i (`crate::quant::requantize`), eight
-    /// at a time on the x86 SIMD paths: the same conversion, multiply, clamp and rounding (the
-    /// default MXCSR rounds half to even, as `round_ties_even` does), so the bytes are equal.
+    /// Requantizes the first `cols` sums of each row of a tile into `out`:
+    /// `out[r·row_stride + c] = requantize(sums[r·nr + c] + bias[r], m[r])`
+    /// (`crate::quant::requantize`), 8 or 16 at a time on the x86 SIMD paths, with the same
+    /// conversion, multiply, clamp and rounding (the default MXCSR rounds half to even, as
+    /// `round_ties_even` does), so the bytes are equal. One call per tile, so that the loop
+    /// over rows runs with the path's target features.
     ///
     /// # Safety
-    /// The path is [`available`](QPath::available); `out` holds `sums.len()` values.
-    pub unsafe fn requantize_row(self, sums: &[i32], bias: i32, m: f32, out: &mut [u8]) {
-        debug_assert!(out.len() >= sums.len());
+    /// The path is [`available`](QPath::available).
+    ///
+    /// # Panics
+    /// When `bias` and `m` differ in length, `cols > nr`, or `sums` or `out` is too short.
+    pub unsafe fn requantize_rows(self, tile: &RequantizeTile, out: &mut [u8]) {
+        let RequantizeTile { sums, nr, cols, bias, m, row_stride } = *tile;
+        let rows = bias.len();
+        assert!(m.len() == rows && cols <= nr && sums.len() >= rows * nr, "tile of {rows} rows of {cols} of {nr} sums");
+        assert!(rows == 0 || out.len() >= (rows - 1) * row_stride + cols, "output too short for {rows} rows");
         match self {
             // SAFETY: every x86 SIMD path has AVX2 (the caller checked it is available).
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx2 | QPath::AvxVnni | QPath::Avx512Vnni => unsafe { x86::requantize_avx2(sums, bias, m, out) },
-            _ => {
+            QPath::Avx2 | QPath::AvxVnni => unsafe { x86::requantize_avx2(tile, out) },
+            // SAFETY: the path has AVX-512F (the caller checked it is available).
+            #[cfg(target_arch = "x86_64")]
+            QPath::Avx512Vnni => unsafe { x86::requantize_avx512(tile, out) },
+            _ => tile.rows(out, |sums, bias, m, out| {
                 for (o, &s) in out.iter_mut().zip(sums) {
                     *o = crate::quant::requantize(s + bias, m);
                 }
-            }
+            }),
+        }
+    }
+}
+
+/// A tile's sums to requantize with [`QPath::requantize_rows`]: one row per entry of `bias`
+/// and `m`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequantizeTile<'a> {
+    /// The tile's i32 sums, rows `nr` apart.
+    pub sums: &'a [i32],
+    /// The distance between rows in `sums`: the tile's width.
+    pub nr: usize,
+    /// The sums of each row to requantize (≤ `nr`).
+    pub cols: usize,
+    /// Each row's bias.
+    pub bias: &'a [i32],
+    /// Each row's multiplier.
+    pub m: &'a [f32],
+    /// The distance between rows in the output.
+    pub row_stride: usize,
+}
+
+impl RequantizeTile<'_> {
+    /// Calls `row(sums, bias, m, out)` on each row's `cols` sums and output bytes.
+    #[inline(always)]
+    fn rows(&self, out: &mut [u8], mut row: impl FnMut(&[i32], i32, f32, &mut [u8])) {
+        for (r, (&bias, &m)) in self.bias.iter().zip(self.m).enumerate() {
+            let at = r * self.row_stride;
+            row(&self.sums[r * self.nr..][..self.cols], bias, m, &mut out[at..at + self.cols]);
         }
     }
 }
@@ -240,17 +282,17 @@ fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8],
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// The tile of 4 channels × 2 vectors of `$lanes` pixels, written out in the calling
+    /// The tile of `$mr` channels × 2 vectors of `$lanes` pixels, written out in the calling
     /// function (no closure, so every step compiles with its target features): per group, two
     /// vectors of pixels loaded, per channel its 4 weights broadcast, `$step` on both of its
     /// accumulators; then row r stored at `acc[r·2·$lanes..]`.
-    macro_rules! tile_4x2 {
+    macro_rules! tile_mx2 {
         (
-            $vec:ty, $zero:expr, $load:ident, $store:ident, $splat:ident, $lanes:expr,
+            $mr:expr, $vec:ty, $zero:expr, $load:ident, $store:ident, $splat:ident, $lanes:expr,
             |$c:ident, $xv:ident, $wv:ident| $step:expr,
             $groups:expr, $w:expr, $x:expr, $acc:expr
         ) => {{
-            let mut c = [[$zero; 2]; 4];
+            let mut c = [[$zero; 2]; $mr];
             for g in 0..$groups {
                 // SAFETY: group g's 8·lanes activation bytes are inside `x` (the caller's
                 // guarantee), read unaligned.
@@ -260,7 +302,7 @@ mod x86 {
                 };
                 for (r, c_r) in c.iter_mut().enumerate() {
                     // SAFETY: the 4 weights of channel r in group g are inside `w` (caller).
-                    let $wv = $splat(unsafe { ($w.add((g * 4 + r) * 4) as *const i32).read_unaligned() });
+                    let $wv = $splat(unsafe { ($w.add((g * $mr + r) * 4) as *const i32).read_unaligned() });
                     let ($c, $xv) = (c_r[0], x0);
                     c_r[0] = $step;
                     let ($c, $xv) = (c_r[1], x1);
@@ -268,7 +310,7 @@ mod x86 {
                 }
             }
             for (r, c_r) in c.iter().enumerate() {
-                // SAFETY: `acc` holds 4 rows of 2·lanes values.
+                // SAFETY: `acc` holds `$mr` rows of 2·lanes values.
                 unsafe {
                     let dst = $acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec;
                     $store(dst, c_r[0]);
@@ -287,7 +329,8 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn avx2_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         let ones = _mm256_set1_epi16(1);
-        tile_4x2!(
+        tile_mx2!(
+            4,
             __m256i,
             _mm256_setzero_si256(),
             _mm256_loadu_si256,
@@ -302,13 +345,16 @@ mod x86 {
         )
     }
 
-    /// AVX-VNNI, 4 channels × 16 pixels: one `vpdpbusd` per accumulator and group.
+    /// AVX-VNNI, 6 channels × 16 pixels: one `vpdpbusd` per accumulator and group; 12
+    /// accumulators (`vpdpbusd`'s latency at two a cycle), 2 pixel vectors and a broadcast in
+    /// 16 ymm registers.
     ///
     /// # Safety
-    /// AVX2 and AVX-VNNI; `w` readable for `groups·16` bytes, `x` for `groups·64`.
+    /// AVX2 and AVX-VNNI; `w` readable for `groups·24` bytes, `x` for `groups·64`.
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn avxvnni_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
-        tile_4x2!(
+    pub(super) unsafe fn avxvnni_6x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+        tile_mx2!(
+            6,
             __m256i,
             _mm256_setzero_si256(),
             _mm256_loadu_si256,
@@ -323,13 +369,15 @@ mod x86 {
         )
     }
 
-    /// AVX-512 VNNI, 4 channels × 32 pixels (2 zmm of 16 i32 each).
+    /// AVX-512 VNNI, 8 channels × 32 pixels (2 zmm of 16 i32 each): 16 accumulators, enough
+    /// to cover `vpdpbusd`'s latency at two a cycle (4×32's 8 ran at 42-72% of the peak loop).
     ///
     /// # Safety
-    /// AVX-512F and VNNI; `w` readable for `groups·16` bytes, `x` for `groups·128`.
+    /// AVX-512F and VNNI; `w` readable for `groups·32` bytes, `x` for `groups·128`.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn avx512vnni_4x32(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
-        tile_4x2!(
+    pub(super) unsafe fn avx512vnni_8x32(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+        tile_mx2!(
+            8,
             __m512i,
             _mm512_setzero_si512(),
             _mm512_loadu_si512,
@@ -344,31 +392,56 @@ mod x86 {
         )
     }
 
-    /// [`super::QPath::requantize_row`] with AVX2: eight sums per step, the tail in scalar.
+    /// [`super::QPath::requantize_rows`] with AVX2: eight sums per step, narrowed to bytes
+    /// with `vpackusdw` and `vpackuswb` (the values are already whole numbers in 0..=255, so
+    /// the saturating packs change none), each row's tail in scalar.
     ///
     /// # Safety
-    /// AVX2; `out` holds `sums.len()` values.
+    /// AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn requantize_avx2(sums: &[i32], bias: i32, m: f32, out: &mut [u8]) {
-        let (b, mv) = (_mm256_set1_epi32(bias), _mm256_set1_ps(m));
+    pub(super) unsafe fn requantize_avx2(tile: &super::RequantizeTile, out: &mut [u8]) {
         let (lo, hi) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
-        let whole = sums.len() / 8 * 8;
-        let mut ints = [0i32; 8];
-        for (chunk, dst) in sums[..whole].chunks_exact(8).zip(out.chunks_exact_mut(8)) {
-            // SAFETY: `chunk` holds 8 values, `ints` 8.
-            unsafe {
-                let v = _mm256_add_epi32(_mm256_loadu_si256(chunk.as_ptr() as *const __m256i), b);
-                let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
-                _mm256_storeu_si256(ints.as_mut_ptr() as *mut __m256i, _mm256_cvtps_epi32(f));
+        tile.rows(out, |sums, bias, m, out| {
+            let (b, mv) = (_mm256_set1_epi32(bias), _mm256_set1_ps(m));
+            let whole = sums.len() / 8 * 8;
+            for (chunk, dst) in sums[..whole].chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+                // SAFETY: `chunk` holds 8 values, `dst` 8 bytes.
+                unsafe {
+                    let v = _mm256_add_epi32(_mm256_loadu_si256(chunk.as_ptr() as *const __m256i), b);
+                    let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
+                    let i = _mm256_cvtps_epi32(f);
+                    let words = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
+                    _mm_storel_epi64(dst.as_mut_ptr() as *mut __m128i, _mm_packus_epi16(words, words));
+                }
             }
-            // Each value is a whole number in 0..=255.
-            for (d, &i) in dst.iter_mut().zip(&ints) {
-                *d = i as u8;
+            for (o, &s) in out[whole..].iter_mut().zip(&sums[whole..]) {
+                *o = crate::quant::requantize(s + bias, m);
             }
-        }
-        for (o, &s) in out[whole..].iter_mut().zip(&sums[whole..]) {
-            *o = crate::quant::requantize(s + bias, m);
-        }
+        })
+    }
+
+    /// [`super::QPath::requantize_rows`] with AVX-512F: sixteen sums per step, the last step
+    /// masked, narrowed to bytes and stored by `vpmovusdb` (the values are whole numbers in
+    /// 0..=255, so its unsigned saturation changes none).
+    ///
+    /// # Safety
+    /// AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn requantize_avx512(tile: &super::RequantizeTile, out: &mut [u8]) {
+        let (lo, hi) = (_mm512_setzero_ps(), _mm512_set1_ps(255.0));
+        tile.rows(out, |sums, bias, m, out| {
+            let (b, mv) = (_mm512_set1_epi32(bias), _mm512_set1_ps(m));
+            for (chunk, dst) in sums.chunks(16).zip(out.chunks_mut(16)) {
+                let mask: __mmask16 = if chunk.len() == 16 { !0 } else { (1u16 << chunk.len()) - 1 };
+                // SAFETY: the mask covers `chunk.len()` values of `chunk` and as many bytes of
+                // `dst`; masked-off lanes are neither read nor written.
+                unsafe {
+                    let v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(mask, chunk.as_ptr()), b);
+                    let f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), mv), lo), hi);
+                    _mm512_mask_cvtusepi32_storeu_epi8(dst.as_mut_ptr() as *mut i8, mask, _mm512_cvtps_epi32(f));
+                }
+            }
+        })
     }
 
     /// [`super::interleave4`]'s whole steps of 16 pixels; returns how many pixels it wrote.
@@ -419,6 +492,16 @@ mod x86 {
         }};
     }
 
+    /// `v`, which LLVM cannot see through: an empty `asm!` that may have changed the register,
+    /// and that it neither hoists nor merges (it is not `pure`). No instruction is emitted.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn opaque_ymm(mut v: __m256i) -> __m256i {
+        // SAFETY: the template is empty; it reads and writes only `v`'s register.
+        unsafe { std::arch::asm!("/* {0} */", inout(ymm_reg) v, options(nomem, nostack, preserves_flags)) };
+        v
+    }
+
     /// The AVX2 triple on 12 ymm accumulators.
     ///
     /// # Safety
@@ -429,9 +512,11 @@ mod x86 {
         peak_loop!(
             _mm256_setzero_si256(),
             _mm256_set1_epi32,
-            // The accumulator is also the unsigned operand: with the loop's constant bytes
-            // instead, LLVM hoists `vpmaddubsw` and `vpmaddwd` out of the loop and times adds.
-            |a, xv, wv| _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_xor_si256(a, xv), wv), ones)),
+            // The activations pass through an empty `asm!` first: with the loop's constant
+            // bytes LLVM hoists `vpmaddubsw` and `vpmaddwd` out of the loop and times adds.
+            // (Feeding the accumulator back in as the operand instead made each chain four
+            // instructions long, and the kernels ran at 105% of that loop.)
+            |a, xv, wv| _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(opaque_ymm(xv), wv), ones)),
             _mm256_add_epi32,
             [i32; 8],
             x,
