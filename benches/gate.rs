@@ -27,8 +27,9 @@ use nin_bench::conv1x1::{Conv1x1Kernel, PreparedWeights};
 use nin_bench::gap::GapKernel;
 use nin_bench::measure::{CHAIN_SEED, ChainData};
 use nin_bench::mlpconv::{MlpconvKernel, PreparedChain};
-use nin_bench::problem::QConv1x1Problem;
+use nin_bench::problem::{QConv1x1Problem, QGapProblem};
 use nin_bench::qconv::{PreparedQLayer, QConv1x1Kernel};
+use nin_bench::qgap::QGapKernel;
 use nin_bench::quant::QConvData;
 use nin_bench::registry::Registry;
 use nin_bench::tensor::{AlignedBuf, seeded_uniform, zeroed};
@@ -66,6 +67,12 @@ enum Work {
         prepared: PreparedQLayer,
         output: Vec<u8>,
     },
+    QGap {
+        kernel: &'static dyn QGapKernel,
+        problem: QGapProblem,
+        input: Vec<u8>,
+        output: Vec<u8>,
+    },
     Mlpconv {
         kernel: &'static dyn MlpconvKernel,
         problem: MlpconvProblem,
@@ -96,6 +103,9 @@ impl Work {
             }
             Work::QConv { kernel, problem, input, prepared, output } => {
                 kernel.run(problem, black_box(input), prepared, None, black_box(output)).expect("run");
+            }
+            Work::QGap { kernel, problem, input, output } => {
+                kernel.run(problem, black_box(input), None, black_box(output)).expect("run");
             }
             Work::Mlpconv { kernel, problem, input, prepared, output } => {
                 kernel.run(problem, black_box(input), prepared, black_box(output)).expect("run");
@@ -130,6 +140,10 @@ fn work(case: String) -> Work {
         let data = QConvData::seeded(&problem, 1);
         let prepared = kernel.prepare(&problem, &data.layer).expect("prepare");
         Work::QConv { output: vec![0; problem.conv().output_len()], input: data.input, kernel, problem, prepared }
+    } else if let Some(kernel) = kernel.as_qgap() {
+        let problem: QGapProblem = problem.parse().expect("gate problem");
+        let input = nin_bench::quant::seeded_activations(problem.gap().input_len(), 1);
+        Work::QGap { output: vec![0; problem.gap().output_len()], input, kernel, problem }
     } else if let Some(kernel) = kernel.as_mlpconv() {
         let problem: MlpconvProblem = problem.parse().expect("gate problem");
         let data = ChainData::seeded(&problem, CHAIN_SEED);

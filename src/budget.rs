@@ -10,7 +10,7 @@
 use std::fmt;
 
 use crate::error::{NinError, Result};
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem, QGapProblem};
 
 /// How many bytes commands may allocate, and where that figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,14 @@ fn qconv_bytes(p: &QConv1x1Problem, runners: u64, verify: bool) -> u64 {
     sum([data, per_runner.saturating_mul(runners), reference])
 }
 
+fn qgap_bytes(p: &QGapProblem, runners: u64, verify: bool) -> u64 {
+    let g = p.gap();
+    // Per runner: its u8 output and its i32 sums; the reference's are the same size.
+    let per_runner = 5u64.saturating_mul(g.output_len() as u64);
+    let reference = if verify { per_runner } else { 0 };
+    sum([g.input_len() as u64, per_runner.saturating_mul(runners), reference])
+}
+
 fn gap_bytes(p: &GapProblem, runners: u64, verify: bool) -> u64 {
     let reference = if verify { f64s(2 * p.output_len()) } else { 0 };
     sum([f32s(p.input_len()), f32s(p.output_len()).saturating_mul(runners), reference])
@@ -133,6 +141,7 @@ pub fn verify_bytes(problem: &Problem) -> u64 {
         Problem::Gap(p) => gap_bytes(p, 1, true),
         Problem::Mlpconv(p) => chain_bytes(p, 1, true),
         Problem::QConv1x1(p) => qconv_bytes(p, 1, true),
+        Problem::QGap(p) => qgap_bytes(p, 1, true),
     }
 }
 
@@ -144,6 +153,7 @@ pub fn timing_bytes(problem: &Problem, runners: u64) -> u64 {
         Problem::Gap(p) => gap_bytes(p, runners, false),
         Problem::Mlpconv(p) => chain_bytes(p, runners, false),
         Problem::QConv1x1(p) => qconv_bytes(p, runners, false),
+        Problem::QGap(p) => qgap_bytes(p, runners, false),
     }
 }
 

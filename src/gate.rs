@@ -29,6 +29,8 @@ pub const GAP_PROBLEMS: [&str; 2] = ["1x1000x6x6", "4x64x7x7,nhwc"];
 pub const MLPCONV_PROBLEMS: [&str; 2] = ["1x96x12x12:96:96", "1x192x8x8:10,gap"];
 /// Int8 convolutions of the gate: NIN-CIFAR10's class maps and a 96-channel cccp layer.
 pub const QCONV_PROBLEMS: [&str; 2] = ["1x192x8x8:10,u8s8", "1x96x12x12:96,u8s8"];
+/// Int8 GAPs of the gate: NIN-ImageNet's class maps, and a batch in NHWC.
+pub const QGAP_PROBLEMS: [&str; 2] = ["1x1000x6x6,u8", "8x192x8x8,u8,nhwc"];
 /// Default threshold: an increase of more than this many percent fails.
 pub const DEFAULT_MAX_INCREASE_PCT: f64 = 3.0;
 
@@ -49,6 +51,7 @@ pub fn cases_of(registry: &Registry) -> Vec<String> {
                 Op::Gap => &GAP_PROBLEMS,
                 Op::Mlpconv => &MLPCONV_PROBLEMS,
                 Op::QConv1x1 => &QCONV_PROBLEMS,
+                Op::QGap => &QGAP_PROBLEMS,
             };
             problems.iter().map(move |p| format!("{} {p}", k.name()))
         })
@@ -167,6 +170,7 @@ mod tests {
                 Op::Gap => GAP_PROBLEMS.len(),
                 Op::Mlpconv => MLPCONV_PROBLEMS.len(),
                 Op::QConv1x1 => QCONV_PROBLEMS.len(),
+                Op::QGap => QGAP_PROBLEMS.len(),
             };
             assert_eq!(count, expected, "{}", k.name());
         }

@@ -16,6 +16,8 @@ pub enum Op {
     Mlpconv,
     /// An int8 1×1 convolution (u8 activations, s8 weights, requantized to u8).
     QConv1x1,
+    /// An int8 global average pooling (u8 in, requantized u8 means out).
+    QGap,
 }
 
 impl Op {
@@ -26,6 +28,7 @@ impl Op {
             Op::Gap => "gap",
             Op::Mlpconv => "mlpconv",
             Op::QConv1x1 => "qconv1x1",
+            Op::QGap => "qgap",
         }
     }
 }

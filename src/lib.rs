@@ -49,6 +49,7 @@ pub mod npy;
 pub mod peers;
 pub mod problem;
 pub mod qconv;
+pub mod qgap;
 pub mod quant;
 pub mod reference;
 pub mod registry;

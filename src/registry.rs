@@ -19,6 +19,7 @@ use crate::mlpconv::MlpconvKernel;
 use crate::mlpconv::fused::MlpconvFused;
 use crate::mlpconv::unfused::MlpconvUnfused;
 use crate::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
+use crate::qgap::{QGapKernel, QGapNaive, QGapPath, QGapSimd};
 use crate::simd::SimdPolicy;
 
 /// Every 1×1 convolution kernel, the pulp ones with the ISA `policy` selects.
@@ -50,6 +51,13 @@ pub fn qconv1x1_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn QConv1x1Kernel>>
     vec![Box::new(QConvNaive), Box::new(simd)]
 }
 
+/// Every int8 GAP kernel, the SIMD one on the path that matches `policy`
+/// ([`QGapPath::for_policy`]).
+pub fn qgap_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn QGapKernel>> {
+    let simd = QGapSimd::on(QGapPath::for_policy(policy)).expect("for_policy picks an available path");
+    vec![Box::new(QGapNaive), Box::new(simd)]
+}
+
 /// Every 1×1 convolution kernel, with the ISA policy of the environment
 /// ([`SimdPolicy::from_env`]).
 pub fn conv1x1_kernels() -> Vec<Box<dyn Conv1x1Kernel>> {
@@ -74,6 +82,7 @@ pub struct Registry {
     gap: Vec<Box<dyn GapKernel>>,
     mlpconv: Vec<Box<dyn MlpconvKernel>>,
     qconv1x1: Vec<Box<dyn QConv1x1Kernel>>,
+    qgap: Vec<Box<dyn QGapKernel>>,
 }
 
 impl Registry {
@@ -84,6 +93,7 @@ impl Registry {
             gap: gap_kernels_with(policy),
             mlpconv: mlpconv_kernels_with(policy),
             qconv1x1: qconv1x1_kernels_with(policy),
+            qgap: qgap_kernels_with(policy),
         }
     }
 
@@ -106,6 +116,7 @@ impl Registry {
             OwnedKernel::Gap(k) => self.gap.push(k),
             OwnedKernel::Mlpconv(k) => self.mlpconv.push(k),
             OwnedKernel::QConv1x1(k) => self.qconv1x1.push(k),
+            OwnedKernel::QGap(k) => self.qgap.push(k),
         }
         Ok(self)
     }
@@ -130,6 +141,11 @@ impl Registry {
         &self.qconv1x1
     }
 
+    /// The int8 GAP kernels.
+    pub fn qgap(&self) -> &[Box<dyn QGapKernel>] {
+        &self.qgap
+    }
+
     /// Descriptions of every kernel: conv, then GAP, then the fused chains.
     pub fn info(&self) -> Vec<KernelInfo> {
         self.all().map(|k| k.info()).collect()
@@ -141,7 +157,8 @@ impl Registry {
         let gap = self.gap.iter().map(|k| AnyKernel::Gap(k.as_ref()));
         let chains = self.mlpconv.iter().map(|k| AnyKernel::Mlpconv(k.as_ref()));
         let int8 = self.qconv1x1.iter().map(|k| AnyKernel::QConv1x1(k.as_ref()));
-        conv.chain(gap).chain(chains).chain(int8)
+        let int8_gap = self.qgap.iter().map(|k| AnyKernel::QGap(k.as_ref()));
+        conv.chain(gap).chain(chains).chain(int8).chain(int8_gap)
     }
 
     /// The kernel called `name`, of operation `op` when one is given, or an error listing the
@@ -208,6 +225,8 @@ pub enum AnyKernel<'a> {
     Mlpconv(&'a dyn MlpconvKernel),
     /// An int8 1×1 convolution kernel.
     QConv1x1(&'a dyn QConv1x1Kernel),
+    /// An int8 GAP kernel.
+    QGap(&'a dyn QGapKernel),
 }
 
 impl<'a> AnyKernel<'a> {
@@ -218,6 +237,7 @@ impl<'a> AnyKernel<'a> {
             AnyKernel::Gap(k) => k,
             AnyKernel::Mlpconv(k) => k,
             AnyKernel::QConv1x1(k) => k,
+            AnyKernel::QGap(k) => k,
         }
     }
 
@@ -234,6 +254,11 @@ impl<'a> AnyKernel<'a> {
     /// As an int8 1×1 convolution kernel, if it is one.
     pub fn as_qconv1x1(self) -> Option<&'a dyn QConv1x1Kernel> {
         if let AnyKernel::QConv1x1(k) = self { Some(k) } else { None }
+    }
+
+    /// As an int8 GAP kernel, if it is one.
+    pub fn as_qgap(self) -> Option<&'a dyn QGapKernel> {
+        if let AnyKernel::QGap(k) = self { Some(k) } else { None }
     }
 
     /// As a chain kernel, if it is one.
@@ -258,6 +283,7 @@ impl<'a> AnyKernel<'a> {
             AnyKernel::Gap(k) => k.info(),
             AnyKernel::Mlpconv(k) => k.info(),
             AnyKernel::QConv1x1(k) => k.info(),
+            AnyKernel::QGap(k) => k.info(),
         }
     }
 }
@@ -272,6 +298,8 @@ pub enum OwnedKernel {
     Mlpconv(Box<dyn MlpconvKernel>),
     /// An int8 1×1 convolution kernel.
     QConv1x1(Box<dyn QConv1x1Kernel>),
+    /// An int8 GAP kernel.
+    QGap(Box<dyn QGapKernel>),
 }
 
 impl OwnedKernel {
@@ -282,6 +310,7 @@ impl OwnedKernel {
             OwnedKernel::Gap(k) => AnyKernel::Gap(k.as_ref()),
             OwnedKernel::Mlpconv(k) => AnyKernel::Mlpconv(k.as_ref()),
             OwnedKernel::QConv1x1(k) => AnyKernel::QConv1x1(k.as_ref()),
+            OwnedKernel::QGap(k) => AnyKernel::QGap(k.as_ref()),
         }
     }
 }

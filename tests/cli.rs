@@ -20,7 +20,7 @@ fn list_json_has_every_kernel_with_name_and_op() {
     assert_eq!(rows.len(), Registry::from_env().all().count());
     for row in rows {
         assert!(row["name"].is_string() && row["isa"].is_string());
-        assert!(["conv1x1", "gap", "mlpconv", "qconv1x1"].contains(&row["op"].as_str().unwrap()));
+        assert!(["conv1x1", "gap", "mlpconv", "qconv1x1", "qgap"].contains(&row["op"].as_str().unwrap()));
     }
 }
 

@@ -10,8 +10,9 @@ mod common;
 use common::{ConvData, policies, problems};
 use nin_bench::blocking::{AVX2_TILE, AVX512_TILE};
 use nin_bench::measure::ChainData;
-use nin_bench::problem::QConv1x1Problem;
+use nin_bench::problem::{QConv1x1Problem, QGapProblem};
 use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
+use nin_bench::qgap::{QGapKernel, QGapNaive, QGapPath, QGapSimd};
 use nin_bench::quant::QConvData;
 use nin_bench::registry::{conv1x1_kernels_with, gap_kernels_with, mlpconv_kernels_with};
 use nin_bench::tensor::seeded_uniform;
@@ -269,6 +270,30 @@ fn int8_kernels_stay_inside_buffers_that_touch_guard_pages() {
         }
     }
     eprintln!("{checked} guarded int8 runs");
+}
+
+/// Int8 GAPs around the row steps (NCHW) and channel blocks (NHWC): every kernel on every
+/// int8 GAP path this CPU has, its u8 input and output and its i32 sums against guard pages.
+#[test]
+fn int8_gap_kernels_stay_inside_buffers_that_touch_guard_pages() {
+    let shapes = ["1x1x1x1,u8", "3x5x6x6,u8", "2x9x1x71,u8", "2x70x3x3,u8,nhwc", "1x17x5x5,u8,nhwc"];
+    let mut kernels: Vec<Box<dyn QGapKernel>> = vec![Box::new(QGapNaive)];
+    kernels.extend(QGapPath::ALL.into_iter().filter_map(|p| QGapSimd::on(p).ok()).map(|k| Box::new(k) as Box<_>));
+    for (i, s) in shapes.iter().enumerate() {
+        let p: QGapProblem = s.parse().unwrap();
+        let input = nin_bench::quant::seeded_activations(p.gap().input_len(), 9100 + i as u64);
+        let (sums, out) = nin_bench::quant::reference::qgap(&p, &input, nin_bench::quant::gap_multiplier(&p));
+        for kernel in &kernels {
+            for place in PLACES {
+                let x = Guarded::new(&input, place);
+                let mut y = Guarded::new(&vec![0u8; out.len()], place);
+                let mut got = Guarded::new(&vec![0i32; out.len()], place);
+                kernel.run(&p, x.slice(), Some(got.slice_mut()), y.slice_mut()).unwrap();
+                let what = format!("{} [{}] on {p}, {place:?}", kernel.name(), kernel.isa());
+                assert_eq!((got.slice(), y.slice()), (&sums[..], &out[..]), "{what}");
+            }
+        }
+    }
 }
 
 #[test]

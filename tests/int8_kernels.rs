@@ -1,11 +1,12 @@
 //! Every int8 kernel, on every int8 path this CPU has and on emulated VNNI, agrees with the
 //! integer reference bit for bit: accumulators and u8 outputs, on shapes chosen around the
 //! tiles (K around the groups of 4, Cout around NR, pixels around MR), strides, both layouts,
-//! with and without bias.
+//! with and without bias. The int8 GAP kernels likewise, on sums and outputs.
 
-use nin_bench::problem::QConv1x1Problem;
+use nin_bench::problem::{QConv1x1Problem, QGapProblem};
 use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
-use nin_bench::quant::{QLayer, WeightRange, reference, seeded_activations};
+use nin_bench::qgap::{QGapKernel, QGapNaive, QGapPath, QGapSimd};
+use nin_bench::quant::{QLayer, WeightRange, gap_multiplier, reference, seeded_activations};
 
 fn kernels() -> Vec<Box<dyn QConv1x1Kernel>> {
     let mut out: Vec<Box<dyn QConv1x1Kernel>> = vec![Box::new(QConvNaive)];
@@ -118,5 +119,58 @@ fn the_int8_peak_loop_runs_on_every_path_this_cpu_has() {
         // SAFETY: the path is available.
         let (a, b) = unsafe { (path.peak_loop(), path.peak_loop()) };
         assert_eq!(a, b, "{}: the loop is deterministic", path.name());
+    }
+}
+
+fn gap_kernels() -> Vec<Box<dyn QGapKernel>> {
+    let mut out: Vec<Box<dyn QGapKernel>> = vec![Box::new(QGapNaive)];
+    for path in QGapPath::ALL {
+        match QGapSimd::on(path) {
+            Ok(k) => out.push(Box::new(k)),
+            Err(_) => eprintln!("skipped: this CPU has no int8 GAP path {}", path.name()),
+        }
+    }
+    out
+}
+
+#[test]
+fn every_int8_gap_kernel_matches_the_integer_reference_bit_for_bit() {
+    // Rows around the 8-, 16-, 32- and 64-byte steps (NCHW) and channels around the blocks of
+    // 8, 16, 32 and 64 (NHWC); one channel, one pixel, NIN's class maps.
+    let mut shapes = Vec::new();
+    for hw in ["1x1", "1x7", "3x3", "4x4", "5x5", "6x6", "1x33", "8x8", "9x9", "13x13"] {
+        for c in [1, 7, 8, 9, 16, 17, 33, 64, 65] {
+            for layout in ["", ",nhwc"] {
+                shapes.push(format!("2x{c}x{hw},u8{layout}"));
+            }
+        }
+    }
+    shapes.extend(["1x1000x6x6,u8".into(), "3x10x8x8,u8,nhwc".into(), "1x2x56x56,u8".into()]);
+    let kernels = gap_kernels();
+    for (i, s) in shapes.iter().enumerate() {
+        let p: QGapProblem = s.parse().unwrap();
+        let x = seeded_activations(p.gap().input_len(), 500 + i as u64);
+        let (sums, out) = reference::qgap(&p, &x, gap_multiplier(&p));
+        for k in &kernels {
+            let (mut got_sums, mut y) = (vec![-1i32; out.len()], vec![0u8; out.len()]);
+            k.run(&p, &x, Some(&mut got_sums), &mut y).unwrap();
+            assert_eq!((&got_sums, &y), (&sums, &out), "{} ({}) on {p}", k.name(), k.isa());
+            let mut again = vec![0u8; out.len()];
+            k.run(&p, &x, None, &mut again).unwrap();
+            assert_eq!(again, out, "{} ({}) on {p} without the sums", k.name(), k.isa());
+        }
+    }
+}
+
+#[test]
+fn int8_gap_of_all_255s_averages_to_255_and_wrong_lengths_are_errors() {
+    let p: QGapProblem = "2x70x23x23,u8,nhwc".parse().unwrap();
+    let x = vec![255u8; p.gap().input_len()];
+    for k in gap_kernels() {
+        let mut y = vec![0u8; 2 * 70];
+        k.run(&p, &x, None, &mut y).unwrap();
+        assert!(y.iter().all(|&v| v == 255), "{} ({})", k.name(), k.isa());
+        assert!(k.run(&p, &x[1..], None, &mut y).is_err(), "{}: short input", k.name());
+        assert!(k.run(&p, &x, None, &mut y[1..]).is_err(), "{}: short output", k.name());
     }
 }

@@ -48,7 +48,9 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
     let other = if peer.is_some() { None } else { against.map(|a| registry.kernel(a)).transpose()? };
     // An int8 kernel may be timed against an f32 conv kernel on its f32 twin: the same layer,
     // the same multiply-accumulates, with ReLU, so the time ratio is the ratio of MAC/s.
-    let f32_twin = other.as_ref().is_some_and(|o| op == crate::Op::QConv1x1 && o.info().op == crate::Op::Conv1x1);
+    let f32_twin = other.as_ref().is_some_and(|o| {
+        matches!((op, o.info().op), (crate::Op::QConv1x1, crate::Op::Conv1x1) | (crate::Op::QGap, crate::Op::Gap))
+    });
     if let Some(other) = &other
         && other.info().op != op
         && !f32_twin
@@ -76,6 +78,7 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
     let peaks: Vec<(usize, Option<f64>)> = counts.into_iter().map(|t| (t, peak(t))).collect();
     let limit = |p: &Problem, t: usize| match p {
         Problem::Gap(p) => Some(machine::read_bandwidth_gbps_threads(p.input_len() * 4, 0.05, t)),
+        Problem::QGap(p) => Some(machine::read_bandwidth_gbps_threads(p.gap().input_len(), 0.05, t)),
         _ => peaks.iter().find(|(n, _)| *n == t).and_then(|(_, v)| *v),
     };
     let mut rows: Vec<RunRow> = Vec::new();
@@ -87,6 +90,7 @@ pub(super) fn run_kernel(registry: &Registry, req: RunRequest) -> CommandResult 
         let mut first = first.against(first_limit);
         let twin = match problem {
             Problem::QConv1x1(q) if f32_twin => Some(Problem::Conv1x1(*q.conv())),
+            Problem::QGap(q) if f32_twin => Some(Problem::Gap(*q.gap())),
             _ => None,
         };
         let twin_data = twin.as_ref().map(ProblemData::seeded);
@@ -144,6 +148,9 @@ fn run_against_limit(
             (READ_PASS, Problem::Gap(p), AnyKernel::Gap(k)) => {
                 crate::measure::time_gap_against_bandwidth(k, p, budget)?
             }
+            (READ_PASS, Problem::QGap(p), AnyKernel::QGap(k)) => {
+                crate::measure::time_qgap_against_bandwidth(k, p, budget)?
+            }
             (INT8_PEAK, Problem::QConv1x1(p), AnyKernel::QConv1x1(k)) => {
                 crate::measure::time_qconv_against_int8_peak(k, p, budget)?
             }
@@ -194,6 +201,7 @@ fn print_run_header(op: crate::Op, peak: Option<f64>) {
         crate::Op::Gap => ("GFLOP/s", "of read bw"),
         // Two integer operations per multiply-accumulate; no int8 peak yet.
         crate::Op::QConv1x1 => ("GOP/s", "of peak"),
+        crate::Op::QGap => ("GOP/s", "of read bw"),
         _ => ("GFLOP/s", "of FMA peak"),
     };
     println!(

@@ -14,9 +14,10 @@ use crate::gap::GapKernel;
 use crate::kernel::{KernelId, Role};
 use crate::mlpconv::MlpconvKernel;
 use crate::peers::Peer;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem, QGapProblem};
 use crate::qconv::QConv1x1Kernel;
-use crate::quant::QConvData;
+use crate::qgap::QGapKernel;
+use crate::quant::{QConvData, seeded_activations};
 use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use crate::timing::{Rounds, Timing, TimingBudget, measure, measure_in_turn};
@@ -178,6 +179,8 @@ pub enum ProblemData {
     Chain(Arc<ChainData>),
     /// Input and layer of an int8 convolution.
     QConv(Arc<QConvData>),
+    /// The u8 input of an int8 GAP.
+    QGap(Arc<Vec<u8>>),
 }
 
 impl ProblemData {
@@ -189,6 +192,7 @@ impl ProblemData {
             Problem::Gap(p) => ProblemData::Gap(Arc::new(seeded_uniform(p.input_len(), 1))),
             Problem::Mlpconv(p) => ProblemData::Chain(Arc::new(ChainData::seeded(p, CHAIN_SEED))),
             Problem::QConv1x1(p) => ProblemData::QConv(Arc::new(QConvData::seeded(p, 1))),
+            Problem::QGap(p) => ProblemData::QGap(Arc::new(seeded_activations(p.gap().input_len(), 1))),
         }
     }
 }
@@ -363,6 +367,18 @@ impl<'a> Call<'a> {
         Ok(Call { prepare_seconds: Some(prepare_seconds), ..call })
     }
 
+    /// Int8 GAP `kernel` on `p` with input `x` (which a read pass timed beside it may share).
+    /// Its rows count one add per input value, as the f32 GAP rows do.
+    pub fn qgap_on(kernel: &'a dyn QGapKernel, p: &'a QGapProblem, x: Arc<Vec<u8>>, threads: usize) -> Result<Self> {
+        let mut y = vec![0u8; p.gap().output_len()];
+        let threads = kernel.info().threads.used_in(threads);
+        with_threads(threads, || kernel.run(p, &x, None, &mut y))??;
+        let body = move || drop(kernel.run(p, std::hint::black_box(&x), None, std::hint::black_box(&mut y)));
+        let work = (p.gap().input_len() as f64, p.bytes() as f64);
+        let call = Call::new(Runner::Kernel(kernel.id()), Some(Problem::QGap(*p)), threads, work, body);
+        Ok(Call { limit: (Limit::ReadBandwidth, None), ..call })
+    }
+
     /// Any registered kernel on a problem of its operation, on `data` (the problem's seeded
     /// data, [`ProblemData::seeded`], which the calls timed beside it may share).
     pub fn kernel(kernel: AnyKernel<'a>, p: &'a Problem, data: &ProblemData, threads: usize) -> Result<Self> {
@@ -377,6 +393,7 @@ impl<'a> Call<'a> {
             (Problem::QConv1x1(p), AnyKernel::QConv1x1(k), ProblemData::QConv(d)) => {
                 Call::qconv_on(k, p, d.clone(), threads)
             }
+            (Problem::QGap(p), AnyKernel::QGap(k), ProblemData::QGap(x)) => Call::qgap_on(k, p, x.clone(), threads),
             _ => Err(NinError::Shape {
                 what: p.to_string(),
                 reason: format!(

@@ -5,8 +5,9 @@ use super::data::ChainData;
 use crate::conv1x1::Conv1x1Kernel;
 use crate::gap::GapKernel;
 use crate::mlpconv::MlpconvKernel;
-use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, MlpconvProblem, Problem, QConv1x1Problem, QGapProblem};
 use crate::qconv::QConv1x1Kernel;
+use crate::qgap::QGapKernel;
 use crate::quant::QConvData;
 use crate::quant::reference::QConvExpected;
 use crate::reference::Reference;
@@ -47,13 +48,28 @@ pub fn check_qconv(
     let (mut acc, mut y) = (vec![0i32; len], vec![0u8; len]);
     let prepared = kernel.prepare(p, &data.layer).map_err(|e| e.to_string())?;
     kernel.run(p, &data.input, &prepared, Some(&mut acc), &mut y).map_err(|e| e.to_string())?;
-    if let Some(i) = (0..len).find(|&i| acc[i] != expected.acc[i]) {
-        return Err(format!("accumulator {i} is {}, the integer reference's {}", acc[i], expected.acc[i]));
-    }
-    if let Some(i) = (0..len).find(|&i| y[i] != expected.out[i]) {
-        return Err(format!("output {i} is {}, the integer reference's {}", y[i], expected.out[i]));
-    }
+    first_difference("accumulator", &acc, &expected.acc)?;
+    first_difference("output", &y, &expected.out)?;
     Ok(0.0)
+}
+
+/// Runs an int8 GAP `kernel` on `p` once: its sums and outputs must equal the integer
+/// reference's exactly.
+pub fn check_qgap(kernel: &dyn QGapKernel, p: &QGapProblem, x: &[u8], expected: &(Vec<i32>, Vec<u8>)) -> CheckOutcome {
+    let len = p.gap().output_len();
+    let (mut sums, mut y) = (vec![-1i32; len], vec![0u8; len]);
+    kernel.run(p, x, Some(&mut sums), &mut y).map_err(|e| e.to_string())?;
+    first_difference("sum", &sums, &expected.0)?;
+    first_difference("output", &y, &expected.1)?;
+    Ok(0.0)
+}
+
+/// An error naming the first index where `got` and the integer reference's `want` differ.
+fn first_difference<T: PartialEq + std::fmt::Display>(what: &str, got: &[T], want: &[T]) -> Result<(), String> {
+    match got.iter().zip(want).position(|(g, w)| g != w) {
+        Some(i) => Err(format!("{what} {i} is {}, the integer reference's {}", got[i], want[i])),
+        None => Ok(()),
+    }
 }
 
 /// [`check_conv`] for a GAP kernel.
@@ -106,6 +122,12 @@ pub fn check_all(
             let expected = crate::quant::reference::qconv1x1(p, &data.input, &data.layer);
             let kernels = registry.qconv1x1().iter().filter(|k| wanted(k.name()));
             kernels.map(|k| (k.name(), check_qconv(k.as_ref(), p, &data, &expected))).collect()
+        }
+        Problem::QGap(p) => {
+            let x = crate::quant::seeded_activations(p.gap().input_len(), seed);
+            let expected = crate::quant::reference::qgap(p, &x, crate::quant::gap_multiplier(p));
+            let kernels = registry.qgap().iter().filter(|k| wanted(k.name()));
+            kernels.map(|k| (k.name(), check_qgap(k.as_ref(), p, &x, &expected))).collect()
         }
         Problem::Mlpconv(p) => {
             let data = ChainData::seeded(p, seed);

@@ -13,8 +13,9 @@ use crate::error::Result;
 use crate::gap::GapKernel;
 use crate::kernel::KernelId;
 use crate::problem::Problem;
-use crate::problem::{Conv1x1Problem, GapProblem, QConv1x1Problem};
+use crate::problem::{Conv1x1Problem, GapProblem, QConv1x1Problem, QGapProblem};
 use crate::qconv::{QConv1x1Kernel, QPath};
+use crate::qgap::QGapKernel;
 use crate::quant::QConvData;
 use crate::tensor::seeded_uniform;
 use crate::timing::{Timing, TimingBudget};
@@ -220,6 +221,29 @@ pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget
     let (t, t_pass) = (timed.rounds.timing(0), timed.rounds.timing(1));
     let (median, p90) = share_of_limit(p.bytes() as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
     Ok(PeakShare { problem: Problem::Gap(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile: None })
+}
+
+/// [`time_gap_against_bandwidth`] for an int8 GAP kernel: the read pass covers the same
+/// number of bytes as its u8 input.
+pub fn time_qgap_against_bandwidth(
+    kernel: &dyn QGapKernel,
+    p: &QGapProblem,
+    budget: TimingBudget,
+) -> Result<PeakShare> {
+    let input_len = p.gap().input_len();
+    let x = Arc::new(crate::quant::seeded_activations(input_len, 1));
+    let pass_input = Arc::new(seeded_uniform(input_len.div_ceil(4), 1));
+    let input_bytes = (4 * input_len.div_ceil(4)) as f64;
+    let mut calls = [
+        Call::qgap_on(kernel, p, x, 1)?,
+        Call::limit_loop("read pass", 1, (0.0, input_bytes), move || {
+            std::hint::black_box(crate::machine::read_pass(std::hint::black_box(&pass_input)));
+        }),
+    ];
+    let timed = time_in_turn(&mut calls, budget)?;
+    let (t, t_pass) = (timed.rounds.timing(0), timed.rounds.timing(1));
+    let (median, p90) = share_of_limit(p.bytes() as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
+    Ok(PeakShare { problem: Problem::QGap(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile: None })
 }
 
 /// A rayon kernel's speed-up from the threads, and the machine's own in the same moments

@@ -22,5 +22,5 @@ pub use data::{CHAIN_SEED, ChainData, conv_bytes, conv_data};
 pub use hot_pool::HotPool;
 pub use limits::{
     L1TileShare, PeakShare, ThreadScaling, TileShare, time_conv_against_peak, time_conv_scaling,
-    time_gap_against_bandwidth, time_qconv_against_int8_peak, time_tiles_against_peak,
+    time_gap_against_bandwidth, time_qconv_against_int8_peak, time_qgap_against_bandwidth, time_tiles_against_peak,
 };

@@ -113,6 +113,17 @@ impl QGapProblem {
     pub fn gap(&self) -> &GapProblem {
         &self.gap
     }
+
+    /// Bytes a kernel must move: the u8 input read once and the u8 output written once.
+    pub fn bytes(&self) -> u64 {
+        (self.gap.input_len() + self.gap.output_len()) as u64
+    }
+}
+
+impl serde::Serialize for QGapProblem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 impl fmt::Display for QGapProblem {

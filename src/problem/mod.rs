@@ -43,6 +43,8 @@ pub enum Problem {
     Mlpconv(MlpconvProblem),
     /// An int8 1×1 convolution (flag `u8s8`).
     QConv1x1(QConv1x1Problem),
+    /// An int8 global average pooling (flag `u8`).
+    QGap(QGapProblem),
 }
 
 impl Problem {
@@ -53,6 +55,7 @@ impl Problem {
             Problem::Gap(_) => crate::Op::Gap,
             Problem::Mlpconv(_) => crate::Op::Mlpconv,
             Problem::QConv1x1(_) => crate::Op::QConv1x1,
+            Problem::QGap(_) => crate::Op::QGap,
         }
     }
 }
@@ -64,6 +67,7 @@ impl fmt::Display for Problem {
             Problem::Gap(p) => p.fmt(f),
             Problem::Mlpconv(p) => p.fmt(f),
             Problem::QConv1x1(p) => p.fmt(f),
+            Problem::QGap(p) => p.fmt(f),
         }
     }
 }
@@ -76,6 +80,8 @@ impl FromStr for Problem {
         let is_chain = s.matches(':').count() > 1 || has_flag("gap");
         if has_flag("u8s8") {
             s.parse().map(Problem::QConv1x1)
+        } else if has_flag("u8") {
+            s.parse().map(Problem::QGap)
         } else if is_chain {
             s.parse().map(Problem::Mlpconv)
         } else if s.contains(':') {

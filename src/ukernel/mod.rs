@@ -19,4 +19,5 @@ pub(crate) mod gap;
 pub(crate) mod gemm;
 pub(crate) mod int8;
 pub(crate) mod l1_tile;
+pub(crate) mod qgap;
 pub(crate) mod wide;
