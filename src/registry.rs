@@ -19,7 +19,9 @@ use crate::mlpconv::MlpconvKernel;
 use crate::mlpconv::fused::MlpconvFused;
 use crate::mlpconv::unfused::MlpconvUnfused;
 use crate::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
-use crate::qgap::{QGapKernel, QGapNaive, QGapPath, QGapSimd};
+use crate::qgap::naive::QGapNaive;
+use crate::qgap::simd::QGapSimd;
+use crate::qgap::{QGapKernel, QGapPath};
 use crate::simd::SimdPolicy;
 
 /// Every 1×1 convolution kernel, the pulp ones with the ISA `policy` selects.

@@ -5,7 +5,9 @@
 
 use nin_bench::problem::{QConv1x1Problem, QGapProblem};
 use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
-use nin_bench::qgap::{QGapKernel, QGapNaive, QGapPath, QGapSimd};
+use nin_bench::qgap::naive::QGapNaive;
+use nin_bench::qgap::simd::QGapSimd;
+use nin_bench::qgap::{QGapKernel, QGapPath};
 use nin_bench::quant::{QLayer, WeightRange, gap_multiplier, reference, seeded_activations};
 
 fn kernels() -> Vec<Box<dyn QConv1x1Kernel>> {

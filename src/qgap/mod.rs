@@ -2,11 +2,8 @@
 //! to u8 with [`gap_multiplier`] (the mean, in the input's scale). Every kernel agrees with
 //! [`crate::quant::reference::qgap`] bit for bit, on the sums and on the outputs.
 
-mod naive;
-mod simd;
-
-pub use naive::QGapNaive;
-pub use simd::QGapSimd;
+pub mod naive;
+pub mod simd;
 
 pub use crate::ukernel::qgap::QGapPath;
 
