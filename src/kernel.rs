@@ -125,7 +125,7 @@ impl Role {
     pub fn ops(self) -> &'static [Op] {
         match self {
             Role::Baseline => &[Op::Conv1x1, Op::Gap],
-            Role::Default => &[Op::Conv1x1, Op::Gap],
+            Role::Default => &[Op::Conv1x1, Op::Gap, Op::QConv1x1, Op::QGap],
             Role::Gemm | Role::Direct | Role::Scaling => &[Op::Conv1x1],
             Role::BandwidthShare => &[Op::Gap],
             Role::Fused | Role::Unfused => &[Op::Mlpconv],

@@ -4,7 +4,7 @@
 use super::pack::{groups, pack_pixels, pack_weights, pixels_len};
 use super::{PreparedQLayer, QConv1x1Kernel, QPath};
 use crate::error::{NinError, Result};
-use crate::kernel::{Kernel, KernelDecl, Op, Threads};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QConv1x1Problem;
 use crate::quant::{QLayer, WeightRange, requantize};
 use crate::tensor::Layout;
@@ -15,7 +15,7 @@ pub static QCONV_SIMD: KernelDecl = KernelDecl {
     name: "qconv-simd",
     op: Op::QConv1x1,
     threads: Threads::Single,
-    roles: &[],
+    roles: &[Role::Default],
     layouts: &Layout::ALL,
     description: "int8 register tile of MR output channels × NR pixels over K in groups of 4: vpdpbusd (AVX-512 or AVX-VNNI) or AVX2's vpmaddubsw, vpmaddwd, vpaddd (7-bit weights), chosen at run time",
 };

@@ -4,7 +4,7 @@
 
 use super::{QGapKernel, QGapPath};
 use crate::error::{NinError, Result};
-use crate::kernel::{Kernel, KernelDecl, Op, Threads};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QGapProblem;
 use crate::tensor::Layout;
 use crate::ukernel::int8::{QPath, RequantizeTile};
@@ -14,7 +14,7 @@ pub static QGAP_SIMD: KernelDecl = KernelDecl {
     name: "qgap-simd",
     op: Op::QGap,
     threads: Threads::Single,
-    roles: &[],
+    roles: &[Role::Default],
     layouts: &Layout::ALL,
     description: "int8 GAP: vpsadbw row sums (NCHW) or widened per-channel adds (NHWC), AVX-512BW or AVX2, chosen at run time",
 };

@@ -4,6 +4,7 @@
 //! writes `report.md`, `report.json`, `peers.svg`, `roofline.svg` and `network_time.svg` under
 //! `<out>/<machine-id>/`.
 
+mod int8;
 mod markdown;
 mod network_time;
 mod peers_chart;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{NinError, Result};
+use crate::kernel::{Op, Role};
 use crate::peers::Peer;
 use crate::problem::Problem;
 use crate::registry::Registry;
@@ -28,7 +30,7 @@ use crate::suite;
 use crate::timing::TimingBudget;
 pub use plan::ReportOptions;
 use plan::{forward_plan, matches, planned};
-pub use rows::{Against, PairedRatio, Preparation, Report, ReportRow};
+pub use rows::{Against, Int8Row, PairedRatio, Preparation, Report, ReportRow};
 pub use sanity::ABOVE_PEAK_LIMIT;
 use timings::Context;
 
@@ -56,7 +58,16 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     let chain_runners: Vec<(&str, bool)> =
         chain_kernels.iter().map(|k| (k.name(), k.info().threads.is_parallel())).collect();
     let chain_total = planned(&chain_problems, &chain_runners, &opts.filter);
-    if conv_total + gap_total + chain_total + forward_total == 0 && !matches(&opts.filter, "heads", "heads") {
+    let int8_problems = suite::int8_suite();
+    let int8_kernel = registry.playing(Op::QConv1x1, Role::Default).and_then(|k| k.as_qconv1x1());
+    // Against the one-thread direct f32 kernel (`blocked-simd`), both on 1 thread.
+    let f32_kernel = registry.playing(Op::Conv1x1, Role::Direct).and_then(|k| k.as_conv1x1());
+    let int8_runners: Vec<(&str, bool)> = int8_kernel.iter().map(|k| (k.name(), false)).collect();
+    // Two timings per layer: against the f32 kernel and against the int8 peak loop.
+    let int8_total = 2 * planned(&int8_problems, &int8_runners, &opts.filter);
+    if conv_total + gap_total + chain_total + int8_total + forward_total == 0
+        && !matches(&opts.filter, "heads", "heads")
+    {
         return Err(NinError::Empty {
             what: format!("--filter {}", crate::error::shorten(opts.filter.as_deref().unwrap_or_default())),
             reason: "matches no problem, kernel or peer of the standard suites, no model, nor \"heads\" or \"forward\""
@@ -85,7 +96,7 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     bar.set_message("probing the machine (FMA peak, bandwidth)");
     let machine = probe::probe(opts.quick, threads_all);
 
-    bar.set_length((conv_total + gap_total + chain_total + forward_total) as u64);
+    bar.set_length((conv_total + gap_total + chain_total + int8_total + forward_total) as u64);
     bar.set_position(0);
 
     let mut report = Report {
@@ -99,6 +110,7 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         peak_shares: Vec::new(),
         scaling: Vec::new(),
         bandwidth_shares: Vec::new(),
+        int8: Vec::new(),
         failures: Vec::new(),
         verified: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
@@ -137,6 +149,13 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         let before = bar.position();
         timings::chain_problem(&ctx, p, chain_kernels, &mut report)?;
         logged(before, p);
+    }
+    if let (Some(int8_kernel), Some(f32_kernel)) = (int8_kernel, f32_kernel) {
+        for p in int8_problems.iter().filter(|p| matches(&opts.filter, &p.to_string(), int8_kernel.name())) {
+            let before = bar.position();
+            int8::int8_problem(&ctx, p, (int8_kernel, f32_kernel), &mut report)?;
+            logged(before, p);
+        }
     }
     if matches(&opts.filter, "heads", "heads") {
         log("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");

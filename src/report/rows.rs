@@ -84,6 +84,10 @@ pub struct Report {
     /// On every GAP problem, `gap-simd` at 1 thread timed in turn with a read pass over the same
     /// input: its share of the read bandwidth of the input's cache level in the same moments.
     pub bandwidth_shares: Vec<PeakShare>,
+    /// On every layer of the int8 suite (`benches/suites/int8.txt`), the int8 kernel against
+    /// the f32 kernel on the same layer and against the int8 peak loop, each timed in turn on
+    /// 1 thread.
+    pub int8: Vec<Int8Row>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
@@ -106,6 +110,22 @@ pub struct Report {
     /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
     /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
     pub probe_warnings: Vec<String>,
+}
+
+/// One int8 layer: [`Report::int8`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Int8Row {
+    /// The int8 kernel's row (GOP/s: two operations per multiply-accumulate), timed in turn
+    /// with the f32 kernel; `paired_speedup` is its speed-up over it.
+    pub int8: RunRow,
+    /// The f32 kernel on the same layer (with ReLU), timed in the same rounds.
+    pub f32: RunRow,
+    /// The int8 kernel's instruction-set path.
+    pub isa: &'static str,
+    /// Median over rounds of the int8 kernel's share of the int8 peak loop, timed in turn.
+    pub int8_peak_share: f64,
+    /// The same share of the quietest tenth of rounds.
+    pub int8_peak_share_p90: f64,
 }
 
 /// What a kernel was timed against in a [`PairedRatio`]. Serialised as a name: the runner's,

@@ -39,7 +39,14 @@ pub(super) struct Context<'a> {
 impl Context<'_> {
     /// Counts a check of `name` on `shape`: true when it passed. A failure is recorded, and the
     /// `timings` it will not get are counted done on the progress bar.
-    fn passed(&self, report: &mut Report, shape: &str, name: &str, outcome: CheckOutcome, timings: usize) -> bool {
+    pub(super) fn passed(
+        &self,
+        report: &mut Report,
+        shape: &str,
+        name: &str,
+        outcome: CheckOutcome,
+        timings: usize,
+    ) -> bool {
         report.verified += 1;
         match outcome {
             Ok(_) => true,

@@ -4,13 +4,14 @@ mod cells;
 mod chains;
 mod conv;
 mod head;
+mod int8;
 mod models;
 
 use crate::report::rows::Report;
 
 /// Renders the whole report: each section in the order a reader wants them.
 pub(super) fn render(r: &Report) -> String {
-    let sections: [fn(&mut String, &Report); 14] = [
+    let sections: [fn(&mut String, &Report); 15] = [
         head::title,
         |w, r| w.push_str(&crate::report::summary::render(r)),
         head::targets,
@@ -22,6 +23,7 @@ pub(super) fn render(r: &Report) -> String {
         conv::preparation,
         chains::gap,
         chains::fused,
+        int8::int8,
         models::accounting,
         models::whole_network,
         head::verification,

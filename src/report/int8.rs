@@ -1,0 +1,48 @@
+//! The report's int8 layers: the int8 kernel verified bit for bit against the integer
+//! reference, then timed in turn against the f32 kernel on the same layer (its f32 twin, with
+//! ReLU) and against the int8 peak loop of its path, on 1 thread.
+
+use std::sync::Arc;
+
+use super::plan::timing_message;
+use super::rows::{Int8Row, Report};
+use super::timings::Context;
+use crate::conv1x1::Conv1x1Kernel;
+use crate::error::Result;
+use crate::measure::{Call, check_qconv, conv_data, time_in_turn, time_qconv_against_int8_peak};
+use crate::problem::QConv1x1Problem;
+use crate::qconv::QConv1x1Kernel;
+use crate::quant::QConvData;
+
+/// `kernels.0` (int8) on `p`: checked, then timed against `kernels.1` (f32) and against the
+/// int8 peak loop.
+pub(super) fn int8_problem(
+    ctx: &Context,
+    p: &QConv1x1Problem,
+    (int8, f32_kernel): (&dyn QConv1x1Kernel, &dyn Conv1x1Kernel),
+    report: &mut Report,
+) -> Result<()> {
+    let shape = p.to_string();
+    let data = Arc::new(QConvData::seeded(p, 1));
+    let expected = crate::quant::reference::qconv1x1(p, &data.input, &data.layer);
+    if !ctx.passed(report, &shape, int8.name(), check_qconv(int8, p, &data, &expected), 2) {
+        return Ok(());
+    }
+    let twin = *p.conv();
+    ctx.bar.set_message(timing_message(&shape, &format!("{} against {} (f32)", int8.name(), f32_kernel.name()), 1));
+    let mut calls =
+        [Call::qconv_on(int8, p, data, 1)?, Call::conv_on(f32_kernel, &twin, Arc::new(conv_data(&twin)), 1)?];
+    let [int8_row, f32_row] = time_in_turn(&mut calls, ctx.budget)?.pair_rows();
+    ctx.bar.inc(1);
+    ctx.bar.set_message(timing_message(&shape, &format!("{} against the int8 peak loop", int8.name()), 1));
+    let share = time_qconv_against_int8_peak(int8, p, ctx.budget)?;
+    ctx.bar.inc(1);
+    report.int8.push(Int8Row {
+        int8: int8_row,
+        f32: f32_row,
+        isa: int8.isa(),
+        int8_peak_share: share.median,
+        int8_peak_share_p90: share.p90,
+    });
+    Ok(())
+}
