@@ -110,7 +110,13 @@ impl QConv1x1Kernel for QConvSimd {
                     // SAFETY: `new`/`on` checked the CPU has the path; the panel holds
                     // g_len·mr·4 bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked
                     // the weights against the path's range.
-                    unsafe { self.path.run_tile(g_len, w_panel, x_tile, &mut sums) };
+                    unsafe {
+                        if cols <= nr / 2 {
+                            self.path.run_half_tile(g_len, w_panel, x_tile, &mut sums)
+                        } else {
+                            self.path.run_tile(g_len, w_panel, x_tile, &mut sums)
+                        }
+                    };
                     let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
                     let first = image + co0 * channel_stride + q0 * pixel_stride;
                     let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);

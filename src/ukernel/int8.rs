@@ -112,18 +112,45 @@ impl QPath {
     /// The path is [`available`](QPath::available); `w` holds `groups·MR·4` bytes, `x`
     /// `groups·NR·4`, `acc` MR·NR values; with [`QPath::Avx2`] every weight is 7-bit.
     pub unsafe fn run_tile(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
+        // SAFETY: the caller's guarantees.
+        unsafe { self.run_tile_part(groups, w, x, acc, false) }
+    }
+
+    /// [`QPath::run_tile`] on the first NR/2 pixels only (rows of `acc` stay NR apart; the
+    /// rest is not written), for a last tile of at most NR/2 pixels: NIN-ImageNet's 6×6 maps
+    /// end on a tile of 4 of 16. The portable paths run the whole tile.
+    ///
+    /// # Safety
+    /// As [`QPath::run_tile`].
+    pub unsafe fn run_half_tile(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
+        // SAFETY: the caller's guarantees.
+        unsafe { self.run_tile_part(groups, w, x, acc, true) }
+    }
+
+    /// # Safety
+    /// As [`QPath::run_tile`].
+    unsafe fn run_tile_part(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32], half: bool) {
         let (mr, nr) = self.dims();
-        debug_assert!(w.len() >= groups * mr * 4 && x.len() >= groups * nr * 4 && acc.len() >= mr * nr);
-        match self {
-            QPath::Scalar => portable::<4, 8>(groups, w, x, acc),
-            QPath::EmulatedVnni => portable::<8, 32>(groups, w, x, acc),
-            // SAFETY (all three): the caller checked the CPU has the path; the lengths as above.
+        assert!(
+            w.len() >= groups * mr * 4 && x.len() >= groups * nr * 4 && acc.len() >= mr * nr,
+            "tile operands too short"
+        );
+        match (self, half) {
+            (QPath::Scalar, _) => portable::<4, 8>(groups, w, x, acc),
+            (QPath::EmulatedVnni, _) => portable::<8, 32>(groups, w, x, acc),
+            // SAFETY (all six): the caller checked the CPU has the path; the lengths as above.
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx2 => unsafe { x86::avx2_4x16(groups, w.as_ptr(), x.as_ptr(), acc) },
+            (QPath::Avx2, false) => unsafe { x86::avx2_4x16::<2>(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(target_arch = "x86_64")]
-            QPath::AvxVnni => unsafe { x86::avxvnni_6x16(groups, w.as_ptr(), x.as_ptr(), acc) },
+            (QPath::Avx2, true) => unsafe { x86::avx2_4x16::<1>(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx512Vnni => unsafe { x86::avx512vnni_8x32(groups, w.as_ptr(), x.as_ptr(), acc) },
+            (QPath::AvxVnni, false) => unsafe { x86::avxvnni_6x16::<2>(groups, w.as_ptr(), x.as_ptr(), acc) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::AvxVnni, true) => unsafe { x86::avxvnni_6x16::<1>(groups, w.as_ptr(), x.as_ptr(), acc) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::Avx512Vnni, false) => unsafe { x86::avx512vnni_8x32::<2>(groups, w.as_ptr(), x.as_ptr(), acc) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::Avx512Vnni, true) => unsafe { x86::avx512vnni_8x32::<1>(groups, w.as_ptr(), x.as_ptr(), acc) },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("not available off x86-64"),
         }
@@ -213,53 +240,6 @@ pub fn interleave4(rows: [&[u8]; 4], out: &mut [u8]) {
     }
 }
 
-/// Iterations of one call of [`QPath::peak_loop`]: about 30 µs on the SIMD paths.
-pub const PEAK_ITERATIONS: usize = 8192;
-
-impl QPath {
-    /// Multiply-accumulates one [`QPath::peak_loop`] call does: 12 independent accumulators
-    /// (enough to cover `vpdpbusd`'s latency at two a cycle) of 8 or 16 i32 lanes, 4 products
-    /// each, per iteration; the portable paths count their 12 × 4 lane products.
-    pub fn peak_loop_macs(self) -> u64 {
-        let lanes = match self {
-            QPath::Avx512Vnni => 16,
-            QPath::Avx2 | QPath::AvxVnni => 8,
-            QPath::Scalar | QPath::EmulatedVnni => 1,
-        };
-        (PEAK_ITERATIONS * 12 * lanes * 4) as u64
-    }
-
-    /// The int8 peak loop: the path's multiply-accumulate (the `vpmaddubsw`, `vpmaddwd`,
-    /// `vpaddd` triple, or `vpdpbusd`) on registers only, [`QPath::peak_loop_macs`] of them.
-    /// A kernel's share of the int8 peak is its speed over this loop's, timed in turn.
-    ///
-    /// # Safety
-    /// The path is [`available`](QPath::available).
-    pub unsafe fn peak_loop(self) -> i32 {
-        let x = std::hint::black_box([3u8, 1, 4, 1]);
-        let w = std::hint::black_box([2i8, -7, 1, 8]);
-        match self {
-            // SAFETY (all three): the caller checked the path is available.
-            #[cfg(target_arch = "x86_64")]
-            QPath::Avx2 => unsafe { x86::peak_avx2(x, w) },
-            #[cfg(target_arch = "x86_64")]
-            QPath::AvxVnni => unsafe { x86::peak_avxvnni(x, w) },
-            #[cfg(target_arch = "x86_64")]
-            QPath::Avx512Vnni => unsafe { x86::peak_avx512vnni(x, w) },
-            _ => {
-                let mut acc = [0i32; 12];
-                for _ in 0..PEAK_ITERATIONS {
-                    for a in &mut acc {
-                        *a = dpbusd(*a, x, w);
-                    }
-                    acc = std::hint::black_box(acc);
-                }
-                acc.iter().fold(0, |s, &a| s.wrapping_add(a))
-            }
-        }
-    }
-}
-
 /// The tile in plain Rust, one [`dpbusd`] per (channel, pixel, group).
 #[inline(always)]
 fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
@@ -292,29 +272,29 @@ mod x86 {
             |$c:ident, $xv:ident, $wv:ident| $step:expr,
             $groups:expr, $w:expr, $x:expr, $acc:expr
         ) => {{
-            let mut c = [[$zero; 2]; $mr];
+            // NV vectors of pixels: 2 for the whole tile, 1 for its first half (a last tile of
+            // at most NR/2 pixels). The groups stay 2 vectors apart either way.
+            let mut c = [[$zero; NV]; $mr];
             for g in 0..$groups {
-                // SAFETY: group g's 8·lanes activation bytes are inside `x` (the caller's
-                // guarantee), read unaligned.
-                let (x0, x1) = unsafe {
-                    let xg = $x.add(g * 8 * $lanes) as *const $vec;
-                    ($load(xg), $load(xg.add(1)))
-                };
+                let mut xs = [$zero; NV];
+                for (v, xv) in xs.iter_mut().enumerate() {
+                    // SAFETY: group g's 8·lanes activation bytes are inside `x` (the caller's
+                    // guarantee), read unaligned.
+                    *xv = unsafe { $load(($x.add(g * 8 * $lanes) as *const $vec).add(v)) };
+                }
                 for (r, c_r) in c.iter_mut().enumerate() {
                     // SAFETY: the 4 weights of channel r in group g are inside `w` (caller).
                     let $wv = $splat(unsafe { ($w.add((g * $mr + r) * 4) as *const i32).read_unaligned() });
-                    let ($c, $xv) = (c_r[0], x0);
-                    c_r[0] = $step;
-                    let ($c, $xv) = (c_r[1], x1);
-                    c_r[1] = $step;
+                    for (acc_v, &x_v) in c_r.iter_mut().zip(&xs) {
+                        let ($c, $xv) = (*acc_v, x_v);
+                        *acc_v = $step;
+                    }
                 }
             }
             for (r, c_r) in c.iter().enumerate() {
-                // SAFETY: `acc` holds `$mr` rows of 2·lanes values.
-                unsafe {
-                    let dst = $acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec;
-                    $store(dst, c_r[0]);
-                    $store(dst.add(1), c_r[1]);
+                for (v, &acc_v) in c_r.iter().enumerate() {
+                    // SAFETY: `acc` holds `$mr` rows of 2·lanes values.
+                    unsafe { $store(($acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec).add(v), acc_v) };
                 }
             }
         }};
@@ -327,7 +307,7 @@ mod x86 {
     /// # Safety
     /// AVX2; `w` readable for `groups·16` bytes, `x` for `groups·64`; weights 7-bit.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn avx2_4x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+    pub(super) unsafe fn avx2_4x16<const NV: usize>(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         let ones = _mm256_set1_epi16(1);
         tile_mx2!(
             4,
@@ -352,7 +332,7 @@ mod x86 {
     /// # Safety
     /// AVX2 and AVX-VNNI; `w` readable for `groups·24` bytes, `x` for `groups·64`.
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn avxvnni_6x16(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+    pub(super) unsafe fn avxvnni_6x16<const NV: usize>(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         tile_mx2!(
             6,
             __m256i,
@@ -375,7 +355,7 @@ mod x86 {
     /// # Safety
     /// AVX-512F and VNNI; `w` readable for `groups·32` bytes, `x` for `groups·128`.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn avx512vnni_8x32(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+    pub(super) unsafe fn avx512vnni_8x32<const NV: usize>(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
         tile_mx2!(
             8,
             __m512i,
@@ -467,95 +447,6 @@ mod x86 {
             q += 16;
         }
         q
-    }
-
-    /// The loop on 12 accumulators, written out in the calling function (no closure, so the
-    /// step compiles with the function's target features), then the accumulators' lanes
-    /// summed, so that none of it is dead code.
-    macro_rules! peak_loop {
-        ($zero:expr, $splat:ident, |$a:ident, $xv:ident, $wv:ident| $step:expr, $add:ident, $lanes:ty, $x:expr, $w:expr) => {{
-            let ($xv, $wv) = ($splat(i32::from_ne_bytes($x)), $splat(i32::from_ne_bytes($w.map(|b| b as u8))));
-            let mut acc = [$zero; 12];
-            for _ in 0..super::PEAK_ITERATIONS {
-                for slot in &mut acc {
-                    let $a = *slot;
-                    *slot = $step;
-                }
-            }
-            let mut total = $zero;
-            for &a in &acc {
-                total = $add(total, a);
-            }
-            // SAFETY: plain data of the same size.
-            let lanes: $lanes = unsafe { std::mem::transmute(total) };
-            lanes.iter().fold(0i32, |s, &l| s.wrapping_add(l))
-        }};
-    }
-
-    /// `v`, which LLVM cannot see through: an empty `asm!` that may have changed the register,
-    /// and that it neither hoists nor merges (it is not `pure`). No instruction is emitted.
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn opaque_ymm(mut v: __m256i) -> __m256i {
-        // SAFETY: the template is empty; it reads and writes only `v`'s register.
-        unsafe { std::arch::asm!("/* {0} */", inout(ymm_reg) v, options(nomem, nostack, preserves_flags)) };
-        v
-    }
-
-    /// The AVX2 triple on 12 ymm accumulators.
-    ///
-    /// # Safety
-    /// AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn peak_avx2(x: [u8; 4], w: [i8; 4]) -> i32 {
-        let ones = _mm256_set1_epi16(1);
-        peak_loop!(
-            _mm256_setzero_si256(),
-            _mm256_set1_epi32,
-            // The activations pass through an empty `asm!` first: with the loop's constant
-            // bytes LLVM hoists `vpmaddubsw` and `vpmaddwd` out of the loop and times adds.
-            // (Feeding the accumulator back in as the operand instead made each chain four
-            // instructions long, and the kernels ran at 105% of that loop.)
-            |a, xv, wv| _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(opaque_ymm(xv), wv), ones)),
-            _mm256_add_epi32,
-            [i32; 8],
-            x,
-            w
-        )
-    }
-
-    /// `vpdpbusd` on 12 ymm accumulators.
-    ///
-    /// # Safety
-    /// AVX2 and AVX-VNNI.
-    #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn peak_avxvnni(x: [u8; 4], w: [i8; 4]) -> i32 {
-        peak_loop!(
-            _mm256_setzero_si256(),
-            _mm256_set1_epi32,
-            |a, xv, wv| _mm256_dpbusd_avx_epi32(a, xv, wv),
-            _mm256_add_epi32,
-            [i32; 8],
-            x,
-            w
-        )
-    }
-
-    /// `vpdpbusd` on 12 zmm accumulators.
-    ///
-    /// # Safety
-    /// AVX-512F and VNNI.
-    #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn peak_avx512vnni(x: [u8; 4], w: [i8; 4]) -> i32 {
-        peak_loop!(
-            _mm512_setzero_si512(),
-            _mm512_set1_epi32,
-            |a, xv, wv| _mm512_dpbusd_epi32(a, xv, wv),
-            _mm512_add_epi32,
-            [i32; 16],
-            x,
-            w
-        )
     }
 }
 

@@ -18,6 +18,7 @@
 pub(crate) mod gap;
 pub(crate) mod gemm;
 pub(crate) mod int8;
+pub(crate) mod int8_peak;
 pub(crate) mod l1_tile;
 pub(crate) mod qgap;
 pub(crate) mod wide;
