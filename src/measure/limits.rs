@@ -17,7 +17,7 @@ use crate::problem::{Conv1x1Problem, GapProblem, QConv1x1Problem, QGapProblem};
 use crate::qconv::{QConv1x1Kernel, QPath};
 use crate::qgap::QGapKernel;
 use crate::quant::QConvData;
-use crate::tensor::seeded_uniform;
+use crate::tensor::{AlignedBuf, seeded_uniform};
 use crate::timing::{Timing, TimingBudget};
 use crate::ukernel::l1_tile::L1TileData;
 
@@ -208,42 +208,45 @@ pub fn time_tiles_against_peak(policy: crate::simd::SimdPolicy, budget: TimingBu
 /// 32x512x14x14 measured 51.8% and 77.7% of a bandwidth probed apart, a minute apart.
 pub fn time_gap_against_bandwidth(kernel: &dyn GapKernel, p: &GapProblem, budget: TimingBudget) -> Result<PeakShare> {
     let x = Arc::new(seeded_uniform(p.input_len(), 1));
-    let input_bytes = (4 * p.input_len()) as f64;
     let pass_input = Arc::clone(&x);
-    let mut calls = [
-        Call::gap_on(kernel, p, x, 1)?,
-        Call::limit_loop("read pass", 1, (0.0, input_bytes), move || {
-            std::hint::black_box(crate::machine::read_pass(std::hint::black_box(&pass_input)));
-        }),
-    ];
-    let timed = time_in_turn(&mut calls, budget)?;
-    // Per round: (bytes / t_kernel) / (input bytes / t_pass).
-    let (t, t_pass) = (timed.rounds.timing(0), timed.rounds.timing(1));
-    let (median, p90) = share_of_limit(p.bytes() as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
-    Ok(PeakShare { problem: Problem::Gap(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile: None })
+    let call = Call::gap_on(kernel, p, x, 1)?;
+    share_of_read_pass(call, pass_input, p.bytes(), (Problem::Gap(*p), kernel.id()), budget)
 }
 
-/// [`time_gap_against_bandwidth`] for an int8 GAP kernel: the read pass covers the same
-/// number of bytes as its u8 input.
+/// [`time_gap_against_bandwidth`] for an int8 GAP kernel. Its u8 input is not an f32 buffer,
+/// so the read pass reads a buffer of the same number of bytes beside it (not the kernel's
+/// own input).
 pub fn time_qgap_against_bandwidth(
     kernel: &dyn QGapKernel,
     p: &QGapProblem,
     budget: TimingBudget,
 ) -> Result<PeakShare> {
     let input_len = p.gap().input_len();
-    let x = Arc::new(crate::quant::seeded_activations(input_len, 1));
+    let call = Call::qgap_on(kernel, p, Arc::new(crate::quant::seeded_activations(input_len, 1)), 1)?;
     let pass_input = Arc::new(seeded_uniform(input_len.div_ceil(4), 1));
-    let input_bytes = (4 * input_len.div_ceil(4)) as f64;
+    share_of_read_pass(call, pass_input, p.bytes(), (Problem::QGap(*p), kernel.id()), budget)
+}
+
+/// `call` (a GAP kernel moving `bytes`) timed in turn with a read pass over `pass_input`: its
+/// share of the read bandwidth, per round (bytes / t_kernel) / (pass bytes / t_pass).
+fn share_of_read_pass(
+    call: Call,
+    pass_input: Arc<AlignedBuf>,
+    bytes: u64,
+    (problem, kernel): (Problem, KernelId),
+    budget: TimingBudget,
+) -> Result<PeakShare> {
+    let input_bytes = (4 * pass_input.len()) as f64;
     let mut calls = [
-        Call::qgap_on(kernel, p, x, 1)?,
+        call,
         Call::limit_loop("read pass", 1, (0.0, input_bytes), move || {
             std::hint::black_box(crate::machine::read_pass(std::hint::black_box(&pass_input)));
         }),
     ];
     let timed = time_in_turn(&mut calls, budget)?;
     let (t, t_pass) = (timed.rounds.timing(0), timed.rounds.timing(1));
-    let (median, p90) = share_of_limit(p.bytes() as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
-    Ok(PeakShare { problem: Problem::QGap(*p), kernel: kernel.id(), threads: 1, median, p90, l1_tile: None })
+    let (median, p90) = share_of_limit(bytes as f64 / input_bytes, timed.speedup(0, 1), &t, &t_pass);
+    Ok(PeakShare { problem, kernel, threads: 1, median, p90, l1_tile: None })
 }
 
 /// A rayon kernel's speed-up from the threads, and the machine's own in the same moments

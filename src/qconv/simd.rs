@@ -125,8 +125,9 @@ impl QConv1x1Kernel for QConvSimd {
                         // apart.
                         let out = &mut y[first..first + (rows - 1) * channel_stride + cols];
                         let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, row_stride: channel_stride };
-                        // SAFETY: the path is available (`new`/`on`).
-                        unsafe { self.path.requantize_rows(&tile, out) };
+                        // SAFETY: the path is available (`new`/`on`), and with it its
+                        // requantization.
+                        unsafe { self.path.requantize_isa().requantize_rows(&tile, out) };
                         continue;
                     }
                     for r in 0..rows {

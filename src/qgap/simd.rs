@@ -7,7 +7,7 @@ use crate::error::{NinError, Result};
 use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QGapProblem;
 use crate::tensor::Layout;
-use crate::ukernel::int8::{QPath, RequantizeTile};
+use crate::ukernel::int8::RequantizeTile;
 
 /// `qgap-simd`'s declaration.
 pub static QGAP_SIMD: KernelDecl = KernelDecl {
@@ -43,16 +43,6 @@ impl QGapSimd {
     pub fn path(&self) -> QGapPath {
         self.path
     }
-
-    /// The int8 convolution path whose requantization this path can run.
-    fn requantize_path(&self) -> QPath {
-        match self.path {
-            QGapPath::Scalar => QPath::Scalar,
-            QGapPath::Avx2 => QPath::Avx2,
-            // `requantize_rows` needs only AVX-512F on this path, which Avx512 has.
-            QGapPath::Avx512 => QPath::Avx512Vnni,
-        }
-    }
 }
 
 impl Default for QGapSimd {
@@ -84,8 +74,8 @@ impl QGapKernel for QGapSimd {
             }
         }
         let tile = RequantizeTile { sums, nr: sums.len(), cols: sums.len(), bias: &[0], m: &[m], row_stride: 0 };
-        // SAFETY: the requantization path needs a subset of this path's features (above),
-        // which `new`/`on` checked.
-        unsafe { self.requantize_path().requantize_rows(&tile, y) };
+        // SAFETY: the requantization needs a subset of this path's features
+        // (`QGapPath::requantize_isa`), which `new`/`on` checked.
+        unsafe { self.path.requantize_isa().requantize_rows(&tile, y) };
     }
 }

@@ -157,7 +157,35 @@ impl QPath {
     }
 }
 
-impl QPath {
+/// The instructions a requantization runs on: what it needs of the CPU, apart from the
+/// multiply-accumulate path that made the sums (the int8 GAP requantizes too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequantizeIsa {
+    /// Plain Rust.
+    Scalar,
+    /// AVX2, 8 sums a step.
+    Avx2,
+    /// AVX-512F, 16 sums a step, the last masked.
+    Avx512,
+}
+
+impl RequantizeIsa {
+    /// Whether this CPU runs it.
+    pub fn available(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                RequantizeIsa::Scalar => true,
+                RequantizeIsa::Avx2 => is_x86_feature_detected!("avx2"),
+                RequantizeIsa::Avx512 => is_x86_feature_detected!("avx512f"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == RequantizeIsa::Scalar
+        }
+    }
+
     /// Requantizes the first `cols` sums of each row of a tile into `out`:
     /// `out[r·row_stride + c] = requantize(sums[r·nr + c] + bias[r], m[r])`
     /// (`crate::quant::requantize`), 8 or 16 at a time on the x86 SIMD paths, with the same
@@ -166,7 +194,7 @@ impl QPath {
     /// over rows runs with the path's target features.
     ///
     /// # Safety
-    /// The path is [`available`](QPath::available).
+    /// It is [`available`](RequantizeIsa::available).
     ///
     /// # Panics
     /// When `bias` and `m` differ in length, `cols > nr`, or `sums` or `out` is too short.
@@ -176,12 +204,11 @@ impl QPath {
         assert!(m.len() == rows && cols <= nr && sums.len() >= rows * nr, "tile of {rows} rows of {cols} of {nr} sums");
         assert!(rows == 0 || out.len() >= (rows - 1) * row_stride + cols, "output too short for {rows} rows");
         match self {
-            // SAFETY: every x86 SIMD path has AVX2 (the caller checked it is available).
+            // SAFETY (both): the caller checked it is available.
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx2 | QPath::AvxVnni => unsafe { x86::requantize_avx2(tile, out) },
-            // SAFETY: the path has AVX-512F (the caller checked it is available).
+            RequantizeIsa::Avx2 => unsafe { x86::requantize_avx2(tile, out) },
             #[cfg(target_arch = "x86_64")]
-            QPath::Avx512Vnni => unsafe { x86::requantize_avx512(tile, out) },
+            RequantizeIsa::Avx512 => unsafe { x86::requantize_avx512(tile, out) },
             _ => tile.rows(out, |sums, bias, m, out| {
                 for (o, &s) in out.iter_mut().zip(sums) {
                     *o = crate::quant::requantize(s + bias, m);
@@ -191,7 +218,19 @@ impl QPath {
     }
 }
 
-/// A tile's sums to requantize with [`QPath::requantize_rows`]: one row per entry of `bias`
+impl QPath {
+    /// The requantization its kernels run: a subset of what the path needs (every x86 SIMD
+    /// path has AVX2; AVX-512 VNNI has AVX-512F), so it is available whenever the path is.
+    pub fn requantize_isa(self) -> RequantizeIsa {
+        match self {
+            QPath::Avx2 | QPath::AvxVnni => RequantizeIsa::Avx2,
+            QPath::Avx512Vnni => RequantizeIsa::Avx512,
+            QPath::Scalar | QPath::EmulatedVnni => RequantizeIsa::Scalar,
+        }
+    }
+}
+
+/// A tile's sums to requantize with [`RequantizeIsa::requantize_rows`]: one row per entry of `bias`
 /// and `m`.
 #[derive(Debug, Clone, Copy)]
 pub struct RequantizeTile<'a> {
@@ -372,7 +411,7 @@ mod x86 {
         )
     }
 
-    /// [`super::QPath::requantize_rows`] with AVX2: eight sums per step, narrowed to bytes
+    /// [`super::RequantizeIsa::requantize_rows`] with AVX2: eight sums per step, narrowed to bytes
     /// with `vpackusdw` and `vpackuswb` (the values are already whole numbers in 0..=255, so
     /// the saturating packs change none), each row's tail in scalar.
     ///
@@ -400,7 +439,7 @@ mod x86 {
         })
     }
 
-    /// [`super::QPath::requantize_rows`] with AVX-512F: sixteen sums per step, the last step
+    /// [`super::RequantizeIsa::requantize_rows`] with AVX-512F: sixteen sums per step, the last step
     /// masked, narrowed to bytes and stored by `vpmovusdb` (the values are whole numbers in
     /// 0..=255, so its unsigned saturation changes none).
     ///
@@ -472,6 +511,16 @@ mod tests {
             let want: Vec<u8> = (0..4 * len).map(|i| i as u8).collect();
             assert_eq!(&out[..4 * len], &want[..], "len {len}");
             assert_eq!(&out[4 * len..], &[0xAA, 0xAA], "len {len}: wrote past its end");
+        }
+    }
+
+    #[test]
+    fn every_available_path_has_its_requantization_available() {
+        for path in QPath::ALL.into_iter().filter(|p| p.available()) {
+            assert!(path.requantize_isa().available(), "{path:?}");
+        }
+        for path in crate::ukernel::qgap::QGapPath::ALL.into_iter().filter(|p| p.available()) {
+            assert!(path.requantize_isa().available(), "{path:?}");
         }
     }
 }

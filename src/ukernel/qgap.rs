@@ -61,6 +61,15 @@ impl QGapPath {
         }
     }
 
+    /// The requantization its kernel runs: a subset of what the path needs.
+    pub fn requantize_isa(self) -> super::int8::RequantizeIsa {
+        match self {
+            QGapPath::Scalar => super::int8::RequantizeIsa::Scalar,
+            QGapPath::Avx2 => super::int8::RequantizeIsa::Avx2,
+            QGapPath::Avx512 => super::int8::RequantizeIsa::Avx512,
+        }
+    }
+
     /// `sums[c]` = the sum of row `c` of `rows` (one NCHW image: C = `sums.len()` rows of
     /// equal length, each a channel's pixels). One call per image, so that the loop over
     /// rows runs with the path's target features.
@@ -80,11 +89,8 @@ impl QGapPath {
         let row_len = rows.len() / sums.len();
         match self {
             QGapPath::Scalar => {
-                for (row, s) in rows.chunks_exact(row_len.max(1)).zip(sums.iter_mut()) {
-                    *s = row.iter().map(|&v| v as i32).sum();
-                }
-                if row_len == 0 {
-                    sums.fill(0);
+                for (c, s) in sums.iter_mut().enumerate() {
+                    *s = rows[c * row_len..][..row_len].iter().map(|&v| v as i32).sum();
                 }
             }
             // SAFETY (both): the caller checked the CPU has the path.
