@@ -19,6 +19,7 @@
 
 pub mod measure;
 pub mod ops;
+pub mod quantized;
 pub mod reference;
 #[cfg(feature = "tract")]
 pub mod tract_peer;

@@ -34,6 +34,9 @@ pub use rows::{Against, Int8Row, PairedRatio, Preparation, Report, ReportRow};
 pub use sanity::ABOVE_PEAK_LIMIT;
 use timings::Context;
 
+/// Images of the int8 accuracy check (and as many again to calibrate its scales).
+const INT8_ACCURACY_IMAGES: usize = 64;
+
 /// Runs the report on the kernels of `registry` and writes its files; returns the folder
 /// written.
 pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> {
@@ -67,10 +70,11 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     let int8_total = 2 * planned(&int8_problems, &int8_runners, &opts.filter);
     if conv_total + gap_total + chain_total + int8_total + forward_total == 0
         && !matches(&opts.filter, "heads", "heads")
+        && !matches(&opts.filter, "nin-cifar10,u8s8", "int8-accuracy")
     {
         return Err(NinError::Empty {
             what: format!("--filter {}", crate::error::shorten(opts.filter.as_deref().unwrap_or_default())),
-            reason: "matches no problem, kernel or peer of the standard suites, no model, nor \"heads\" or \"forward\""
+            reason: "matches no problem, kernel or peer of the standard suites, no model, nor \"heads\", \"forward\" or \"int8-accuracy\""
                 .into(),
         });
     }
@@ -111,6 +115,7 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         scaling: Vec::new(),
         bandwidth_shares: Vec::new(),
         int8: Vec::new(),
+        int8_accuracy: None,
         failures: Vec::new(),
         verified: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
@@ -156,6 +161,14 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
             int8::int8_problem(&ctx, p, (int8_kernel, f32_kernel), &mut report)?;
             logged(before, p);
         }
+    }
+    if matches(&opts.filter, "nin-cifar10,u8s8", "int8-accuracy") {
+        let what = format!("int8 accuracy: nin-cifar10, {INT8_ACCURACY_IMAGES} images, int8 against f32");
+        log(&what);
+        bar.set_message(what);
+        let model = crate::model::zoo::nin_cifar10();
+        let policy = crate::simd::SimdPolicy::from_env();
+        report.int8_accuracy = Some(crate::forward::quantized::int8_accuracy(&model, INT8_ACCURACY_IMAGES, 1, policy)?);
     }
     if matches(&opts.filter, "heads", "heads") {
         log("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");

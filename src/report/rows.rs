@@ -88,6 +88,10 @@ pub struct Report {
     /// the f32 kernel on the same layer and against the int8 peak loop, each timed in turn on
     /// 1 thread.
     pub int8: Vec<Int8Row>,
+    /// NIN-CIFAR10 with its 1×1 layers and GAP in int8 against its f32 pass, on the same
+    /// seeded weights and a batch of seeded images: class-score differences and top-1
+    /// agreement. None when `--filter` excludes it.
+    pub int8_accuracy: Option<crate::forward::quantized::Int8Accuracy>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
