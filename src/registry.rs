@@ -46,11 +46,13 @@ pub fn mlpconv_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn MlpconvKernel>> {
     vec![Box::new(MlpconvUnfused::new(policy)), Box::new(MlpconvFused::new(policy))]
 }
 
-/// Every int8 1×1 convolution kernel, the SIMD one on the int8 path that matches `policy`
-/// ([`QPath::for_policy`]).
+/// Every int8 1×1 convolution kernel, the SIMD and rayon ones on the int8 path that matches
+/// `policy` ([`QPath::for_policy`]).
 pub fn qconv1x1_kernels_with(policy: SimdPolicy) -> Vec<Box<dyn QConv1x1Kernel>> {
-    let simd = QConvSimd::on(QPath::for_policy(policy)).expect("for_policy picks an available path");
-    vec![Box::new(QConvNaive), Box::new(simd)]
+    let path = QPath::for_policy(policy);
+    let simd = QConvSimd::on(path).expect("for_policy picks an available path");
+    let rayon = QConvSimd::rayon(path).expect("for_policy picks an available path");
+    vec![Box::new(QConvNaive), Box::new(simd), Box::new(rayon)]
 }
 
 /// Every int8 GAP kernel, the SIMD one on the path that matches `policy`

@@ -25,10 +25,13 @@ pub(crate) enum Slot {
     ChainB = 4,
     /// A GEMM's output computed transposed, before it is written back (im2col-gemm).
     Transposed = 5,
+    /// The int8 kernels' packed pixels.
+    PackBytes = 6,
 }
 
 thread_local! {
-    static SCRATCH: [RefCell<AlignedBuf>; 6] = [
+    static SCRATCH: [RefCell<AlignedBuf>; 7] = [
+        RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
         RefCell::new(zeroed(0)),
@@ -48,4 +51,10 @@ pub(crate) fn with_scratch<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [f32])
         }
         f(&mut buf[..len])
     })
+}
+
+/// [`with_scratch`] for bytes: `f` gets this thread's buffer for `slot` as at least `len`
+/// bytes (the f32 buffer viewed as bytes, so it is aligned as the f32 buffers are).
+pub(crate) fn with_byte_scratch<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    with_scratch(slot, len.div_ceil(4), |buf| f(&mut bytemuck::cast_slice_mut(buf)[..len]))
 }

@@ -13,9 +13,9 @@ use nin_bench::quant::{QLayer, WeightRange, gap_multiplier, reference, seeded_ac
 fn kernels() -> Vec<Box<dyn QConv1x1Kernel>> {
     let mut out: Vec<Box<dyn QConv1x1Kernel>> = vec![Box::new(QConvNaive)];
     for path in QPath::ALL {
-        match QConvSimd::on(path) {
-            Ok(k) => out.push(Box::new(k)),
-            Err(_) => eprintln!("skipped: this CPU has no {} path", path.name()),
+        match (QConvSimd::on(path), QConvSimd::rayon(path)) {
+            (Ok(simd), Ok(rayon)) => out.extend([Box::new(simd) as Box<dyn QConv1x1Kernel>, Box::new(rayon)]),
+            _ => eprintln!("skipped: this CPU has no {} path", path.name()),
         }
     }
     out
@@ -66,6 +66,45 @@ fn every_int8_kernel_matches_the_integer_reference_bit_for_bit() {
             let mut again = vec![0u8; y.len()];
             k.run(p, &x, &prepared, None, &mut again).unwrap();
             assert_eq!(again, y, "{}: output without accumulators", k.name());
+        }
+    }
+}
+
+#[test]
+fn qconv_rayon_cut_into_tasks_on_several_threads_matches_the_reference_bit_for_bit() {
+    // Layers large enough to be cut into several tasks (≥ 1 Mi MACs each), with a last block
+    // shorter than the others and a last panel or tile that is partly filled, in both layouts:
+    // maps with more pixels than output channels (cut by pixels first), then fewer (cut by
+    // channels first, and 1x8192x6x6:40 by both).
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let problems = [
+        "2x64x20x20:100,u8s8",
+        "2x64x20x20:100,u8s8,nhwc",
+        "3x128x9x11:70,u8s8,nhwc,nobias",
+        "1x200x31x29:45,u8s8,s2",
+        "1x256x5x5:600,u8s8",
+        "1x512x7x7:300,u8s8,nhwc",
+        "1x1024x3x3:1000,u8s8,s2",
+        "1x8192x6x6:40,u8s8",
+    ];
+    for (i, p) in problems.iter().map(|s| s.parse::<QConv1x1Problem>().unwrap()).enumerate() {
+        let x = seeded_activations(p.conv().input_len(), 300 + i as u64);
+        for path in QPath::ALL {
+            let Ok(k) = QConvSimd::rayon(path) else {
+                eprintln!("skipped: this CPU has no {} path", path.name());
+                continue;
+            };
+            let layer = QLayer::seeded(&p, k.weight_range(), 30 + i as u64);
+            let expected = reference::qconv1x1(&p, &x, &layer);
+            let prepared = k.prepare(&p, &layer).unwrap();
+            let (mut acc, mut y) = (vec![0i32; p.conv().output_len()], vec![0u8; p.conv().output_len()]);
+            let tasks = pool.install(|| {
+                k.run(&p, &x, &prepared, Some(&mut acc), &mut y).unwrap();
+                k.tasks(&p)
+            });
+            assert!(tasks > 1, "{p} ran as {tasks} task on {}: the test needs a larger layer", path.name());
+            assert_eq!(acc, expected.acc, "qconv-rayon ({}) accumulators on {p} in {tasks} tasks", path.name());
+            assert_eq!(y, expected.out, "qconv-rayon ({}) outputs on {p} in {tasks} tasks", path.name());
         }
     }
 }

@@ -1,12 +1,11 @@
-//! Int8 1×1 convolution kernels (issue 27, first step): u8 activations, s8 weights, i32 sums,
-//! requantized to u8. Every kernel agrees with [`crate::quant::reference`] bit for bit, on the
-//! accumulators and on the outputs.
-//!
-//! Not yet in the [`crate::registry::Registry`]: `verify`, `run`, the report and the gate do
-//! not see them; the tests (`tests/int8_kernels.rs`) do.
+//! Int8 1×1 convolution kernels: u8 activations, s8 weights, i32 sums, requantized to u8.
+//! Every kernel agrees with [`crate::quant::reference`] bit for bit, on the accumulators and on
+//! the outputs. They are in the [`crate::registry::Registry`] like the f32 kernels, so `verify`,
+//! `run`, the report, the benches and the gate see them; `tests/int8_kernels.rs` checks them.
 
 mod naive;
 mod pack;
+mod rayon;
 mod simd;
 
 pub use naive::QConvNaive;

@@ -1,5 +1,7 @@
 //! Packing for the int8 tiles (`crate::ukernel::int8`): K in groups of 4, zero-padded.
 
+use std::ops::Range;
+
 use crate::problem::QConv1x1Problem;
 use crate::tensor::Layout;
 use crate::ukernel::int8::interleave4;
@@ -23,20 +25,25 @@ pub(super) fn pack_weights(weights: &[i8], cin: usize, cout: usize, mr: usize) -
     out
 }
 
-/// Bytes [`pack_pixels`] writes for one image: its output pixels in tiles of `nr`.
-pub(super) fn pixels_len(p: &QConv1x1Problem, nr: usize) -> usize {
-    let c = p.conv();
-    c.pixels_out().div_ceil(nr) * groups(c.cin) * nr * 4
+/// Bytes [`pack_pixels`] writes for `tiles` tiles of `nr` pixels.
+pub(super) fn pixels_len(p: &QConv1x1Problem, nr: usize, tiles: usize) -> usize {
+    tiles * groups(p.conv().cin) * nr * 4
 }
 
-/// The activations of image `n` at its output pixels, in tiles of `nr` pixels: tile `t`,
-/// group `g`, pixel `c`, byte `u` at `((t·G + g)·nr + c)·4 + u` = `x[n][4g + u][input pixel of
-/// t·nr + c]`, zero past Cin and past the last pixel. Packed once per image for every panel of
-/// output channels.
-pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, out: &mut [u8]) {
+/// The activations of image `n` at the output pixels of `tiles` (tiles of `nr` pixels): tile
+/// `tiles.start + t`, group `g`, pixel `c`, byte `u` at `((t·G + g)·nr + c)·4 + u` =
+/// `x[n][4g + u][input pixel of (tiles.start + t)·nr + c]`, zero past Cin and past the last
+/// pixel. Packed once for every panel of output channels.
+pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, tiles: Range<usize>, out: &mut [u8]) {
     let c = p.conv();
     let (g_len, pixels_in, pixels_out) = (groups(c.cin), c.pixels_in(), c.pixels_out());
-    let at = |q: usize, ci: usize| (((q / nr) * g_len + ci / 4) * nr + q % nr) * 4 + ci % 4;
+    let out = &mut out[..pixels_len(p, nr, tiles.len())];
+    let first = tiles.start * nr;
+    let pixels = first..(tiles.end * nr).min(pixels_out);
+    let at = |q: usize, ci: usize| {
+        let q = q - first;
+        (((q / nr) * g_len + ci / 4) * nr + q % nr) * 4 + ci % 4
+    };
     match c.layout {
         // A channel's row of pixels, contiguous: four rows at a time, interleaved with SIMD
         // into each tile's group (packing was 40% of the time of 1x160x32x32:96 byte by byte).
@@ -44,7 +51,8 @@ pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, ou
             let image = &x[n * c.cin * pixels_in..][..c.cin * pixels_in];
             let zeros = vec![0u8; nr];
             for (t, tile) in out.chunks_exact_mut(g_len * nr * 4).enumerate() {
-                let (q0, cols) = (t * nr, nr.min(pixels_out - t * nr));
+                let q0 = first + t * nr;
+                let cols = nr.min(pixels_out - q0);
                 for (g, dst) in tile.chunks_exact_mut(nr * 4).enumerate() {
                     let row = |k: usize| match 4 * g + k {
                         ci if ci < c.cin => &image[ci * pixels_in + q0..][..cols],
@@ -60,7 +68,7 @@ pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, ou
             out.fill(0);
             for ci in 0..c.cin {
                 let row = &x[(n * c.cin + ci) * pixels_in..][..pixels_in];
-                for q in 0..pixels_out {
+                for q in pixels.clone() {
                     out[at(q, ci)] = row[c.input_pixel(q)];
                 }
             }
@@ -68,10 +76,10 @@ pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, ou
         // A pixel's channels, contiguous: each group of 4 is one 4-byte copy.
         Layout::Nhwc => {
             out.fill(0);
-            for q in 0..pixels_out {
+            for q in pixels {
                 let px = &x[(n * pixels_in + c.input_pixel(q)) * c.cin..][..c.cin];
                 for (g, four) in px.chunks(4).enumerate() {
-                    let dst = ((q / nr) * g_len + g) * nr * 4 + (q % nr) * 4;
+                    let dst = at(q, 4 * g);
                     out[dst..dst + four.len()].copy_from_slice(four);
                 }
             }

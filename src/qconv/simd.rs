@@ -1,12 +1,17 @@
 //! `qconv-simd`: the int8 tile of the widest path the CPU has (AVX-512 VNNI, AVX-VNNI, AVX2's
-//! `vpmaddubsw` triple), over weight panels and pixel tiles packed once per image.
+//! `vpmaddubsw` triple), over weight panels and pixel tiles packed once per image; its
+//! parallel form, `qconv-rayon`, is in `rayon.rs`.
+
+use std::ops::Range;
 
 use super::pack::{groups, pack_pixels, pack_weights, pixels_len};
+use super::rayon::{QCONV_RAYON, execute_parallel};
 use super::{PreparedQLayer, QConv1x1Kernel, QPath};
 use crate::error::{NinError, Result};
 use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QConv1x1Problem;
 use crate::quant::{QLayer, WeightRange, requantize};
+use crate::scratch::{Slot, with_byte_scratch};
 use crate::tensor::Layout;
 use crate::ukernel::int8::RequantizeTile;
 
@@ -20,24 +25,32 @@ pub static QCONV_SIMD: KernelDecl = KernelDecl {
     description: "int8 register tile of MR output channels × NR pixels over K in groups of 4: vpdpbusd (AVX-512 or AVX-VNNI) or AVX2's vpmaddubsw, vpmaddwd, vpaddd (7-bit weights), chosen at run time",
 };
 
-/// The int8 tile kernel on one [`QPath`].
+/// The int8 tile kernel on one [`QPath`], on the calling thread (`qconv-simd`) or over the
+/// rayon pool current at the call (`qconv-rayon`, [`QConvSimd::rayon`]). Both compute each
+/// output the same way, so their outputs are identical for any thread count.
 #[derive(Debug, Clone, Copy)]
 pub struct QConvSimd {
     path: QPath,
+    decl: &'static KernelDecl,
 }
 
 impl QConvSimd {
-    /// On the widest path this CPU has.
+    /// `qconv-simd` on the widest path this CPU has.
     pub fn new() -> Self {
-        QConvSimd { path: QPath::widest() }
+        QConvSimd { path: QPath::widest(), decl: &QCONV_SIMD }
     }
 
-    /// On `path`, or an error when this CPU lacks it.
+    /// `qconv-simd` on `path`, or an error when this CPU lacks it.
     pub fn on(path: QPath) -> Result<Self> {
         if !path.available() {
             return Err(NinError::Isa { asked: path.name().into(), reason: "this CPU lacks it".into() });
         }
-        Ok(QConvSimd { path })
+        Ok(QConvSimd { path, decl: &QCONV_SIMD })
+    }
+
+    /// `qconv-rayon` on `path`, or an error when this CPU lacks it.
+    pub fn rayon(path: QPath) -> Result<Self> {
+        Ok(QConvSimd { decl: &QCONV_RAYON, ..Self::on(path)? })
     }
 
     /// Its path.
@@ -54,7 +67,7 @@ impl Default for QConvSimd {
 
 impl Kernel for QConvSimd {
     fn decl(&self) -> &'static KernelDecl {
-        &QCONV_SIMD
+        self.decl
     }
 
     fn isa(&self) -> &'static str {
@@ -86,64 +99,127 @@ impl QConv1x1Kernel for QConvSimd {
         mut acc: Option<&mut [i32]>,
         y: &mut [u8],
     ) {
+        if self.tasks(p) > 1 {
+            return execute_parallel(self.path, p, x, prepared, acc, y);
+        }
         let c = p.conv();
-        let (mr, nr) = self.path.dims();
-        let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
-        let mut pixels = vec![0u8; pixels_len(p, nr)];
-        let mut sums = vec![0i32; mr * nr];
-        // Where output (channel co, pixel q) of image n goes, and how far apart the pixels of
-        // one channel are.
-        let (channel_stride, pixel_stride) = match c.layout {
-            Layout::Nchw => (pixels_out, 1),
-            Layout::Nhwc => (1, c.cout),
-        };
-        // LOOP 1: images, each one's pixels packed once.
+        let image_len = c.cout * c.pixels_out();
+        let whole = Block { tiles: 0..tiles(p, self.path), panels: 0..panels(p, self.path) };
+        // LOOP 1: images, each one's pixels packed once for every panel.
         for n in 0..c.n {
-            pack_pixels(p, x, n, nr, &mut pixels);
-            let image = n * c.cout * pixels_out;
-            // LOOP 2: tiles of NR pixels (a tile of Cin·NR bytes stays in L1).
-            for (t, x_tile) in pixels.chunks_exact(g_len * nr * 4).enumerate() {
-                let q0 = t * nr;
-                let cols = nr.min(pixels_out - q0);
-                // LOOP 3: panels of MR output channels, one tile call each.
-                for (j, w_panel) in prepared.weights.chunks_exact(g_len * mr * 4).enumerate() {
-                    // SAFETY: `new`/`on` checked the CPU has the path; the panel holds
-                    // g_len·mr·4 bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked
-                    // the weights against the path's range.
-                    unsafe {
-                        if cols <= nr / 2 {
-                            self.path.run_half_tile(g_len, w_panel, x_tile, &mut sums)
-                        } else {
-                            self.path.run_tile(g_len, w_panel, x_tile, &mut sums)
-                        }
-                    };
-                    let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
-                    let first = image + co0 * channel_stride + q0 * pixel_stride;
-                    let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
-                    if pixel_stride == 1 && acc.is_none() {
-                        // NCHW: each channel's pixels q0.. are contiguous, rows `pixels_out`
-                        // apart.
-                        let out = &mut y[first..first + (rows - 1) * channel_stride + cols];
-                        let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, row_stride: channel_stride };
-                        // SAFETY: the path is available (`new`/`on`), and with it its
-                        // requantization.
-                        unsafe { self.path.requantize_isa().requantize_rows(&tile, out) };
-                        continue;
+            let out = BlockOut {
+                y: lines(c.layout, &mut y[n * image_len..][..image_len], c.cout, c.pixels_out()),
+                acc: acc
+                    .as_deref_mut()
+                    .map(|a| lines(c.layout, &mut a[n * image_len..][..image_len], c.cout, c.pixels_out())),
+            };
+            run_block(self.path, p, x, n, prepared, whole.clone(), out);
+        }
+    }
+}
+
+/// One image's output cut into its lines: its channels (NCHW) or its pixels (NHWC).
+fn lines<T>(layout: Layout, image: &mut [T], cout: usize, pixels: usize) -> Vec<&mut [T]> {
+    let line = match layout {
+        Layout::Nchw => pixels,
+        Layout::Nhwc => cout,
+    };
+    image.chunks_mut(line).collect()
+}
+
+/// Panels of MR output channels on `path`: ⌈Cout / MR⌉.
+pub(super) fn panels(p: &QConv1x1Problem, path: QPath) -> usize {
+    p.conv().cout.div_ceil(path.dims().0)
+}
+
+/// Tiles of NR output pixels per image on `path`: ⌈H·W / NR⌉.
+pub(super) fn tiles(p: &QConv1x1Problem, path: QPath) -> usize {
+    p.conv().pixels_out().div_ceil(path.dims().1)
+}
+
+/// A block of one image's output: pixel tiles × channel panels.
+#[derive(Debug, Clone)]
+pub(super) struct Block {
+    /// Tiles of NR pixels.
+    pub tiles: Range<usize>,
+    /// Panels of MR output channels.
+    pub panels: Range<usize>,
+}
+
+/// Where a block's outputs (and accumulators) go: its lines, each contiguous in the output.
+/// NCHW: one line per output channel of the block, its pixels in the block; NHWC: one line
+/// per pixel of the block, its channels in the block.
+pub(super) struct BlockOut<'a> {
+    pub y: Vec<&'a mut [u8]>,
+    pub acc: Option<Vec<&'a mut [i32]>>,
+}
+
+/// Computes `block` of image `n`'s output: packs the block's pixels into this thread's
+/// scratch, then runs the tile over them and the block's panels.
+pub(super) fn run_block(
+    path: QPath,
+    p: &QConv1x1Problem,
+    x: &[u8],
+    n: usize,
+    prepared: &PreparedQLayer,
+    block: Block,
+    out: BlockOut,
+) {
+    let c = p.conv();
+    let (mr, nr) = path.dims();
+    let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
+    let BlockOut { mut y, mut acc } = out;
+    let (first_channel, first_pixel) = (block.panels.start * mr, block.tiles.start * nr);
+    let mut sums = vec![0i32; mr * nr];
+    let (tile_len, panel_len) = (g_len * nr * 4, g_len * mr * 4);
+    with_byte_scratch(Slot::PackBytes, pixels_len(p, nr, block.tiles.len()), |pixels| {
+        pack_pixels(p, x, n, nr, block.tiles.clone(), pixels);
+        // LOOP 2: tiles of NR pixels (a tile of Cin·NR bytes stays in L1).
+        for (t, x_tile) in block.tiles.clone().zip(pixels.chunks_exact(tile_len)) {
+            let q0 = t * nr;
+            let cols = nr.min(pixels_out - q0);
+            // LOOP 3: panels of MR output channels, one tile call each.
+            for j in block.panels.clone() {
+                let w_panel = &prepared.weights[j * panel_len..][..panel_len];
+                // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
+                // bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked the weights
+                // against the path's range.
+                unsafe {
+                    if cols <= nr / 2 {
+                        path.run_half_tile(g_len, w_panel, x_tile, &mut sums)
+                    } else {
+                        path.run_tile(g_len, w_panel, x_tile, &mut sums)
                     }
-                    for r in 0..rows {
-                        let (bias, m) = (bias[r], m[r]);
-                        let first = first + r * channel_stride;
-                        let row = &sums[r * nr..][..cols];
-                        for (cc, &s) in row.iter().enumerate() {
-                            let (sum, at) = (s + bias, first + cc * pixel_stride);
-                            if let Some(acc) = acc.as_deref_mut() {
-                                acc[at] = sum;
-                            }
-                            y[at] = requantize(sum, m);
+                };
+                let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
+                let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
+                let (line0, at0) = match c.layout {
+                    Layout::Nchw => (co0 - first_channel, q0 - first_pixel),
+                    Layout::Nhwc => (q0 - first_pixel, co0 - first_channel),
+                };
+                if c.layout == Layout::Nchw && acc.is_none() {
+                    // NCHW: each channel's pixels q0.. are contiguous in its line.
+                    let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: at0 };
+                    // SAFETY: the path is available (checked by the kernel), and with it its
+                    // requantization.
+                    unsafe { path.requantize_isa().requantize_rows(&tile, &mut y[line0..line0 + rows]) };
+                    continue;
+                }
+                for r in 0..rows {
+                    let (bias, m) = (bias[r], m[r]);
+                    for (cc, &s) in sums[r * nr..][..cols].iter().enumerate() {
+                        let (line, at) = match c.layout {
+                            Layout::Nchw => (line0 + r, at0 + cc),
+                            Layout::Nhwc => (line0 + cc, at0 + r),
+                        };
+                        let sum = s + bias;
+                        if let Some(acc) = acc.as_deref_mut() {
+                            acc[line][at] = sum;
                         }
+                        y[line][at] = requantize(sum, m);
                     }
                 }
             }
         }
-    }
+    });
 }

@@ -73,9 +73,9 @@ impl QGapKernel for QGapSimd {
                 Layout::Nhwc => unsafe { self.path.pixel_sums(image, image_sums) },
             }
         }
-        let tile = RequantizeTile { sums, nr: sums.len(), cols: sums.len(), bias: &[0], m: &[m], row_stride: 0 };
+        let tile = RequantizeTile { sums, nr: sums.len(), cols: sums.len(), bias: &[0], m: &[m], at: 0 };
         // SAFETY: the requantization needs a subset of this path's features
         // (`QGapPath::requantize_isa`), which `new`/`on` checked.
-        unsafe { self.path.requantize_isa().requantize_rows(&tile, y) };
+        unsafe { self.path.requantize_isa().requantize_rows(&tile, &mut [y]) };
     }
 }

@@ -186,8 +186,8 @@ impl RequantizeIsa {
         }
     }
 
-    /// Requantizes the first `cols` sums of each row of a tile into `out`:
-    /// `out[r·row_stride + c] = requantize(sums[r·nr + c] + bias[r], m[r])`
+    /// Requantizes the first `cols` sums of each row of a tile into `out`, one line per row:
+    /// `out[r][at + c] = requantize(sums[r·nr + c] + bias[r], m[r])`
     /// (`crate::quant::requantize`), 8 or 16 at a time on the x86 SIMD paths, with the same
     /// conversion, multiply, clamp and rounding (the default MXCSR rounds half to even, as
     /// `round_ties_even` does), so the bytes are equal. One call per tile, so that the loop
@@ -197,12 +197,16 @@ impl RequantizeIsa {
     /// It is [`available`](RequantizeIsa::available).
     ///
     /// # Panics
-    /// When `bias` and `m` differ in length, `cols > nr`, or `sums` or `out` is too short.
-    pub unsafe fn requantize_rows(self, tile: &RequantizeTile, out: &mut [u8]) {
-        let RequantizeTile { sums, nr, cols, bias, m, row_stride } = *tile;
+    /// When `bias` and `m` differ in length, `cols > nr`, `sums` is too short, or `out` has
+    /// fewer lines than the tile has rows or a line shorter than `at + cols`.
+    pub unsafe fn requantize_rows(self, tile: &RequantizeTile, out: &mut [&mut [u8]]) {
+        let RequantizeTile { sums, nr, cols, bias, m, at } = *tile;
         let rows = bias.len();
         assert!(m.len() == rows && cols <= nr && sums.len() >= rows * nr, "tile of {rows} rows of {cols} of {nr} sums");
-        assert!(rows == 0 || out.len() >= (rows - 1) * row_stride + cols, "output too short for {rows} rows");
+        assert!(
+            out.len() >= rows && out[..rows].iter().all(|line| line.len() >= at + cols),
+            "output too short for {rows} rows"
+        );
         match self {
             // SAFETY (both): the caller checked it is available.
             #[cfg(target_arch = "x86_64")]
@@ -244,17 +248,16 @@ pub struct RequantizeTile<'a> {
     pub bias: &'a [i32],
     /// Each row's multiplier.
     pub m: &'a [f32],
-    /// The distance between rows in the output.
-    pub row_stride: usize,
+    /// Where in each output line the row's first byte goes.
+    pub at: usize,
 }
 
 impl RequantizeTile<'_> {
     /// Calls `row(sums, bias, m, out)` on each row's `cols` sums and output bytes.
     #[inline(always)]
-    fn rows(&self, out: &mut [u8], mut row: impl FnMut(&[i32], i32, f32, &mut [u8])) {
-        for (r, (&bias, &m)) in self.bias.iter().zip(self.m).enumerate() {
-            let at = r * self.row_stride;
-            row(&self.sums[r * self.nr..][..self.cols], bias, m, &mut out[at..at + self.cols]);
+    fn rows(&self, out: &mut [&mut [u8]], mut row: impl FnMut(&[i32], i32, f32, &mut [u8])) {
+        for (r, ((&bias, &m), line)) in self.bias.iter().zip(self.m).zip(out).enumerate() {
+            row(&self.sums[r * self.nr..][..self.cols], bias, m, &mut line[self.at..self.at + self.cols]);
         }
     }
 }
@@ -418,7 +421,7 @@ mod x86 {
     /// # Safety
     /// AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn requantize_avx2(tile: &super::RequantizeTile, out: &mut [u8]) {
+    pub(super) unsafe fn requantize_avx2(tile: &super::RequantizeTile, out: &mut [&mut [u8]]) {
         let (lo, hi) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
         tile.rows(out, |sums, bias, m, out| {
             let (b, mv) = (_mm256_set1_epi32(bias), _mm256_set1_ps(m));
@@ -446,7 +449,7 @@ mod x86 {
     /// # Safety
     /// AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn requantize_avx512(tile: &super::RequantizeTile, out: &mut [u8]) {
+    pub(super) unsafe fn requantize_avx512(tile: &super::RequantizeTile, out: &mut [&mut [u8]]) {
         let (lo, hi) = (_mm512_setzero_ps(), _mm512_set1_ps(255.0));
         tile.rows(out, |sums, bias, m, out| {
             let (b, mv) = (_mm512_set1_epi32(bias), _mm512_set1_ps(m));
