@@ -1,11 +1,12 @@
-//! Reading and writing f32 tensors as NumPy `.npy` files, for checking kernels against NumPy or
+//! Reading and writing tensors as NumPy `.npy` files, for checking kernels against NumPy or
 //! PyTorch output.
 //!
-//! Only what the kernels take is accepted: dtype float32 (either byte order), C order. Anything
-//! else is a [`NinError::File`] that says what was found and how to convert it. A file is
-//! opened header first ([`open_f32`]): its shape is known, and checked against the bytes the file
-//! holds, before any of its data is allocated, so a 100-byte file claiming a terabyte of data is
-//! refused at once. Writes go through [`crate::files::write_output`]: a temporary file beside a
+//! Only what the kernels take is accepted: C order, and the dtype asked for ([`Element`]:
+//! float32 in either byte order, or the int8 path's uint8, int8 and int32). Anything else is a
+//! [`NinError::File`] that says what was found and how to convert it. A file is opened header
+//! first ([`open`]): its shape is known, and checked against the bytes the file holds, before
+//! any of its data is allocated, so a 100-byte file claiming a terabyte of data is refused at
+//! once. Writes go through [`crate::files::write_output`]: a temporary file beside a
 //! regular target, renamed into place (a failed run never leaves a partial file), written
 //! through to a device or FIFO.
 
@@ -18,13 +19,47 @@ use npyz::{DType, NpyFile, Order, WriterBuilder};
 use crate::error::{NinError, Result, shorten};
 use crate::format::format_bytes;
 
-/// An f32 array read from a `.npy` file.
+/// A type of value the `.npy` files may hold.
+pub trait Element: npyz::Deserialize + npyz::AutoSerialize + Copy {
+    /// NumPy's name for it.
+    const NAME: &'static str;
+    /// The header's `descr` strings accepted for it.
+    const DESCR: &'static [&'static str];
+    /// Bytes per value.
+    const BYTES: usize;
+}
+
+impl Element for f32 {
+    const NAME: &'static str = "float32";
+    const DESCR: &'static [&'static str] = &["<f4", ">f4"];
+    const BYTES: usize = 4;
+}
+
+impl Element for u8 {
+    const NAME: &'static str = "uint8";
+    const DESCR: &'static [&'static str] = &["|u1"];
+    const BYTES: usize = 1;
+}
+
+impl Element for i8 {
+    const NAME: &'static str = "int8";
+    const DESCR: &'static [&'static str] = &["|i1"];
+    const BYTES: usize = 1;
+}
+
+impl Element for i32 {
+    const NAME: &'static str = "int32";
+    const DESCR: &'static [&'static str] = &["<i4", ">i4"];
+    const BYTES: usize = 4;
+}
+
+/// An array read from a `.npy` file.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NpyArray {
+pub struct NpyArray<T = f32> {
     /// Dimensions, outermost first.
     pub shape: Vec<usize>,
     /// Values in C order.
-    pub data: Vec<f32>,
+    pub data: Vec<T>,
 }
 
 /// Largest header accepted, in bytes. NumPy writes a few hundred (and refuses to read more
@@ -32,16 +67,20 @@ pub struct NpyArray {
 /// allocate.
 const MAX_HEADER_BYTES: usize = 1 << 16;
 
-/// An f32, C-order `.npy` file whose header has been read and checked; its data is read by
-/// [`NpyF32File::read`].
-pub struct NpyF32File {
+/// A C-order `.npy` file of `T` whose header has been read and checked; its data is read by
+/// [`NpyTensorFile::read`].
+pub struct NpyTensorFile<T = f32> {
     path: PathBuf,
     shape: Vec<usize>,
     len: usize,
     npy: NpyFile<BufReader<std::io::Chain<std::io::Cursor<Vec<u8>>, File>>>,
+    element: std::marker::PhantomData<T>,
 }
 
-impl NpyF32File {
+/// An f32 `.npy` file opened by [`open_f32`].
+pub type NpyF32File = NpyTensorFile<f32>;
+
+impl<T: Element> NpyTensorFile<T> {
     /// Dimensions, outermost first.
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -59,18 +98,18 @@ impl NpyF32File {
 
     /// Bytes the values take in memory.
     pub fn bytes(&self) -> u64 {
-        4 * self.len as u64
+        (T::BYTES * self.len) as u64
     }
 
     /// Reads the values. Their memory is reserved with `try_reserve`, so a failed allocation is
     /// an error, not an abort.
-    pub fn read(self) -> Result<NpyArray> {
-        let Self { path, shape, len, npy } = self;
+    pub fn read(self) -> Result<NpyArray<T>> {
+        let Self { path, shape, len, npy, .. } = self;
         let mut data = Vec::new();
         data.try_reserve_exact(len).map_err(|_| {
-            NinError::file(&path, format!("cannot allocate {} for its data", format_bytes(4 * len as u64)))
+            NinError::file(&path, format!("cannot allocate {} for its data", format_bytes((T::BYTES * len) as u64)))
         })?;
-        let values = npy.data::<f32>().map_err(|e| NinError::file(&path, format!("unreadable data: {e}")))?;
+        let values = npy.data::<T>().map_err(|e| NinError::file(&path, format!("unreadable data: {e}")))?;
         for value in values {
             data.push(value.map_err(|e| NinError::file(&path, format!("truncated or unreadable data: {e}")))?);
         }
@@ -150,9 +189,30 @@ fn header_shape(header: &[u8]) -> Option<Vec<Option<u64>>> {
     )
 }
 
-/// Opens an f32, C-order `.npy` file and checks its header: dtype, order, a shape whose size
-/// fits in memory addressing and, for a regular file, matches the bytes it holds.
+/// Opens an f32, C-order `.npy` file and checks its header ([`open`]).
 pub fn open_f32(path: &Path) -> Result<NpyF32File> {
+    open::<f32>(path)
+}
+
+/// The `descr` of a `.npy` file's dtype (`<f4`, `|u1`, ...), from its header alone: to choose
+/// what to open it as.
+pub fn dtype(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| NinError::file(path, format!("cannot open: {e}")))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(NinError::file(path, "is a directory, not a .npy file"));
+    }
+    let (_, prefix) = read_header(path, &mut file)?;
+    let npy = NpyFile::new(std::io::Cursor::new(prefix))
+        .map_err(|e| NinError::file(path, format!("not a valid .npy file: {e}")))?;
+    Ok(match npy.dtype() {
+        DType::Plain(ts) => ts.to_string(),
+        other => other.descr(),
+    })
+}
+
+/// Opens a C-order `.npy` file of `T` and checks its header: dtype, order, a shape whose size
+/// fits in memory addressing and, for a regular file, matches the bytes it holds.
+pub fn open<T: Element>(path: &Path) -> Result<NpyTensorFile<T>> {
     let mut file = File::open(path).map_err(|e| NinError::file(path, format!("cannot open: {e}")))?;
     let meta = file.metadata().map_err(|e| NinError::file(path, format!("cannot open: {e}")))?;
     if meta.is_dir() {
@@ -165,12 +225,12 @@ pub fn open_f32(path: &Path) -> Result<NpyF32File> {
         .map_err(|e| NinError::file(path, format!("not a valid .npy file: {e}")))?;
     let descr = match npy.dtype() {
         DType::Plain(ts) => ts.to_string(),
-        other => return Err(NinError::file(path, format!("dtype {} is not float32", other.descr()))),
+        other => return Err(NinError::file(path, format!("dtype {} is not {}", other.descr(), T::NAME))),
     };
-    if descr != "<f4" && descr != ">f4" {
+    if !T::DESCR.contains(&descr.as_str()) {
         return Err(NinError::file(
             path,
-            format!("dtype is {descr}, not float32 (<f4); convert with x.astype(np.float32)"),
+            format!("dtype is {descr}, not {} ({}); convert with x.astype(np.{})", T::NAME, T::DESCR[0], T::NAME),
         ));
     }
     if npy.order() == Order::Fortran {
@@ -186,22 +246,23 @@ pub fn open_f32(path: &Path) -> Result<NpyF32File> {
     let len = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|len| len.checked_mul(4).is_some_and(|b| b <= isize::MAX as usize))
+        .filter(|len| len.checked_mul(T::BYTES).is_some_and(|b| b <= isize::MAX as usize))
         .ok_or_else(too_big)?;
     // A pipe's length is unknown: its data is read with `try_reserve` and must then be complete.
     let data_bytes = meta.len().saturating_sub(offset as u64);
-    if meta.is_file() && data_bytes != 4 * len as u64 {
-        let what = if data_bytes < 4 * len as u64 { "truncated: it" } else { "it" };
+    let needed = (T::BYTES * len) as u64;
+    if meta.is_file() && data_bytes != needed {
+        let what = if data_bytes < needed { "truncated: it" } else { "it" };
         return Err(NinError::file(
             path,
             format!(
-                "{what} holds {data_bytes} bytes of data, its shape {} of float32 needs {}",
+                "{what} holds {data_bytes} bytes of data, its shape {} of {} needs {needed}",
                 shorten(&format!("{shape:?}")),
-                4 * len as u64
+                T::NAME
             ),
         ));
     }
-    Ok(NpyF32File { path: path.to_path_buf(), shape, len, npy })
+    Ok(NpyTensorFile { path: path.to_path_buf(), shape, len, npy, element: std::marker::PhantomData })
 }
 
 /// Reads an f32, C-order `.npy` file: [`open_f32`], then [`NpyF32File::read`].
@@ -209,8 +270,13 @@ pub fn read_f32(path: &Path) -> Result<NpyArray> {
     open_f32(path)?.read()
 }
 
-/// Writes `data` with `shape` as an f32 `.npy` file, through [`crate::files::write_output`].
+/// Writes `data` with `shape` as an f32 `.npy` file ([`write()`]).
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    write(path, shape, data)
+}
+
+/// Writes `data` with `shape` as a `.npy` file of `T`, through [`crate::files::write_output`].
+pub fn write<T: Element>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
     crate::files::write_output(path, |out| {
         let shape_u64: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
         let mut writer = npyz::WriteOptions::new().default_dtype().shape(&shape_u64).writer(out).begin_nd()?;

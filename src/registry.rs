@@ -171,7 +171,7 @@ impl Registry {
         let candidates = || self.all().filter(|k| op.is_none_or(|op| k.info().op == op));
         candidates().find(|k| k.name() == name).ok_or_else(|| {
             let known = candidates().map(|k| k.name()).collect::<Vec<_>>().join(", ");
-            let op = op.map_or("conv1x1, gap or mlpconv", Op::name);
+            let op = op.map_or("conv1x1, gap, mlpconv, qconv1x1 or qgap", Op::name);
             NinError::UnknownKernel { op, name: crate::error::shorten(name), known }
         })
     }

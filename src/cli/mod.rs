@@ -185,14 +185,14 @@ enum Command {
         after_help = "Examples:\n  nin-bench forward --model nin-imagenet\n  nin-bench forward --model alexnet --batch 32 --threads 1 --verify\n  cargo run --release --features tract -- forward --model nin-cifar10 --json"
     )]
     Forward(forward::ForwardArgs),
-    /// Run a 1×1 convolution kernel on your own tensors (.npy, f32, C order, NCHW).
+    /// Run a 1×1 convolution kernel on your own tensors (.npy, C order, NCHW; f32, or int8).
     #[command(
-        after_help = "Example:\n  nin-bench conv1x1 --input x.npy --weights w.npy --bias b.npy --relu --output y.npy\n\nInput N×Cin×H×W; weights Cout×Cin or Cout×Cin×1×1; bias Cout. Output N×Cout×Hout×Wout."
+        after_help = "Examples:\n  nin-bench conv1x1 --input x.npy --weights w.npy --bias b.npy --relu --output y.npy\n  nin-bench conv1x1 --input x_u8.npy --weights w_i8.npy --bias b_i32.npy --multipliers m.npy --output y_u8.npy\n\nInput N×Cin×H×W; weights Cout×Cin or Cout×Cin×1×1; bias Cout. Output N×Cout×Hout×Wout.\nA uint8 input runs the int8 kernels: int8 weights, int32 bias, float32 multipliers (Cout),\nuint8 output = clamp(round_half_even((acc + bias) · m), 0, 255)."
     )]
     Conv1x1(tensors::ConvArgs),
-    /// Run a global average pooling kernel on your own tensor (.npy, f32, C order, NCHW).
+    /// Run a global average pooling kernel on your own tensor (.npy, C order, NCHW; f32, or uint8).
     #[command(
-        after_help = "Example:\n  nin-bench gap --input maps.npy --output scores.npy\n\nInput N×C×H×W; output N×C."
+        after_help = "Example:\n  nin-bench gap --input maps.npy --output scores.npy\n\nInput N×C×H×W; output N×C. A uint8 input runs the int8 kernels: uint8 means, rounded half to even."
     )]
     Gap(tensors::GapArgs),
 }
