@@ -25,11 +25,11 @@ pub const NAME: &str = "tract";
 /// tract's version, for the report.
 pub const VERSION: &str = "0.23.9";
 
-fn peer_error(e: impl std::fmt::Display) -> NinError {
+pub(crate) fn peer_error(e: impl std::fmt::Display) -> NinError {
     NinError::Peer { peer: NAME, reason: crate::error::one_line(&format!("{e:#}")) }
 }
 
-fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
+pub(crate) fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: pb::attribute_proto::AttributeType::Int as i32,
@@ -38,7 +38,7 @@ fn attr_int(name: &str, i: i64) -> pb::AttributeProto {
     }
 }
 
-fn attr_ints(name: &str, ints: &[usize]) -> pb::AttributeProto {
+pub(crate) fn attr_ints(name: &str, ints: &[usize]) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
         r#type: pb::attribute_proto::AttributeType::Ints as i32,
@@ -57,16 +57,35 @@ fn attr_float(name: &str, f: f32) -> pb::AttributeProto {
 }
 
 fn tensor(name: &str, dims: &[usize], data: &[f32]) -> pb::TensorProto {
+    typed_tensor(name, dims, pb::tensor_proto::DataType::Float, data.iter().flat_map(|v| v.to_le_bytes()).collect())
+}
+
+/// An initializer of `data_type` from its little-endian bytes.
+pub(crate) fn typed_tensor(
+    name: &str,
+    dims: &[usize],
+    data_type: pb::tensor_proto::DataType,
+    raw_data: Vec<u8>,
+) -> pb::TensorProto {
     pb::TensorProto {
         name: name.into(),
         dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: pb::tensor_proto::DataType::Float as i32,
-        raw_data: data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        data_type: data_type as i32,
+        raw_data,
         ..Default::default()
     }
 }
 
 fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
+    typed_value_info(name, dims, pb::tensor_proto::DataType::Float)
+}
+
+/// A graph input or output of `elem_type` and shape `dims`.
+pub(crate) fn typed_value_info(
+    name: &str,
+    dims: &[usize],
+    elem_type: pb::tensor_proto::DataType,
+) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{Dimension, dimension::Value};
     let shape = pb::TensorShapeProto {
         dim: dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() }).collect(),
@@ -75,7 +94,7 @@ fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
             value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type: pb::tensor_proto::DataType::Float as i32,
+                elem_type: elem_type as i32,
                 shape: Some(shape),
             })),
             ..Default::default()
@@ -84,7 +103,7 @@ fn value_info(name: &str, dims: &[usize]) -> pb::ValueInfoProto {
     }
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
+pub(crate) fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<pb::AttributeProto>) -> pb::NodeProto {
     pb::NodeProto {
         op_type: op.into(),
         name: output.into(),

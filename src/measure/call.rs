@@ -22,14 +22,16 @@ use crate::registry::AnyKernel;
 use crate::tensor::{AlignedBuf, seeded_uniform, zeroed};
 use crate::timing::{Rounds, Timing, TimingBudget, measure, measure_in_turn};
 
-/// What a timed call runs: one of our kernels, a GEMM library, or a loop that measures a limit
-/// of the machine. Serialised (and displayed) as its name.
+/// What a timed call runs: one of our kernels, a GEMM library, an inference engine, or a loop
+/// that measures a limit of the machine. Serialised (and displayed) as its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runner {
     /// A registered kernel.
     Kernel(KernelId),
     /// A GEMM library.
     Peer(Peer),
+    /// An inference engine's operator on the same layer (tract's int8 convolution).
+    Engine(&'static str),
     /// A loop that measures the machine (the FMA-peak loop, a read pass, a tile in L1).
     Loop(String),
 }
@@ -40,6 +42,7 @@ impl Runner {
         match self {
             Runner::Kernel(k) => k.name(),
             Runner::Peer(p) => p.name(),
+            Runner::Engine(name) => name,
             Runner::Loop(name) => name,
         }
     }

@@ -7,6 +7,8 @@ mod naive;
 mod pack;
 mod rayon;
 mod simd;
+#[cfg(feature = "tract")]
+pub mod tract_peer;
 
 pub use naive::QConvNaive;
 pub use simd::QConvSimd;

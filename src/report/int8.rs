@@ -30,19 +30,55 @@ pub(super) fn int8_problem(
     }
     let twin = *p.conv();
     ctx.bar.set_message(timing_message(&shape, &format!("{} against {} (f32)", int8.name(), f32_kernel.name()), 1));
-    let mut calls =
-        [Call::qconv_on(int8, p, data, 1)?, Call::conv_on(f32_kernel, &twin, Arc::new(conv_data(&twin)), 1)?];
+    let mut calls = [
+        Call::qconv_on(int8, p, Arc::clone(&data), 1)?,
+        Call::conv_on(f32_kernel, &twin, Arc::new(conv_data(&twin)), 1)?,
+    ];
     let [int8_row, f32_row] = time_in_turn(&mut calls, ctx.budget)?.pair_rows();
     ctx.bar.inc(1);
     ctx.bar.set_message(timing_message(&shape, &format!("{} against the int8 peak loop", int8.name()), 1));
     let share = time_qconv_against_int8_peak(int8, p, ctx.budget)?;
     ctx.bar.inc(1);
+    #[cfg(feature = "tract")]
+    let tract = against_tract(ctx, p, int8, &data, &expected.out)?;
+    #[cfg(not(feature = "tract"))]
+    let tract = None;
     report.int8.push(Int8Row {
         int8: int8_row,
         f32: f32_row,
         isa: int8.isa(),
         int8_peak_share: share.median,
         int8_peak_share_p90: share.p90,
+        tract,
     });
     Ok(())
+}
+
+/// tract's `QLinearConv` on `p`: its output against the reference's `expected`, then timed in
+/// turn with `int8`, 1 thread.
+#[cfg(feature = "tract")]
+fn against_tract(
+    ctx: &Context,
+    p: &QConv1x1Problem,
+    int8: &dyn QConv1x1Kernel,
+    data: &Arc<QConvData>,
+    expected: &[u8],
+) -> Result<Option<super::rows::TractInt8>> {
+    use crate::measure::Runner;
+    use crate::problem::Problem;
+    use crate::qconv::tract_peer::{NAME, TractQConv};
+    let shape = p.to_string();
+    ctx.bar.set_message(timing_message(&shape, &format!("{} against {NAME}", int8.name()), 1));
+    let tract = TractQConv::new(p, &data.layer, 1)?;
+    let y = tract.run(&data.input)?;
+    let diffs = y.iter().zip(expected).map(|(&a, &b)| a.abs_diff(b));
+    let (differing_outputs, max_diff) = diffs.fold((0, 0), |(n, m), d| (n + usize::from(d > 0), m.max(d)));
+    let input = Arc::clone(data);
+    let body = move || drop(tract.run(std::hint::black_box(&input.input)));
+    let work = (2.0 * p.macs() as f64, p.bytes() as f64);
+    let tract_call = Call::new(Runner::Engine(NAME), Some(Problem::QConv1x1(*p)), 1, work, body);
+    let mut calls = [Call::qconv_on(int8, p, Arc::clone(data), 1)?, tract_call];
+    let [ours, tract] = time_in_turn(&mut calls, ctx.budget)?.pair_rows();
+    ctx.bar.inc(1);
+    Ok(Some(super::rows::TractInt8 { ours, tract, differing_outputs, outputs: y.len(), max_diff }))
 }

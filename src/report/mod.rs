@@ -66,8 +66,10 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     // Against the one-thread direct f32 kernel (`blocked-simd`), both on 1 thread.
     let f32_kernel = registry.playing(Op::Conv1x1, Role::Direct).and_then(|k| k.as_conv1x1());
     let int8_runners: Vec<(&str, bool)> = int8_kernel.iter().map(|k| (k.name(), false)).collect();
-    // Two timings per layer: against the f32 kernel and against the int8 peak loop.
-    let int8_total = 2 * planned(&int8_problems, &int8_runners, &opts.filter);
+    // Two timings per layer, against the f32 kernel and against the int8 peak loop; with the
+    // `tract` feature, a third against tract's int8 convolution.
+    let int8_timings = if cfg!(feature = "tract") { 3 } else { 2 };
+    let int8_total = int8_timings * planned(&int8_problems, &int8_runners, &opts.filter);
     if conv_total + gap_total + chain_total + int8_total + forward_total == 0
         && !matches(&opts.filter, "heads", "heads")
         && !matches(&opts.filter, "nin-cifar10,u8s8", "int8-accuracy")

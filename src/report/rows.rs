@@ -39,7 +39,7 @@ impl ReportRow {
         ReportRow {
             kind: match run.kernel {
                 Runner::Kernel(_) => "kernel",
-                Runner::Peer(_) => "peer",
+                Runner::Peer(_) | Runner::Engine(_) => "peer",
                 Runner::Loop(_) => "loop",
             },
             run,
@@ -130,6 +130,26 @@ pub struct Int8Row {
     pub int8_peak_share: f64,
     /// The same share of the quietest tenth of rounds.
     pub int8_peak_share_p90: f64,
+    /// tract's int8 convolution on the same layer (feature `tract`), timed in turn with the
+    /// int8 kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tract: Option<TractInt8>,
+}
+
+/// tract's `QLinearConv` on an int8 layer, timed in turn with our int8 kernel, and how far its
+/// output is from the integer reference (it rounds on its own, so a step of 1 may differ).
+#[derive(Debug, Clone, Serialize)]
+pub struct TractInt8 {
+    /// Our int8 kernel's row; `paired_speedup` is its speed-up over tract.
+    pub ours: RunRow,
+    /// tract's row.
+    pub tract: RunRow,
+    /// Outputs of tract's that differ from the reference's.
+    pub differing_outputs: usize,
+    /// Every output.
+    pub outputs: usize,
+    /// The largest difference, in steps of the output's scale.
+    pub max_diff: u8,
 }
 
 /// What a kernel was timed against in a [`PairedRatio`]. Serialised as a name: the runner's,

@@ -14,6 +14,7 @@ pub(super) fn int8(w: &mut String, r: &Report) {
     }
     let _ = writeln!(w, "\n## Int8: NIN's 1×1 layers on u8 activations and s8 weights\n");
     layers(w, r);
+    against_tract(w, r);
     accuracy(w, r);
 }
 
@@ -50,6 +51,40 @@ fn layers(w: &mut String, r: &Report) {
             pct(Some(row.int8_peak_share)),
             pct(Some(row.int8_peak_share_p90)),
             format_seconds(row.int8.seconds_median),
+        );
+    }
+}
+
+/// The int8 kernel against tract's `QLinearConv` on the same layers (feature `tract`).
+fn against_tract(w: &mut String, r: &Report) {
+    let rows: Vec<_> = r.int8.iter().filter_map(|row| row.tract.as_ref()).collect();
+    let Some(first) = rows.first() else { return };
+    let _ = writeln!(w, "\n### Against {}\n", first.tract.kernel);
+    let _ = writeln!(
+        w,
+        "The same layers, weights and inputs as one ONNX `QLinearConv` each (u8 activations and \
+         output, zero points 0, s8 weights with a scale per output channel equal to our \
+         multiplier, i32 bias), loaded, optimised and run by tract; timed in turn with our int8 \
+         kernel, 1 thread. tract rounds the requantization its own way, so its outputs are \
+         compared with the integer reference rather than required to match.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| layer | ours | GOP/s | tract GOP/s | ours vs tract | tract outputs off the reference | largest step |"
+    );
+    let _ = writeln!(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    for t in rows {
+        let Some(Problem::QConv1x1(p)) = t.ours.problem else { continue };
+        let _ = writeln!(
+            w,
+            "| `{p}` | {} | {:.1} | {:.1} | {} | {} of {} | {} |",
+            t.ours.kernel,
+            t.ours.gflops,
+            t.tract.gflops,
+            times(t.ours.paired_speedup),
+            t.differing_outputs,
+            t.outputs,
+            t.max_diff,
         );
     }
 }
