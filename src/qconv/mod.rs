@@ -3,6 +3,7 @@
 //! the outputs. They are in the [`crate::registry::Registry`] like the f32 kernels, so `verify`,
 //! `run`, the report, the benches and the gate see them; `tests/int8_kernels.rs` checks them.
 
+mod block;
 mod naive;
 mod pack;
 mod rayon;

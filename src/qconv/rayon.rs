@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::{Block, BlockOut, panels, run_block, tiles};
+use super::block::{Block, BlockOut, panels, run_block, tiles};
 use super::{PreparedQLayer, QConvSimd, QPath};
 use crate::kernel::{Kernel, KernelDecl, Op, Threads};
 use crate::problem::QConv1x1Problem;

@@ -1,0 +1,110 @@
+//! The work both int8 tile kernels share: a block of one image's output (pixel tiles ×
+//! channel panels) packed and computed by one thread, `qconv-simd` running one block per
+//! image, `qconv-rayon` many at once.
+
+use std::ops::Range;
+
+use super::pack::{groups, pack_pixels, pixels_len};
+use super::{PreparedQLayer, QPath};
+use crate::problem::QConv1x1Problem;
+use crate::quant::requantize;
+use crate::scratch::{Slot, with_byte_scratch};
+use crate::tensor::Layout;
+use crate::ukernel::int8::RequantizeTile;
+
+/// Panels of MR output channels on `path`: ⌈Cout / MR⌉.
+pub(super) fn panels(p: &QConv1x1Problem, path: QPath) -> usize {
+    p.conv().cout.div_ceil(path.dims().0)
+}
+
+/// Tiles of NR output pixels per image on `path`: ⌈H·W / NR⌉.
+pub(super) fn tiles(p: &QConv1x1Problem, path: QPath) -> usize {
+    p.conv().pixels_out().div_ceil(path.dims().1)
+}
+
+/// A block of one image's output: pixel tiles × channel panels.
+#[derive(Debug, Clone)]
+pub(super) struct Block {
+    /// Tiles of NR pixels.
+    pub tiles: Range<usize>,
+    /// Panels of MR output channels.
+    pub panels: Range<usize>,
+}
+
+/// Where a block's outputs (and accumulators) go: its lines, each contiguous in the output.
+/// NCHW: one line per output channel of the block, its pixels in the block; NHWC: one line
+/// per pixel of the block, its channels in the block.
+pub(super) struct BlockOut<'a> {
+    pub y: Vec<&'a mut [u8]>,
+    pub acc: Option<Vec<&'a mut [i32]>>,
+}
+
+/// Computes `block` of image `n`'s output: packs the block's pixels into this thread's
+/// scratch, then runs the tile over them and the block's panels.
+pub(super) fn run_block(
+    path: QPath,
+    p: &QConv1x1Problem,
+    x: &[u8],
+    n: usize,
+    prepared: &PreparedQLayer,
+    block: Block,
+    out: BlockOut,
+) {
+    let c = p.conv();
+    let (mr, nr) = path.dims();
+    let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
+    let BlockOut { mut y, mut acc } = out;
+    let (first_channel, first_pixel) = (block.panels.start * mr, block.tiles.start * nr);
+    let mut sums = vec![0i32; mr * nr];
+    let (tile_len, panel_len) = (g_len * nr * 4, g_len * mr * 4);
+    with_byte_scratch(Slot::PackBytes, pixels_len(p, nr, block.tiles.len()), |pixels| {
+        pack_pixels(p, x, n, nr, block.tiles.clone(), pixels);
+        // LOOP 2: tiles of NR pixels (a tile of Cin·NR bytes stays in L1).
+        for (t, x_tile) in block.tiles.clone().zip(pixels.chunks_exact(tile_len)) {
+            let q0 = t * nr;
+            let cols = nr.min(pixels_out - q0);
+            // LOOP 3: panels of MR output channels, one tile call each.
+            for j in block.panels.clone() {
+                let w_panel = &prepared.weights[j * panel_len..][..panel_len];
+                // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
+                // bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked the weights
+                // against the path's range.
+                unsafe {
+                    if cols <= nr / 2 {
+                        path.run_half_tile(g_len, w_panel, x_tile, &mut sums)
+                    } else {
+                        path.run_tile(g_len, w_panel, x_tile, &mut sums)
+                    }
+                };
+                let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
+                let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
+                let (line0, at0) = match c.layout {
+                    Layout::Nchw => (co0 - first_channel, q0 - first_pixel),
+                    Layout::Nhwc => (q0 - first_pixel, co0 - first_channel),
+                };
+                if c.layout == Layout::Nchw && acc.is_none() {
+                    // NCHW: each channel's pixels q0.. are contiguous in its line.
+                    let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: at0 };
+                    // SAFETY: the path is available (checked by the kernel), and with it its
+                    // requantization.
+                    unsafe { path.requantize_isa().requantize_rows(&tile, &mut y[line0..line0 + rows]) };
+                    continue;
+                }
+                for r in 0..rows {
+                    let (bias, m) = (bias[r], m[r]);
+                    for (cc, &s) in sums[r * nr..][..cols].iter().enumerate() {
+                        let (line, at) = match c.layout {
+                            Layout::Nchw => (line0 + r, at0 + cc),
+                            Layout::Nhwc => (line0 + cc, at0 + r),
+                        };
+                        let sum = s + bias;
+                        if let Some(acc) = acc.as_deref_mut() {
+                            acc[line][at] = sum;
+                        }
+                        y[line][at] = requantize(sum, m);
+                    }
+                }
+            }
+        }
+    });
+}
