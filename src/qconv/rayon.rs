@@ -121,25 +121,30 @@ pub(super) fn execute_parallel(
         Layout::Nchw => (c.pixels_out(), pixel_block),
         Layout::Nhwc => (c.cout, channel_block),
     };
+    let lines_per_image = c.cout * c.pixels_out() / line_len;
     let task = |line: usize, piece: usize| {
-        let (n, line) = (line / (c.cout * c.pixels_out() / line_len), line % (c.cout * c.pixels_out() / line_len));
+        let (n, line) = (line / lines_per_image, line % lines_per_image);
         let (b, j) = match c.layout {
             Layout::Nchw => (piece, line / channel_block),
             Layout::Nhwc => (line / pixel_block, piece),
         };
         (n * tile_blocks + b) * panel_blocks + j
     };
-    for (line, y_line) in y.chunks_mut(line_len).enumerate() {
-        for (piece, y_piece) in y_line.chunks_mut(piece_len).enumerate() {
-            tasks[task(line, piece)].out.y.push(y_piece);
-        }
+    for (line, piece, y_piece) in pieces(y, line_len, piece_len) {
+        tasks[task(line, piece)].out.y.push(y_piece);
     }
     if let Some(acc) = acc {
-        for (line, acc_line) in acc.chunks_mut(line_len).enumerate() {
-            for (piece, acc_piece) in acc_line.chunks_mut(piece_len).enumerate() {
-                tasks[task(line, piece)].out.acc.as_mut().expect("made with acc").push(acc_piece);
-            }
+        for (line, piece, acc_piece) in pieces(acc, line_len, piece_len) {
+            tasks[task(line, piece)].out.acc.as_mut().expect("made with acc").push(acc_piece);
         }
     }
     tasks.into_par_iter().for_each(|Task { n, block, out }| run_block(path, p, x, n, prepared, block, out));
+}
+
+/// `buf` cut into lines of `line_len` values and each line into pieces of `piece_len`: (line,
+/// piece within the line, the piece).
+fn pieces<T>(buf: &mut [T], line_len: usize, piece_len: usize) -> impl Iterator<Item = (usize, usize, &mut [T])> {
+    buf.chunks_mut(line_len).enumerate().flat_map(move |(line, values)| {
+        values.chunks_mut(piece_len).enumerate().map(move |(i, piece)| (line, i, piece))
+    })
 }

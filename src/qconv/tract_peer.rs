@@ -33,7 +33,6 @@ pub struct TractQConv {
 /// The layer as an ONNX graph of one `QLinearConv` node (opset 13).
 fn onnx_model(p: &QConv1x1Problem, layer: &QLayer) -> pb::ModelProto {
     let c = p.conv();
-    let bytes = |v: &[u8]| v.to_vec();
     let mut initializer = vec![
         typed_tensor("x_scale", &[], DataType::Float, 1f32.to_le_bytes().to_vec()),
         typed_tensor("x_zero_point", &[], DataType::Uint8, vec![0]),
@@ -46,7 +45,7 @@ fn onnx_model(p: &QConv1x1Problem, layer: &QLayer) -> pb::ModelProto {
         ),
         typed_tensor("w_zero_point", &[c.cout], DataType::Int8, vec![0; c.cout]),
         typed_tensor("y_scale", &[], DataType::Float, 1f32.to_le_bytes().to_vec()),
-        typed_tensor("y_zero_point", &[], DataType::Uint8, bytes(&[0])),
+        typed_tensor("y_zero_point", &[], DataType::Uint8, vec![0]),
     ];
     let mut inputs = vec!["x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale", "y_zero_point"];
     if c.bias {
@@ -88,8 +87,7 @@ impl TractQConv {
             .and_then(|m| m.into_runnable())
             .map_err(peer_error)?;
         let executor = if threads > 1 { Executor::multithread(threads) } else { Executor::SingleThread };
-        let [n, cin, h, w] = c.input_dims();
-        Ok(TractQConv { plan, input_dims: [n, cin, h, w], executor })
+        Ok(TractQConv { plan, input_dims: c.input_dims(), executor })
     }
 
     /// One call: the u8 output, NCHW.
