@@ -104,7 +104,7 @@ fn quick_filtered_report_writes_markdown_json_and_svg() {
         "`1x192x8x8:10,relu`",
         "gemm-crate",
         "FMA peak, 1 thread",
-        "matched the f64 reference",
+        "within the dot-product error bound of the f64 reference",
         "## Share of the FMA peak and rayon-tiled's scaling, timed in turn",
         "| FMA loop scaling | ÷ loop |",
         "| microkernel in L1, same rounds |",
@@ -170,4 +170,33 @@ fn quick_report_of_one_model_has_the_whole_network_section_and_its_chart() {
         svg.starts_with("<svg") && svg.contains("<rect") && svg.contains("spatial conv"),
         "network_time.svg has no bars"
     );
+}
+
+#[test]
+fn quick_int8_report_times_the_int8_kernel_against_f32_and_its_peak_and_checks_target_9() {
+    // 15.7 MMAC: one of the large int8 layers target 9 checks.
+    let (_out, dir) = quick_report("1x160x32x32:96,u8s8");
+    let json = json_of(&dir);
+    let rows = json["int8"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["int8"]["shape"], "1x160x32x32:96,u8s8");
+    assert_eq!(row["f32"]["shape"], "1x160x32x32:96,relu");
+    for value in [&row["int8"]["paired_speedup"], &row["int8_peak_share"], &row["int8_peak_share_p90"]] {
+        assert!(value.as_f64().unwrap() > 0.0, "{row}");
+    }
+    assert!(json["conv1x1"].as_array().unwrap().is_empty() && json["int8_accuracy"].is_null());
+    let target =
+        json["targets"].as_array().unwrap().iter().find(|t| t["target"].as_str().unwrap().starts_with("9. int8"));
+    let target = target.expect("target 9 in the list");
+    assert!(target["met"].is_boolean(), "one large layer measured: {target}");
+    assert!(target["measured"].as_str().unwrap().contains("of 1 large int8 layers"), "{target}");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for needle in [
+        "## Int8: NIN's 1×1 layers on u8 activations and s8 weights",
+        "| `1x160x32x32:96,u8s8` | 15.7 |",
+        "1 int8 bit for bit against the integer reference",
+    ] {
+        assert!(md.contains(needle), "report.md lacks '{needle}'");
+    }
 }

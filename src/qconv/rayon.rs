@@ -24,7 +24,7 @@ pub static QCONV_RAYON: KernelDecl = KernelDecl {
     threads: Threads::Rayon,
     roles: &[],
     layouts: &Layout::ALL,
-    description: "`qconv-simd`'s tile over blocks of output channels (NCHW) or of pixels (NHWC), each image's pixels packed once",
+    description: "`qconv-simd`'s tile over blocks of pixel tiles × channel panels (the larger operand cut first), each block packing its own pixels; bit-identical for any thread count",
 };
 
 /// One task: a block of image `n` and where its outputs go.

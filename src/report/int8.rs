@@ -25,6 +25,7 @@ pub(super) fn int8_problem(
     let shape = p.to_string();
     let data = Arc::new(QConvData::seeded(p, 1));
     let expected = crate::quant::reference::qconv1x1(p, &data.input, &data.layer);
+    report.verified_int8 += 1;
     if !ctx.passed(report, &shape, int8.name(), check_qconv(int8, p, &data, &expected), 2) {
         return Ok(());
     }

@@ -120,6 +120,7 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         int8_accuracy: None,
         failures: Vec::new(),
         verified: 0,
+        verified_int8: 0,
         models: crate::model::zoo::models().iter().map(|m| m.stats()).collect::<Result<_>>()?,
         heads: Vec::new(),
         targets: Vec::new(),

@@ -96,6 +96,9 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.
     pub verified: usize,
+    /// How many of them were int8 kernels checked bit for bit against the integer reference
+    /// (the others: within the error bound of the f64 reference).
+    pub verified_int8: usize,
     /// Accounting of the models (as `nin-bench models --json`).
     pub models: Vec<crate::model::ModelStats>,
     /// NIN against fully-connected heads (as `nin-bench heads --json`); empty when `--filter`
@@ -114,6 +117,21 @@ pub struct Report {
     /// probe must be wrong (a peer using a wider ISA than the probe, say), so their shares are
     /// left out (`peak_fraction` null) and `report.md` says so in its first lines.
     pub probe_warnings: Vec<String>,
+}
+
+impl Report {
+    /// What the verified pairs were checked against, with how many of each.
+    pub fn checks(&self) -> String {
+        let float = self.verified - self.verified_int8;
+        let mut kinds = Vec::new();
+        if float > 0 {
+            kinds.push(format!("{float} within the dot-product error bound of the f64 reference"));
+        }
+        if self.verified_int8 > 0 {
+            kinds.push(format!("{} int8 bit for bit against the integer reference", self.verified_int8));
+        }
+        kinds.join(", ")
+    }
 }
 
 /// One int8 layer: [`Report::int8`].

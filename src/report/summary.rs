@@ -80,8 +80,9 @@ pub(super) fn render(r: &Report) -> String {
         lines.push(format!("Whole networks against tract, batch 1 and 32 on 1 and {all} threads: NIN {nin}{alexnet}."));
     }
     lines.push(format!(
-        "Verification: {} kernel × problem checks against the f64 reference, {} failed.",
+        "Verification: {} kernel × problem checks ({}), {} failed.",
         r.verified,
+        r.checks(),
         r.failures.len()
     ));
     let _ = writeln!(w);

@@ -95,12 +95,11 @@ pub(super) fn machine(w: &mut String, r: &Report) {
 /// Verification, the roofline chart, and every miss of the targets.
 pub(super) fn verification(w: &mut String, r: &Report) {
     let _ = writeln!(w, "\n## Verification\n");
-    if r.failures.is_empty() {
-        let _ = writeln!(
-            w,
-            "All {} kernel × problem pairs matched the f64 reference within the dot-product error bound before timing.",
-            r.verified
-        );
+    if r.verified == 0 {
+        let _ = writeln!(w, "No kernel ran on a problem in this run: the filter selected none.");
+    } else if r.failures.is_empty() {
+        let _ =
+            writeln!(w, "All {} kernel × problem pairs passed their check before timing: {}.", r.verified, r.checks());
     } else {
         let _ = writeln!(w, "{} of {} pairs FAILED and were not timed:\n", r.failures.len(), r.verified);
         for f in &r.failures {
