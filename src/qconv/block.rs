@@ -10,7 +10,7 @@ use crate::problem::QConv1x1Problem;
 use crate::quant::requantize;
 use crate::scratch::{Slot, with_byte_scratch};
 use crate::tensor::Layout;
-use crate::ukernel::int8::RequantizeTile;
+use crate::ukernel::requantize::{RequantizeTile, TileBytes};
 
 /// Panels of MR output channels on `path`: ⌈Cout / MR⌉.
 pub(super) fn panels(p: &QConv1x1Problem, path: QPath) -> usize {
@@ -66,6 +66,21 @@ pub(super) fn run_block(
             // LOOP 3: panels of MR output channels, one tile call each.
             for j in block.panels.clone() {
                 let w_panel = &prepared.weights[j * panel_len..][..panel_len];
+                let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
+                let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
+                let (line0, at0) = match c.layout {
+                    Layout::Nchw => (co0 - first_channel, q0 - first_pixel),
+                    Layout::Nhwc => (q0 - first_pixel, co0 - first_channel),
+                };
+                if c.layout == Layout::Nchw && acc.is_none() && (rows, cols) == (mr, nr) {
+                    // A whole tile whose rows are contiguous in their lines: requantized in
+                    // registers, the sums never stored.
+                    let mut out = TileBytes { lines: &mut y[line0..line0 + rows], at: at0, bias, m };
+                    // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
+                    // bytes, the tile g_len·nr·4; `prepare` checked the weights.
+                    unsafe { path.run_tile_requantized(g_len, w_panel, x_tile, &mut out) };
+                    continue;
+                }
                 // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
                 // bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked the weights
                 // against the path's range.
@@ -75,12 +90,6 @@ pub(super) fn run_block(
                     } else {
                         path.run_tile(g_len, w_panel, x_tile, &mut sums)
                     }
-                };
-                let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
-                let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
-                let (line0, at0) = match c.layout {
-                    Layout::Nchw => (co0 - first_channel, q0 - first_pixel),
-                    Layout::Nhwc => (q0 - first_pixel, co0 - first_channel),
                 };
                 if c.layout == Layout::Nchw && acc.is_none() {
                     // NCHW: each channel's pixels q0.. are contiguous in its line.

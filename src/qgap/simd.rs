@@ -7,7 +7,7 @@ use crate::error::{NinError, Result};
 use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QGapProblem;
 use crate::tensor::Layout;
-use crate::ukernel::int8::RequantizeTile;
+use crate::ukernel::requantize::RequantizeTile;
 
 /// `qgap-simd`'s declaration.
 pub static QGAP_SIMD: KernelDecl = KernelDecl {

@@ -9,7 +9,15 @@
 //! `vpdpbusd` want their first operand) and adds the 4 products into that pixel's i32: the
 //! NCHW orientation of the f32 kernels' channel rows, whose output rows are pixels.
 
+use super::requantize::TileBytes;
 use crate::quant::WeightRange;
+
+/// What a tile does with its sums: stores them, rows NR apart, or requantizes them into a
+/// whole tile's bytes.
+enum TileOut<'o, 'a, 'b> {
+    Sums(&'o mut [i32]),
+    Bytes(&'o mut TileBytes<'a, 'b>),
+}
 
 /// `vpdpbusd`'s semantics for one i32 lane: `acc + Σ_j a[j]·b[j]` over 4 u8·s8 products, the
 /// sum wrapping in i32 as the instruction's does. The emulated VNNI path runs it on every
@@ -113,7 +121,7 @@ impl QPath {
     /// `groups·NR·4`, `acc` MR·NR values; with [`QPath::Avx2`] every weight is 7-bit.
     pub unsafe fn run_tile(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
         // SAFETY: the caller's guarantees.
-        unsafe { self.run_tile_part(groups, w, x, acc, false) }
+        unsafe { self.run_tile_part(groups, w, x, TileOut::Sums(acc), false) }
     }
 
     /// [`QPath::run_tile`] on the first NR/2 pixels only (rows of `acc` stay NR apart; the
@@ -124,140 +132,62 @@ impl QPath {
     /// As [`QPath::run_tile`].
     pub unsafe fn run_half_tile(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
         // SAFETY: the caller's guarantees.
-        unsafe { self.run_tile_part(groups, w, x, acc, true) }
+        unsafe { self.run_tile_part(groups, w, x, TileOut::Sums(acc), true) }
     }
 
-    /// # Safety
-    /// As [`QPath::run_tile`].
-    unsafe fn run_tile_part(self, groups: usize, w: &[i8], x: &[u8], acc: &mut [i32], half: bool) {
-        let (mr, nr) = self.dims();
-        assert!(
-            w.len() >= groups * mr * 4 && x.len() >= groups * nr * 4 && acc.len() >= mr * nr,
-            "tile operands too short"
-        );
-        match (self, half) {
-            (QPath::Scalar, _) => portable::<4, 8>(groups, w, x, acc),
-            (QPath::EmulatedVnni, _) => portable::<8, 32>(groups, w, x, acc),
-            // SAFETY (all six): the caller checked the CPU has the path; the lengths as above.
-            #[cfg(target_arch = "x86_64")]
-            (QPath::Avx2, false) => unsafe { x86::avx2_4x16::<2>(groups, w.as_ptr(), x.as_ptr(), acc) },
-            #[cfg(target_arch = "x86_64")]
-            (QPath::Avx2, true) => unsafe { x86::avx2_4x16::<1>(groups, w.as_ptr(), x.as_ptr(), acc) },
-            #[cfg(target_arch = "x86_64")]
-            (QPath::AvxVnni, false) => unsafe { x86::avxvnni_6x16::<2>(groups, w.as_ptr(), x.as_ptr(), acc) },
-            #[cfg(target_arch = "x86_64")]
-            (QPath::AvxVnni, true) => unsafe { x86::avxvnni_6x16::<1>(groups, w.as_ptr(), x.as_ptr(), acc) },
-            #[cfg(target_arch = "x86_64")]
-            (QPath::Avx512Vnni, false) => unsafe { x86::avx512vnni_8x32::<2>(groups, w.as_ptr(), x.as_ptr(), acc) },
-            #[cfg(target_arch = "x86_64")]
-            (QPath::Avx512Vnni, true) => unsafe { x86::avx512vnni_8x32::<1>(groups, w.as_ptr(), x.as_ptr(), acc) },
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => unreachable!("not available off x86-64"),
-        }
-    }
-}
-
-/// The instructions a requantization runs on: what it needs of the CPU, apart from the
-/// multiply-accumulate path that made the sums (the int8 GAP requantizes too).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequantizeIsa {
-    /// Plain Rust.
-    Scalar,
-    /// AVX2, 8 sums a step.
-    Avx2,
-    /// AVX-512F, 16 sums a step, the last masked.
-    Avx512,
-}
-
-impl RequantizeIsa {
-    /// Whether this CPU runs it.
-    pub fn available(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match self {
-                RequantizeIsa::Scalar => true,
-                RequantizeIsa::Avx2 => is_x86_feature_detected!("avx2"),
-                RequantizeIsa::Avx512 => is_x86_feature_detected!("avx512f"),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            self == RequantizeIsa::Scalar
-        }
-    }
-
-    /// Requantizes the first `cols` sums of each row of a tile into `out`, one line per row:
-    /// `out[r][at + c] = requantize(sums[r·nr + c] + bias[r], m[r])`
-    /// (`crate::quant::requantize`), 8 or 16 at a time on the x86 SIMD paths, with the same
-    /// conversion, multiply, clamp and rounding (the default MXCSR rounds half to even, as
-    /// `round_ties_even` does), so the bytes are equal. One call per tile, so that the loop
-    /// over rows runs with the path's target features.
+    /// [`QPath::run_tile`] with the tile's sums requantized in registers and stored as bytes
+    /// (`crate::quant::requantize` of each sum plus its row's bias), never as i32: row `r`'s NR
+    /// bytes at `out.lines[r][out.at..]`. For whole tiles (MR channels × NR pixels) of an
+    /// NCHW output whose accumulators were not asked for, the common case: the sums' trip
+    /// through memory and the requantization's own loop over them took a sixth of
+    /// 1x96x54x54:96's time on AVX2 (96 multiply-adds per output). The portable paths store
+    /// the sums and requantize them after.
     ///
     /// # Safety
-    /// It is [`available`](RequantizeIsa::available).
+    /// As [`QPath::run_tile`], without `acc`.
     ///
     /// # Panics
-    /// When `bias` and `m` differ in length, `cols > nr`, `sums` is too short, or `out` has
-    /// fewer lines than the tile has rows or a line shorter than `at + cols`.
-    pub unsafe fn requantize_rows(self, tile: &RequantizeTile, out: &mut [&mut [u8]]) {
-        let RequantizeTile { sums, nr, cols, bias, m, at } = *tile;
-        let rows = bias.len();
-        assert!(m.len() == rows && cols <= nr && sums.len() >= rows * nr, "tile of {rows} rows of {cols} of {nr} sums");
+    /// When `out` has fewer than MR lines, biases or multipliers, or a line shorter than
+    /// `at + NR`.
+    pub unsafe fn run_tile_requantized(self, groups: usize, w: &[i8], x: &[u8], out: &mut TileBytes) {
+        let (mr, nr) = self.dims();
         assert!(
-            out.len() >= rows && out[..rows].iter().all(|line| line.len() >= at + cols),
-            "output too short for {rows} rows"
+            out.lines.len() >= mr
+                && out.bias.len() >= mr
+                && out.m.len() >= mr
+                && out.lines[..mr].iter().all(|line| line.len() >= out.at + nr),
+            "tile output too short"
         );
-        match self {
-            // SAFETY (both): the caller checked it is available.
-            #[cfg(target_arch = "x86_64")]
-            RequantizeIsa::Avx2 => unsafe { x86::requantize_avx2(tile, out) },
-            #[cfg(target_arch = "x86_64")]
-            RequantizeIsa::Avx512 => unsafe { x86::requantize_avx512(tile, out) },
-            _ => tile.rows(out, |sums, bias, m, out| {
-                for (o, &s) in out.iter_mut().zip(sums) {
-                    *o = crate::quant::requantize(s + bias, m);
-                }
-            }),
-        }
+        // SAFETY: the caller's guarantees, and `out` checked above.
+        unsafe { self.run_tile_part(groups, w, x, TileOut::Bytes(out), false) }
     }
-}
 
-impl QPath {
-    /// The requantization its kernels run: a subset of what the path needs (every x86 SIMD
-    /// path has AVX2; AVX-512 VNNI has AVX-512F), so it is available whenever the path is.
-    pub fn requantize_isa(self) -> RequantizeIsa {
-        match self {
-            QPath::Avx2 | QPath::AvxVnni => RequantizeIsa::Avx2,
-            QPath::Avx512Vnni => RequantizeIsa::Avx512,
-            QPath::Scalar | QPath::EmulatedVnni => RequantizeIsa::Scalar,
+    /// # Safety
+    /// As [`QPath::run_tile`]; `half` only with [`TileOut::Sums`].
+    unsafe fn run_tile_part(self, groups: usize, w: &[i8], x: &[u8], out: TileOut, half: bool) {
+        let (mr, nr) = self.dims();
+        assert!(w.len() >= groups * mr * 4 && x.len() >= groups * nr * 4, "tile operands too short");
+        if let TileOut::Sums(acc) = &out {
+            assert!(acc.len() >= mr * nr, "tile sums too short");
         }
-    }
-}
-
-/// A tile's sums to requantize with [`RequantizeIsa::requantize_rows`]: one row per entry of `bias`
-/// and `m`.
-#[derive(Debug, Clone, Copy)]
-pub struct RequantizeTile<'a> {
-    /// The tile's i32 sums, rows `nr` apart.
-    pub sums: &'a [i32],
-    /// The distance between rows in `sums`: the tile's width.
-    pub nr: usize,
-    /// The sums of each row to requantize (≤ `nr`).
-    pub cols: usize,
-    /// Each row's bias.
-    pub bias: &'a [i32],
-    /// Each row's multiplier.
-    pub m: &'a [f32],
-    /// Where in each output line the row's first byte goes.
-    pub at: usize,
-}
-
-impl RequantizeTile<'_> {
-    /// Calls `row(sums, bias, m, out)` on each row's `cols` sums and output bytes.
-    #[inline(always)]
-    fn rows(&self, out: &mut [&mut [u8]], mut row: impl FnMut(&[i32], i32, f32, &mut [u8])) {
-        for (r, ((&bias, &m), line)) in self.bias.iter().zip(self.m).zip(out).enumerate() {
-            row(&self.sums[r * self.nr..][..self.cols], bias, m, &mut line[self.at..self.at + self.cols]);
+        match (self, half) {
+            (QPath::Scalar, _) => portable::<4, 8>(groups, w, x, out),
+            (QPath::EmulatedVnni, _) => portable::<8, 32>(groups, w, x, out),
+            // SAFETY (all six): the caller checked the CPU has the path; the lengths as above.
+            #[cfg(target_arch = "x86_64")]
+            (QPath::Avx2, false) => unsafe { x86::avx2_4x16::<2>(groups, w.as_ptr(), x.as_ptr(), out) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::Avx2, true) => unsafe { x86::avx2_4x16::<1>(groups, w.as_ptr(), x.as_ptr(), out) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::AvxVnni, false) => unsafe { x86::avxvnni_6x16::<2>(groups, w.as_ptr(), x.as_ptr(), out) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::AvxVnni, true) => unsafe { x86::avxvnni_6x16::<1>(groups, w.as_ptr(), x.as_ptr(), out) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::Avx512Vnni, false) => unsafe { x86::avx512vnni_8x32::<2>(groups, w.as_ptr(), x.as_ptr(), out) },
+            #[cfg(target_arch = "x86_64")]
+            (QPath::Avx512Vnni, true) => unsafe { x86::avx512vnni_8x32::<1>(groups, w.as_ptr(), x.as_ptr(), out) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("not available off x86-64"),
         }
     }
 }
@@ -284,7 +214,7 @@ pub fn interleave4(rows: [&[u8]; 4], out: &mut [u8]) {
 
 /// The tile in plain Rust, one [`dpbusd`] per (channel, pixel, group).
 #[inline(always)]
-fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8], acc: &mut [i32]) {
+fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8], mut out: TileOut) {
     let mut sums = [[0i32; NR]; MR];
     for g in 0..groups {
         let (w_g, x_g) = (&w[g * MR * 4..][..MR * 4], &x[g * NR * 4..][..NR * 4]);
@@ -296,13 +226,22 @@ fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8],
         }
     }
     for (r, row) in sums.iter().enumerate() {
-        acc[r * NR..][..NR].copy_from_slice(row);
+        match &mut out {
+            TileOut::Sums(acc) => acc[r * NR..][..NR].copy_from_slice(row),
+            TileOut::Bytes(out) => {
+                for (o, &s) in out.lines[r][out.at..][..NR].iter_mut().zip(row) {
+                    *o = crate::quant::requantize(s + out.bias[r], out.m[r]);
+                }
+            }
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+
+    use crate::ukernel::requantize::x86::{requantize16_avx2, requantize16_avx512};
 
     /// The tile of `$mr` channels × 2 vectors of `$lanes` pixels, written out in the calling
     /// function (no closure, so every step compiles with its target features): per group, two
@@ -312,7 +251,8 @@ mod x86 {
         (
             $mr:expr, $vec:ty, $zero:expr, $load:ident, $store:ident, $splat:ident, $lanes:expr,
             |$c:ident, $xv:ident, $wv:ident| $step:expr,
-            $groups:expr, $w:expr, $x:expr, $acc:expr
+            |$row:ident, $bias:ident, $m:ident, $dst:ident| $epilogue:expr,
+            $groups:expr, $w:expr, $x:expr, $out:expr
         ) => {{
             // NV vectors of pixels: 2 for the whole tile, 1 for its first half (a last tile of
             // at most NR/2 pixels). The groups stay 2 vectors apart either way.
@@ -333,10 +273,25 @@ mod x86 {
                     }
                 }
             }
-            for (r, c_r) in c.iter().enumerate() {
-                for (v, &acc_v) in c_r.iter().enumerate() {
-                    // SAFETY: `acc` holds `$mr` rows of 2·lanes values.
-                    unsafe { $store(($acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec).add(v), acc_v) };
+            match $out {
+                super::TileOut::Sums(acc) => {
+                    for (r, c_r) in c.iter().enumerate() {
+                        for (v, &acc_v) in c_r.iter().enumerate() {
+                            // SAFETY: `acc` holds `$mr` rows of 2·lanes values (the caller).
+                            unsafe { $store((acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec).add(v), acc_v) };
+                        }
+                    }
+                }
+                super::TileOut::Bytes(out) => {
+                    for (r, c_r) in c.iter().enumerate() {
+                        // SAFETY: a whole tile (NV = 2): line r holds 2·lanes bytes from `at` on,
+                        // and `bias` and `m` MR values (the caller).
+                        let (line, $bias, $m) = unsafe {
+                            (out.lines[r].as_mut_ptr().add(out.at), *out.bias.get_unchecked(r), *out.m.get_unchecked(r))
+                        };
+                        let ($row, $dst) = (c_r, line);
+                        $epilogue
+                    }
                 }
             }
         }};
@@ -349,7 +304,7 @@ mod x86 {
     /// # Safety
     /// AVX2; `w` readable for `groups·16` bytes, `x` for `groups·64`; weights 7-bit.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn avx2_4x16<const NV: usize>(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+    pub(super) unsafe fn avx2_4x16<const NV: usize>(groups: usize, w: *const i8, x: *const u8, out: super::TileOut) {
         let ones = _mm256_set1_epi16(1);
         tile_mx2!(
             4,
@@ -360,10 +315,15 @@ mod x86 {
             _mm256_set1_epi32,
             8,
             |c, xv, wv| _mm256_add_epi32(c, _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones)),
+            |row, bias, m, dst| {
+                let bytes = requantize16_avx2(row[0], row[1], _mm256_set1_epi32(bias), _mm256_set1_ps(m));
+                // SAFETY: 16 bytes of the line from `dst` on (above).
+                unsafe { _mm_storeu_si128(dst as *mut __m128i, bytes) }
+            },
             groups,
             w,
             x,
-            acc
+            out
         )
     }
 
@@ -374,7 +334,7 @@ mod x86 {
     /// # Safety
     /// AVX2 and AVX-VNNI; `w` readable for `groups·24` bytes, `x` for `groups·64`.
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) unsafe fn avxvnni_6x16<const NV: usize>(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+    pub(super) unsafe fn avxvnni_6x16<const NV: usize>(groups: usize, w: *const i8, x: *const u8, out: super::TileOut) {
         tile_mx2!(
             6,
             __m256i,
@@ -384,10 +344,15 @@ mod x86 {
             _mm256_set1_epi32,
             8,
             |c, xv, wv| _mm256_dpbusd_avx_epi32(c, xv, wv),
+            |row, bias, m, dst| {
+                let bytes = requantize16_avx2(row[0], row[1], _mm256_set1_epi32(bias), _mm256_set1_ps(m));
+                // SAFETY: 16 bytes of the line from `dst` on (above).
+                unsafe { _mm_storeu_si128(dst as *mut __m128i, bytes) }
+            },
             groups,
             w,
             x,
-            acc
+            out
         )
     }
 
@@ -397,7 +362,12 @@ mod x86 {
     /// # Safety
     /// AVX-512F and VNNI; `w` readable for `groups·32` bytes, `x` for `groups·128`.
     #[target_feature(enable = "avx512f,avx512vnni")]
-    pub(super) unsafe fn avx512vnni_8x32<const NV: usize>(groups: usize, w: *const i8, x: *const u8, acc: &mut [i32]) {
+    pub(super) unsafe fn avx512vnni_8x32<const NV: usize>(
+        groups: usize,
+        w: *const i8,
+        x: *const u8,
+        out: super::TileOut,
+    ) {
         tile_mx2!(
             8,
             __m512i,
@@ -407,81 +377,17 @@ mod x86 {
             _mm512_set1_epi32,
             16,
             |c, xv, wv| _mm512_dpbusd_epi32(c, xv, wv),
+            |row, bias, m, dst| {
+                let (b, m) = (_mm512_set1_epi32(bias), _mm512_set1_ps(m));
+                let (first, second) = (requantize16_avx512(row[0], b, m), requantize16_avx512(row[1], b, m));
+                // SAFETY: 32 bytes of the line from `dst` on (above).
+                unsafe { _mm256_storeu_si256(dst as *mut __m256i, _mm256_set_m128i(second, first)) }
+            },
             groups,
             w,
             x,
-            acc
+            out
         )
-    }
-
-    /// [`super::RequantizeIsa::requantize_rows`] with AVX2: eight sums per step, narrowed to bytes
-    /// with `vpackusdw` and `vpackuswb` (the values are already whole numbers in 0..=255, so
-    /// the saturating packs change none), each row's tail in scalar.
-    ///
-    /// # Safety
-    /// AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn requantize_avx2(tile: &super::RequantizeTile, out: &mut [&mut [u8]]) {
-        let (lo, hi) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
-        tile.rows(out, |sums, bias, m, out| {
-            let (b, mv) = (_mm256_set1_epi32(bias), _mm256_set1_ps(m));
-            let whole = sums.len() / 8 * 8;
-            for (chunk, dst) in sums[..whole].chunks_exact(8).zip(out.chunks_exact_mut(8)) {
-                // SAFETY: `chunk` holds 8 values, `dst` 8 bytes.
-                unsafe {
-                    let v = _mm256_add_epi32(_mm256_loadu_si256(chunk.as_ptr() as *const __m256i), b);
-                    let f = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), mv), lo), hi);
-                    let i = _mm256_cvtps_epi32(f);
-                    let words = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256::<1>(i));
-                    _mm_storel_epi64(dst.as_mut_ptr() as *mut __m128i, _mm_packus_epi16(words, words));
-                }
-            }
-            for (o, &s) in out[whole..].iter_mut().zip(&sums[whole..]) {
-                *o = crate::quant::requantize(s + bias, m);
-            }
-        })
-    }
-
-    /// [`super::RequantizeIsa::requantize_rows`] with AVX-512F: sixteen sums per step, the
-    /// row's last step masked. The clamp at 255 is `vpmovusdb`'s unsigned saturation rather
-    /// than a `vminps`: after the clamp at 0 a value is either rounded to the same whole
-    /// number the reference rounds it to, or above 255, or too large for i32, where
-    /// `vcvtps2dq` gives 0x8000_0000: all three saturate to the bytes the reference gives.
-    /// Whole steps need no mask: building one per step, and the `vminps`, were a third of the
-    /// loop, which took a fifth of 1x96x54x54:96's time on Zen 4 (96 multiply-adds per output
-    /// leave the requantization a large share); without them the layer went from 49–61% of
-    /// the VNNI peak to 64–65%.
-    ///
-    /// # Safety
-    /// AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn requantize_avx512(tile: &super::RequantizeTile, out: &mut [&mut [u8]]) {
-        let zero = _mm512_setzero_ps();
-        tile.rows(out, |sums, bias, m, out| {
-            let (b, mv) = (_mm512_set1_epi32(bias), _mm512_set1_ps(m));
-            let to_bytes = |v: __m512i| {
-                let f = _mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(v, b)), mv), zero);
-                _mm512_cvtps_epi32(f)
-            };
-            let whole = sums.len() / 16 * 16;
-            for (chunk, dst) in sums[..whole].chunks_exact(16).zip(out.chunks_exact_mut(16)) {
-                // SAFETY: `chunk` holds 16 values and `dst` 16 bytes.
-                unsafe {
-                    let i = to_bytes(_mm512_loadu_si512(chunk.as_ptr() as *const __m512i));
-                    _mm_storeu_si128(dst.as_mut_ptr() as *mut __m128i, _mm512_cvtusepi32_epi8(i));
-                }
-            }
-            let rest = sums.len() - whole;
-            if rest > 0 {
-                let mask: __mmask16 = (1u16 << rest) - 1;
-                // SAFETY: the mask covers the `rest` values left in `sums` and as many bytes
-                // left in `out`; masked-off lanes are neither read nor written.
-                unsafe {
-                    let i = to_bytes(_mm512_maskz_loadu_epi32(mask, sums[whole..].as_ptr()));
-                    _mm512_mask_cvtusepi32_storeu_epi8(out[whole..].as_mut_ptr() as *mut i8, mask, i);
-                }
-            }
-        })
     }
 
     /// [`super::interleave4`]'s whole steps of 16 pixels; returns how many pixels it wrote.
@@ -532,58 +438,6 @@ mod tests {
             let want: Vec<u8> = (0..4 * len).map(|i| i as u8).collect();
             assert_eq!(&out[..4 * len], &want[..], "len {len}");
             assert_eq!(&out[4 * len..], &[0xAA, 0xAA], "len {len}: wrote past its end");
-        }
-    }
-
-    #[test]
-    fn every_requantization_gives_the_reference_bytes_at_the_extremes_and_on_every_tail() {
-        let sums: Vec<i32> = [i32::MIN + 8, i32::MIN + 9, -1_000_000, -1, 0, 1, 2, 3, 127, 128, 255, 256, 257]
-            .into_iter()
-            .chain([1_000_000, i32::MAX - 1001, i32::MAX - 1000])
-            .chain((0..19).map(|i| i * 37 - 300))
-            .collect();
-        let nr = sums.len() / 2;
-        // 0.5 makes every odd sum a tie (rounded to even); 1e30 overflows i32 in the float.
-        let m = [0.5, 1.0, 1.0 / 3.0, 0.0078125, 1e-30, 1e30];
-        // Sums and biases stay inside i32 together, as a layer's do (`crate::quant::MAX_BIAS`).
-        let bias = [0, 1, -1, 7, 1000, -5];
-        for isa in [RequantizeIsa::Scalar, RequantizeIsa::Avx2, RequantizeIsa::Avx512] {
-            if !isa.available() {
-                eprintln!("skipped: this CPU has no {isa:?} requantization");
-                continue;
-            }
-            for cols in 0..=nr {
-                let (at, rows) = (3, 2);
-                for r0 in (0..m.len()).step_by(rows) {
-                    let (bias, m) = (&bias[r0..r0 + rows], &m[r0..r0 + rows]);
-                    let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at };
-                    let mut lines = vec![vec![0xAAu8; at + cols + 2]; rows];
-                    let mut out: Vec<&mut [u8]> = lines.iter_mut().map(|l| l.as_mut_slice()).collect();
-                    // SAFETY: checked available above.
-                    unsafe { isa.requantize_rows(&tile, &mut out) };
-                    for (r, line) in lines.iter().enumerate() {
-                        let want: Vec<u8> = sums[r * nr..][..cols]
-                            .iter()
-                            .map(|&s| crate::quant::requantize(s + bias[r], m[r]))
-                            .collect();
-                        assert_eq!(&line[at..at + cols], &want[..], "{isa:?} row {r} of m {}, {cols} cols", m[r]);
-                        assert!(
-                            line[..at].iter().chain(&line[at + cols..]).all(|&b| b == 0xAA),
-                            "{isa:?}: wrote outside"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn every_available_path_has_its_requantization_available() {
-        for path in QPath::ALL.into_iter().filter(|p| p.available()) {
-            assert!(path.requantize_isa().available(), "{path:?}");
-        }
-        for path in crate::ukernel::qgap::QGapPath::ALL.into_iter().filter(|p| p.available()) {
-            assert!(path.requantize_isa().available(), "{path:?}");
         }
     }
 }

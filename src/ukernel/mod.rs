@@ -7,6 +7,7 @@
 //! - [`gap`]: the inner loops of global average pooling and their horizontal sums.
 //! - [`int8`]: the int8 tiles (AVX2's `vpmaddubsw` triple, AVX-VNNI and AVX-512 VNNI's
 //!   `vpdpbusd`, and VNNI's arithmetic emulated in portable code).
+//! - [`requantize`]: int8 sums to u8 outputs, over stored rows or in a tile's registers.
 //! - [`l1_tile`]: the register tile driven on data that stays in L1, the ceiling the report
 //!   measures a layer's share of the peak against.
 //!
@@ -21,4 +22,5 @@ pub(crate) mod int8;
 pub(crate) mod int8_peak;
 pub(crate) mod l1_tile;
 pub(crate) mod qgap;
+pub(crate) mod requantize;
 pub(crate) mod wide;

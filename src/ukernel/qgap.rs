@@ -62,11 +62,11 @@ impl QGapPath {
     }
 
     /// The requantization its kernel runs: a subset of what the path needs.
-    pub fn requantize_isa(self) -> super::int8::RequantizeIsa {
+    pub fn requantize_isa(self) -> super::requantize::RequantizeIsa {
         match self {
-            QGapPath::Scalar => super::int8::RequantizeIsa::Scalar,
-            QGapPath::Avx2 => super::int8::RequantizeIsa::Avx2,
-            QGapPath::Avx512 => super::int8::RequantizeIsa::Avx512,
+            QGapPath::Scalar => super::requantize::RequantizeIsa::Scalar,
+            QGapPath::Avx2 => super::requantize::RequantizeIsa::Avx2,
+            QGapPath::Avx512 => super::requantize::RequantizeIsa::Avx512,
         }
     }
 
