@@ -105,6 +105,10 @@ fn qconv_rayon_cut_into_tasks_on_several_threads_matches_the_reference_bit_for_b
             assert!(tasks > 1, "{p} ran as {tasks} task on {}: the test needs a larger layer", path.name());
             assert_eq!(acc, expected.acc, "qconv-rayon ({}) accumulators on {p} in {tasks} tasks", path.name());
             assert_eq!(y, expected.out, "qconv-rayon ({}) outputs on {p} in {tasks} tasks", path.name());
+            // Without accumulators, NCHW's whole tiles requantize in registers, block by block.
+            let mut again = vec![0u8; y.len()];
+            pool.install(|| k.run(&p, &x, &prepared, None, &mut again).unwrap());
+            assert_eq!(again, y, "qconv-rayon ({}) outputs without accumulators on {p}", path.name());
         }
     }
 }

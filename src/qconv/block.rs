@@ -63,8 +63,26 @@ pub(super) fn run_block(
         for (t, x_tile) in block.tiles.clone().zip(pixels.chunks_exact(tile_len)) {
             let q0 = t * nr;
             let cols = nr.min(pixels_out - q0);
-            // LOOP 3: panels of MR output channels, one tile call each.
-            for j in block.panels.clone() {
+            let mut panels = block.panels.clone();
+            let whole = panels.clone().take_while(|&j| (j + 1) * mr <= c.cout).count();
+            if c.layout == Layout::Nchw && acc.is_none() && cols == nr && whole > 0 {
+                // Whole tiles whose rows are contiguous in their lines: every whole panel in
+                // one call, requantized in registers, the sums never stored.
+                let (co0, co1) = (panels.start * mr, (panels.start + whole) * mr);
+                let mut out = TileBytes {
+                    lines: &mut y[co0 - first_channel..co1 - first_channel],
+                    at: q0 - first_pixel,
+                    bias: &prepared.bias[co0..co1],
+                    m: &prepared.multipliers[co0..co1],
+                };
+                let w = &prepared.weights[panels.start * panel_len..][..whole * panel_len];
+                // SAFETY: the kernel checked the CPU has the path; `w` holds `whole` panels of
+                // g_len·mr·4 bytes, the tile g_len·nr·4; `prepare` checked the weights.
+                unsafe { path.run_panels_requantized(g_len, w, x_tile, &mut out) };
+                panels.start += whole;
+            }
+            // LOOP 3: (the other) panels of MR output channels, one tile call each.
+            for j in panels {
                 let w_panel = &prepared.weights[j * panel_len..][..panel_len];
                 let (co0, rows) = (j * mr, mr.min(c.cout - j * mr));
                 let (bias, m) = (&prepared.bias[co0..co0 + rows], &prepared.multipliers[co0..co0 + rows]);
@@ -72,15 +90,6 @@ pub(super) fn run_block(
                     Layout::Nchw => (co0 - first_channel, q0 - first_pixel),
                     Layout::Nhwc => (q0 - first_pixel, co0 - first_channel),
                 };
-                if c.layout == Layout::Nchw && acc.is_none() && (rows, cols) == (mr, nr) {
-                    // A whole tile whose rows are contiguous in their lines: requantized in
-                    // registers, the sums never stored.
-                    let mut out = TileBytes { lines: &mut y[line0..line0 + rows], at: at0, bias, m };
-                    // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
-                    // bytes, the tile g_len·nr·4; `prepare` checked the weights.
-                    unsafe { path.run_tile_requantized(g_len, w_panel, x_tile, &mut out) };
-                    continue;
-                }
                 // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
                 // bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked the weights
                 // against the path's range.

@@ -135,30 +135,37 @@ impl QPath {
         unsafe { self.run_tile_part(groups, w, x, TileOut::Sums(acc), true) }
     }
 
-    /// [`QPath::run_tile`] with the tile's sums requantized in registers and stored as bytes
-    /// (`crate::quant::requantize` of each sum plus its row's bias), never as i32: row `r`'s NR
-    /// bytes at `out.lines[r][out.at..]`. For whole tiles (MR channels × NR pixels) of an
+    /// [`QPath::run_tile`] on one tile of pixels and consecutive whole panels of weights (`w`
+    /// holds them one after the other), each tile's sums requantized in registers and stored
+    /// as bytes (`crate::quant::requantize` of each sum plus its row's bias), never as i32:
+    /// row `r` of the panels' `out.bias.len()` rows (a multiple of MR) at
+    /// `out.lines[r][out.at..]`, NR bytes. For whole tiles (MR channels × NR pixels) of an
     /// NCHW output whose accumulators were not asked for, the common case: the sums' trip
     /// through memory and the requantization's own loop over them took a sixth of
-    /// 1x96x54x54:96's time on AVX2 (96 multiply-adds per output). The portable paths store
-    /// the sums and requantize them after.
+    /// 1x96x54x54:96's time on AVX2 (96 multiply-adds per output), and a call per panel
+    /// another 7%. The portable paths store each tile's sums and requantize them after.
     ///
     /// # Safety
-    /// As [`QPath::run_tile`], without `acc`.
+    /// As [`QPath::run_tile`] for each panel, without `acc`.
     ///
     /// # Panics
-    /// When `out` has fewer than MR lines, biases or multipliers, or a line shorter than
-    /// `at + NR`.
-    pub unsafe fn run_tile_requantized(self, groups: usize, w: &[i8], x: &[u8], out: &mut TileBytes) {
+    /// When there are no rows or they are not a multiple of MR, `w` holds fewer panels, `out` has fewer lines
+    /// or multipliers than rows, or a line is shorter than `at + NR`.
+    pub unsafe fn run_panels_requantized(self, groups: usize, w: &[i8], x: &[u8], out: &mut TileBytes) {
         let (mr, nr) = self.dims();
+        let rows = out.bias.len();
         assert!(
-            out.lines.len() >= mr
-                && out.bias.len() >= mr
-                && out.m.len() >= mr
-                && out.lines[..mr].iter().all(|line| line.len() >= out.at + nr),
-            "tile output too short"
+            rows > 0
+                && rows.is_multiple_of(mr)
+                && w.len() >= rows / mr * groups * mr * 4
+                && out.m.len() == rows
+                && out.lines.len() >= rows
+                && out.lines[..rows].iter().all(|line| line.len() >= out.at + nr),
+            "{rows} rows of tile output, {} lines and {} bytes of weights",
+            out.lines.len(),
+            w.len()
         );
-        // SAFETY: the caller's guarantees, and `out` checked above.
+        // SAFETY: the caller's guarantees, and `out` and `w` checked above.
         unsafe { self.run_tile_part(groups, w, x, TileOut::Bytes(out), false) }
     }
 
@@ -215,22 +222,29 @@ pub fn interleave4(rows: [&[u8]; 4], out: &mut [u8]) {
 /// The tile in plain Rust, one [`dpbusd`] per (channel, pixel, group).
 #[inline(always)]
 fn portable<const MR: usize, const NR: usize>(groups: usize, w: &[i8], x: &[u8], mut out: TileOut) {
-    let mut sums = [[0i32; NR]; MR];
-    for g in 0..groups {
-        let (w_g, x_g) = (&w[g * MR * 4..][..MR * 4], &x[g * NR * 4..][..NR * 4]);
-        for (r, row) in sums.iter_mut().enumerate() {
-            let w4: [i8; 4] = w_g[r * 4..][..4].try_into().expect("4 bytes");
-            for (c, s) in row.iter_mut().enumerate() {
-                *s = dpbusd(*s, x_g[c * 4..][..4].try_into().expect("4 bytes"), w4);
+    let panels = match &out {
+        TileOut::Sums(_) => 1,
+        TileOut::Bytes(out) => out.bias.len() / MR,
+    };
+    for (panel, w) in w.chunks(groups * MR * 4).take(panels).enumerate() {
+        let mut sums = [[0i32; NR]; MR];
+        for g in 0..groups {
+            let (w_g, x_g) = (&w[g * MR * 4..][..MR * 4], &x[g * NR * 4..][..NR * 4]);
+            for (r, row) in sums.iter_mut().enumerate() {
+                let w4: [i8; 4] = w_g[r * 4..][..4].try_into().expect("4 bytes");
+                for (c, s) in row.iter_mut().enumerate() {
+                    *s = dpbusd(*s, x_g[c * 4..][..4].try_into().expect("4 bytes"), w4);
+                }
             }
         }
-    }
-    for (r, row) in sums.iter().enumerate() {
-        match &mut out {
-            TileOut::Sums(acc) => acc[r * NR..][..NR].copy_from_slice(row),
-            TileOut::Bytes(out) => {
-                for (o, &s) in out.lines[r][out.at..][..NR].iter_mut().zip(row) {
-                    *o = crate::quant::requantize(s + out.bias[r], out.m[r]);
+        for (r, row) in sums.iter().enumerate() {
+            match &mut out {
+                TileOut::Sums(acc) => acc[r * NR..][..NR].copy_from_slice(row),
+                TileOut::Bytes(out) => {
+                    let r = panel * MR + r;
+                    for (o, &s) in out.lines[r][out.at..][..NR].iter_mut().zip(row) {
+                        *o = crate::quant::requantize(s + out.bias[r], out.m[r]);
+                    }
                 }
             }
         }
@@ -254,43 +268,58 @@ mod x86 {
             |$row:ident, $bias:ident, $m:ident, $dst:ident| $epilogue:expr,
             $groups:expr, $w:expr, $x:expr, $out:expr
         ) => {{
-            // NV vectors of pixels: 2 for the whole tile, 1 for its first half (a last tile of
-            // at most NR/2 pixels). The groups stay 2 vectors apart either way.
-            let mut c = [[$zero; NV]; $mr];
-            for g in 0..$groups {
-                let mut xs = [$zero; NV];
-                for (v, xv) in xs.iter_mut().enumerate() {
-                    // SAFETY: group g's 8·lanes activation bytes are inside `x` (the caller's
-                    // guarantee), read unaligned.
-                    *xv = unsafe { $load(($x.add(g * 8 * $lanes) as *const $vec).add(v)) };
-                }
-                for (r, c_r) in c.iter_mut().enumerate() {
-                    // SAFETY: the 4 weights of channel r in group g are inside `w` (caller).
-                    let $wv = $splat(unsafe { ($w.add((g * $mr + r) * 4) as *const i32).read_unaligned() });
-                    for (acc_v, &x_v) in c_r.iter_mut().zip(&xs) {
-                        let ($c, $xv) = (*acc_v, x_v);
-                        *acc_v = $step;
+            // One panel of weights for the sums, consecutive panels for the bytes.
+            let mut out = $out;
+            let panels = match &out {
+                super::TileOut::Sums(_) => 1,
+                super::TileOut::Bytes(out) => out.bias.len() / $mr,
+            };
+            for panel in 0..panels {
+                // SAFETY: `w` holds `panels` panels of groups·MR·4 bytes (the caller).
+                let w = unsafe { $w.add(panel * $groups * $mr * 4) };
+                // NV vectors of pixels: 2 for the whole tile, 1 for its first half (a last tile of
+                // at most NR/2 pixels). The groups stay 2 vectors apart either way.
+                let mut c = [[$zero; NV]; $mr];
+                for g in 0..$groups {
+                    let mut xs = [$zero; NV];
+                    for (v, xv) in xs.iter_mut().enumerate() {
+                        // SAFETY: group g's 8·lanes activation bytes are inside `x` (the caller's
+                        // guarantee), read unaligned.
+                        *xv = unsafe { $load(($x.add(g * 8 * $lanes) as *const $vec).add(v)) };
                     }
-                }
-            }
-            match $out {
-                super::TileOut::Sums(acc) => {
-                    for (r, c_r) in c.iter().enumerate() {
-                        for (v, &acc_v) in c_r.iter().enumerate() {
-                            // SAFETY: `acc` holds `$mr` rows of 2·lanes values (the caller).
-                            unsafe { $store((acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec).add(v), acc_v) };
+                    for (r, c_r) in c.iter_mut().enumerate() {
+                        // SAFETY: the 4 weights of channel r in group g are inside `w` (caller).
+                        let $wv = $splat(unsafe { (w.add((g * $mr + r) * 4) as *const i32).read_unaligned() });
+                        for (acc_v, &x_v) in c_r.iter_mut().zip(&xs) {
+                            let ($c, $xv) = (*acc_v, x_v);
+                            *acc_v = $step;
                         }
                     }
                 }
-                super::TileOut::Bytes(out) => {
-                    for (r, c_r) in c.iter().enumerate() {
-                        // SAFETY: a whole tile (NV = 2): line r holds 2·lanes bytes from `at` on,
-                        // and `bias` and `m` MR values (the caller).
-                        let (line, $bias, $m) = unsafe {
-                            (out.lines[r].as_mut_ptr().add(out.at), *out.bias.get_unchecked(r), *out.m.get_unchecked(r))
-                        };
-                        let ($row, $dst) = (c_r, line);
-                        $epilogue
+                match &mut out {
+                    super::TileOut::Sums(acc) => {
+                        for (r, c_r) in c.iter().enumerate() {
+                            for (v, &acc_v) in c_r.iter().enumerate() {
+                                // SAFETY: `acc` holds `$mr` rows of 2·lanes values (the caller).
+                                unsafe { $store((acc.as_mut_ptr().add(r * 2 * $lanes) as *mut $vec).add(v), acc_v) };
+                            }
+                        }
+                    }
+                    super::TileOut::Bytes(out) => {
+                        for (r, c_r) in c.iter().enumerate() {
+                            let r = panel * $mr + r;
+                            // SAFETY: a whole tile (NV = 2): line r holds 2·lanes bytes from `at` on,
+                            // and `bias` and `m` a value for each line (the caller).
+                            let (line, $bias, $m) = unsafe {
+                                (
+                                    out.lines.get_unchecked_mut(r).as_mut_ptr().add(out.at),
+                                    *out.bias.get_unchecked(r),
+                                    *out.m.get_unchecked(r),
+                                )
+                            };
+                            let ($row, $dst) = (c_r, line);
+                            $epilogue
+                        }
                     }
                 }
             }
