@@ -9,7 +9,7 @@
 //! `vpdpbusd` want their first operand) and adds the 4 products into that pixel's i32: the
 //! NCHW orientation of the f32 kernels' channel rows, whose output rows are pixels.
 
-use super::requantize::TileBytes;
+use super::requantize::{RequantizeIsa, TileBytes};
 use crate::quant::WeightRange;
 
 /// What a tile does with its sums: stores them, rows NR apart, or requantizes them into a
@@ -195,6 +195,18 @@ impl QPath {
             (QPath::Avx512Vnni, true) => unsafe { x86::avx512vnni_8x32::<1>(groups, w.as_ptr(), x.as_ptr(), out) },
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("not available off x86-64"),
+        }
+    }
+}
+
+impl QPath {
+    /// The requantization its kernels run: a subset of what the path needs (every x86 SIMD
+    /// path has AVX2; AVX-512 VNNI has AVX-512F), so it is available whenever the path is.
+    pub fn requantize_isa(self) -> RequantizeIsa {
+        match self {
+            QPath::Avx2 | QPath::AvxVnni => RequantizeIsa::Avx2,
+            QPath::Avx512Vnni => RequantizeIsa::Avx512,
+            QPath::Scalar | QPath::EmulatedVnni => RequantizeIsa::Scalar,
         }
     }
 }
@@ -467,6 +479,16 @@ mod tests {
             let want: Vec<u8> = (0..4 * len).map(|i| i as u8).collect();
             assert_eq!(&out[..4 * len], &want[..], "len {len}");
             assert_eq!(&out[4 * len..], &[0xAA, 0xAA], "len {len}: wrote past its end");
+        }
+    }
+
+    #[test]
+    fn every_available_path_has_its_requantization_available() {
+        for path in QPath::ALL.into_iter().filter(|p| p.available()) {
+            assert!(path.requantize_isa().available(), "{path:?}");
+        }
+        for path in crate::ukernel::qgap::QGapPath::ALL.into_iter().filter(|p| p.available()) {
+            assert!(path.requantize_isa().available(), "{path:?}");
         }
     }
 }

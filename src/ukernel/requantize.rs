@@ -2,9 +2,7 @@
 //! [`crate::quant::requantize`] does, on the SIMD widths of the int8 paths: over a tile's rows
 //! of stored sums ([`RequantizeIsa::requantize_rows`], for tails, NHWC and the int8 GAP), and
 //! one vector at a time on sums still in registers (the `x86` helpers the int8 tiles call in
-//! their epilogue, [`super::int8::QPath::run_tile_requantized`]).
-
-use super::int8::QPath;
+//! their epilogue, `QPath::run_panels_requantized`).
 
 /// The instructions a requantization runs on: what it needs of the CPU, apart from the
 /// multiply-accumulate path that made the sums (the int8 GAP requantizes too).
@@ -71,18 +69,6 @@ impl RequantizeIsa {
     }
 }
 
-impl QPath {
-    /// The requantization its kernels run: a subset of what the path needs (every x86 SIMD
-    /// path has AVX2; AVX-512 VNNI has AVX-512F), so it is available whenever the path is.
-    pub fn requantize_isa(self) -> RequantizeIsa {
-        match self {
-            QPath::Avx2 | QPath::AvxVnni => RequantizeIsa::Avx2,
-            QPath::Avx512Vnni => RequantizeIsa::Avx512,
-            QPath::Scalar | QPath::EmulatedVnni => RequantizeIsa::Scalar,
-        }
-    }
-}
-
 /// A tile's sums to requantize with [`RequantizeIsa::requantize_rows`]: one row per entry of `bias`
 /// and `m`.
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +98,7 @@ impl RequantizeTile<'_> {
 }
 
 /// Where a whole int8 tile's outputs go when it requantizes them itself
-/// ([`QPath::run_tile_requantized`]): row `r`'s NR bytes at `lines[r][at..]`, requantized with
+/// (`QPath::run_panels_requantized`): row `r`'s NR bytes at `lines[r][at..]`, requantized with
 /// `bias[r]` and `m[r]`. One line per output channel: the NCHW layout, whose rows of pixels
 /// are contiguous.
 pub struct TileBytes<'a, 'b> {
@@ -282,16 +268,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn every_available_path_has_its_requantization_available() {
-        for path in QPath::ALL.into_iter().filter(|p| p.available()) {
-            assert!(path.requantize_isa().available(), "{path:?}");
-        }
-        for path in crate::ukernel::qgap::QGapPath::ALL.into_iter().filter(|p| p.available()) {
-            assert!(path.requantize_isa().available(), "{path:?}");
         }
     }
 }
