@@ -126,7 +126,8 @@ impl Role {
         match self {
             Role::Baseline => &[Op::Conv1x1, Op::Gap],
             Role::Default => &[Op::Conv1x1, Op::Gap, Op::QConv1x1, Op::QGap],
-            Role::Gemm | Role::Direct | Role::Scaling => &[Op::Conv1x1],
+            Role::Gemm | Role::Direct => &[Op::Conv1x1],
+            Role::Scaling => &[Op::Conv1x1, Op::QConv1x1],
             Role::BandwidthShare => &[Op::Gap],
             Role::Fused | Role::Unfused => &[Op::Mlpconv],
         }

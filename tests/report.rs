@@ -185,6 +185,14 @@ fn quick_int8_report_times_the_int8_kernel_against_f32_and_its_peak_and_checks_t
     for value in [&row["int8"]["paired_speedup"], &row["int8_peak_share"], &row["int8_peak_share_p90"]] {
         assert!(value.as_f64().unwrap() > 0.0, "{row}");
     }
+    // On more than one core, qconv-rayon on all of them, checked and timed against it on 1.
+    let multi_core = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    assert_eq!(row["threads"].is_object(), multi_core, "{row}");
+    if multi_core {
+        assert_eq!(row["threads"]["kernel"], "qconv-rayon");
+        assert!(row["threads"]["paired_speedup"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    assert_eq!(json["verified"], if multi_core { 2 } else { 1 });
     assert!(json["conv1x1"].as_array().unwrap().is_empty() && json["int8_accuracy"].is_null());
     let target =
         json["targets"].as_array().unwrap().iter().find(|t| t["target"].as_str().unwrap().starts_with("9. int8"));
@@ -195,7 +203,7 @@ fn quick_int8_report_times_the_int8_kernel_against_f32_and_its_peak_and_checks_t
     for needle in [
         "## Int8: NIN's 1×1 layers on u8 activations and s8 weights",
         "| `1x160x32x32:96,u8s8` | 15.7 |",
-        "1 int8 bit for bit against the integer reference",
+        "bit for bit against the integer reference",
     ] {
         assert!(md.contains(needle), "report.md lacks '{needle}'");
     }

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::block::{Block, BlockOut, panels, run_block, tiles};
 use super::{PreparedQLayer, QConvSimd, QPath};
-use crate::kernel::{Kernel, KernelDecl, Op, Threads};
+use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QConv1x1Problem;
 use crate::tensor::Layout;
 
@@ -12,6 +12,11 @@ use crate::tensor::Layout;
 /// above what handing a task to another thread of the spinning pool costs (about a
 /// microsecond, see `blocked_simd.rs`). A layer with fewer runs on the calling thread.
 const MIN_TASK_MACS: u64 = 1 << 20;
+
+/// Fewest output pixels in a block cut by pixels: a 64-byte cache line of u8 outputs. With
+/// blocks of one tile (32 pixels on AVX-512), neighbouring tasks wrote halves of the same
+/// lines of every output channel.
+const MIN_BLOCK_PIXELS: usize = 64;
 
 /// Tasks per thread where the layer is large enough: more than one, so a thread slowed by
 /// its neighbours on a shared machine does not hold the others up for long.
@@ -22,7 +27,7 @@ pub static QCONV_RAYON: KernelDecl = KernelDecl {
     name: "qconv-rayon",
     op: Op::QConv1x1,
     threads: Threads::Rayon,
-    roles: &[],
+    roles: &[Role::Scaling],
     layouts: &Layout::ALL,
     description: "`qconv-simd`'s tile over blocks of pixel tiles × channel panels (the larger operand cut first), each block packing its own pixels; bit-identical for any thread count",
 };
@@ -58,12 +63,15 @@ impl Split {
         let by_size = usize::try_from(p.macs() / MIN_TASK_MACS).unwrap_or(usize::MAX).max(1);
         let wanted = (rayon::current_num_threads() * TASKS_PER_THREAD).min(by_size);
         let per_image = wanted.div_ceil(c.n);
+        // Blocks of pixels at least a cache line of output wide, so that two threads write
+        // the same line of NCHW's output only where their blocks meet.
+        let most_tile_blocks = tiles.div_ceil(MIN_BLOCK_PIXELS.div_ceil(path.dims().1));
         let (tile_blocks, panel_blocks) = if c.pixels_out() >= c.cout {
-            let tile_blocks = per_image.min(tiles);
+            let tile_blocks = per_image.min(most_tile_blocks);
             (tile_blocks, per_image.div_ceil(tile_blocks).min(panels))
         } else {
             let panel_blocks = per_image.min(panels);
-            (per_image.div_ceil(panel_blocks).min(tiles), panel_blocks)
+            (per_image.div_ceil(panel_blocks).min(most_tile_blocks), panel_blocks)
         };
         Split {
             tiles,

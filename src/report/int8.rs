@@ -14,19 +14,30 @@ use crate::problem::QConv1x1Problem;
 use crate::qconv::QConv1x1Kernel;
 use crate::quant::QConvData;
 
-/// `kernels.0` (int8) on `p`: checked, then timed against `kernels.1` (f32) and against the
-/// int8 peak loop.
+/// The kernels of the int8 section: the int8 kernel, the f32 kernel it is compared with, and
+/// the parallel int8 kernel.
+#[derive(Clone, Copy)]
+pub(super) struct Int8Kernels<'a> {
+    pub int8: &'a dyn QConv1x1Kernel,
+    pub f32: &'a dyn Conv1x1Kernel,
+    pub scaling: Option<&'a dyn QConv1x1Kernel>,
+}
+
+/// `kernels.int8` on `p`: checked, then timed against `kernels.f32` and against the int8 peak
+/// loop; on more than one core, `kernels.scaling` on all threads against it on 1.
 pub(super) fn int8_problem(
     ctx: &Context,
     p: &QConv1x1Problem,
-    (int8, f32_kernel): (&dyn QConv1x1Kernel, &dyn Conv1x1Kernel),
+    kernels: Int8Kernels,
     report: &mut Report,
 ) -> Result<()> {
+    let Int8Kernels { int8, f32: f32_kernel, scaling } = kernels;
     let shape = p.to_string();
     let data = Arc::new(QConvData::seeded(p, 1));
     let expected = crate::quant::reference::qconv1x1(p, &data.input, &data.layer);
     report.verified_int8 += 1;
-    if !ctx.passed(report, &shape, int8.name(), check_qconv(int8, p, &data, &expected), 2) {
+    let timings = 2 + usize::from(scaling.is_some() && ctx.threads_all > 1) + usize::from(cfg!(feature = "tract"));
+    if !ctx.passed(report, &shape, int8.name(), check_qconv(int8, p, &data, &expected), timings) {
         return Ok(());
     }
     let twin = *p.conv();
@@ -40,6 +51,10 @@ pub(super) fn int8_problem(
     ctx.bar.set_message(timing_message(&shape, &format!("{} against the int8 peak loop", int8.name()), 1));
     let share = time_qconv_against_int8_peak(int8, p, ctx.budget)?;
     ctx.bar.inc(1);
+    let threads = match scaling.filter(|_| ctx.threads_all > 1) {
+        Some(scaling) => on_all_threads(ctx, p, (scaling, int8), &data, &expected, report)?,
+        None => None,
+    };
     #[cfg(feature = "tract")]
     let tract = against_tract(ctx, p, int8, &data, &expected.out)?;
     #[cfg(not(feature = "tract"))]
@@ -50,9 +65,33 @@ pub(super) fn int8_problem(
         isa: int8.isa(),
         int8_peak_share: share.median,
         int8_peak_share_p90: share.p90,
+        threads,
         tract,
     });
     Ok(())
+}
+
+/// `scaling` on all threads, checked, then timed in turn with `int8` on 1 thread.
+fn on_all_threads(
+    ctx: &Context,
+    p: &QConv1x1Problem,
+    (scaling, int8): (&dyn QConv1x1Kernel, &dyn QConv1x1Kernel),
+    data: &Arc<QConvData>,
+    expected: &crate::quant::reference::QConvExpected,
+    report: &mut Report,
+) -> Result<Option<crate::measure::RunRow>> {
+    let (shape, all) = (p.to_string(), ctx.threads_all);
+    report.verified_int8 += 1;
+    let check = crate::measure::with_threads(all, || check_qconv(scaling, p, data, expected))?;
+    if !ctx.passed(report, &shape, scaling.name(), check, 1) {
+        return Ok(None);
+    }
+    let what = format!("{} against {} on 1 thread", scaling.name(), int8.name());
+    ctx.bar.set_message(timing_message(&shape, &what, all));
+    let mut calls = [Call::qconv_on(scaling, p, Arc::clone(data), all)?, Call::qconv_on(int8, p, Arc::clone(data), 1)?];
+    let [row, _] = time_in_turn(&mut calls, ctx.budget)?.pair_rows();
+    ctx.bar.inc(1);
+    Ok(Some(row))
 }
 
 /// tract's `QLinearConv` on `p`: its output against the reference's `expected`, then timed in

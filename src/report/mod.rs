@@ -65,10 +65,13 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     let int8_kernel = registry.playing(Op::QConv1x1, Role::Default).and_then(|k| k.as_qconv1x1());
     // Against the one-thread direct f32 kernel (`blocked-simd`), both on 1 thread.
     let f32_kernel = registry.playing(Op::Conv1x1, Role::Direct).and_then(|k| k.as_conv1x1());
+    let int8_scaling = registry.playing(Op::QConv1x1, Role::Scaling).and_then(|k| k.as_qconv1x1());
     let int8_runners: Vec<(&str, bool)> = int8_kernel.iter().map(|k| (k.name(), false)).collect();
-    // Two timings per layer, against the f32 kernel and against the int8 peak loop; with the
-    // `tract` feature, a third against tract's int8 convolution.
-    let int8_timings = if cfg!(feature = "tract") { 3 } else { 2 };
+    // Two timings per layer, against the f32 kernel and against the int8 peak loop; on more
+    // than one core, the scaling kernel on all threads against it on 1; with the `tract`
+    // feature, one against tract's int8 convolution.
+    let int8_timings =
+        2 + usize::from(int8_scaling.is_some() && threads_all > 1) + usize::from(cfg!(feature = "tract"));
     let int8_total = int8_timings * planned(&int8_problems, &int8_runners, &opts.filter);
     if conv_total + gap_total + chain_total + int8_total + forward_total == 0
         && !matches(&opts.filter, "heads", "heads")
@@ -161,7 +164,8 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     if let (Some(int8_kernel), Some(f32_kernel)) = (int8_kernel, f32_kernel) {
         for p in int8_problems.iter().filter(|p| matches(&opts.filter, &p.to_string(), int8_kernel.name())) {
             let before = bar.position();
-            int8::int8_problem(&ctx, p, (int8_kernel, f32_kernel), &mut report)?;
+            let kernels = int8::Int8Kernels { int8: int8_kernel, f32: f32_kernel, scaling: int8_scaling };
+            int8::int8_problem(&ctx, p, kernels, &mut report)?;
             logged(before, p);
         }
     }

@@ -148,6 +148,10 @@ pub struct Int8Row {
     pub int8_peak_share: f64,
     /// The same share of the quietest tenth of rounds.
     pub int8_peak_share_p90: f64,
+    /// The int8 scaling kernel (`qconv-rayon`) on all threads, timed in turn with the int8
+    /// kernel on 1; `paired_speedup` is its speed-up over it. Absent on one core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<RunRow>,
     /// tract's int8 convolution on the same layer (feature `tract`), timed in turn with the
     /// int8 kernel.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -30,18 +30,28 @@ fn layers(w: &mut String, r: &Report) {
          multiply-accumulate, as GFLOP/s does for f32. \"vs f32\": the int8 kernel and the f32 \
          kernel on the same layer (with ReLU), a sample of each in turn, the median of the \
          per-round ratios of their speeds, 1 thread. \"of int8 peak\": the int8 kernel and its \
-         path's peak loop (registers only) timed the same way.\n"
+         path's peak loop (registers only) timed the same way.{}\n",
+        threads_note(r)
     );
+    let threads = r.int8.iter().find_map(|row| row.threads.as_ref());
+    let (head, rule) = match threads {
+        Some(t) => (format!(" {} {}t vs 1t |", t.kernel, t.threads), " ---: |"),
+        None => (String::new(), ""),
+    };
     let _ = writeln!(
         w,
-        "| layer | MMAC | int8 kernel | GOP/s | f32 kernel | GFLOP/s | int8 vs f32 | of int8 peak (p90) | int8 time |"
+        "| layer | MMAC | int8 kernel | GOP/s | f32 kernel | GFLOP/s | int8 vs f32 | of int8 peak (p90) | int8 time |{head}"
     );
-    let _ = writeln!(w, "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(w, "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |{rule}");
     for row in &r.int8 {
         let Some(Problem::QConv1x1(p)) = row.int8.problem else { continue };
+        let scaled = match (threads, &row.threads) {
+            (None, _) => String::new(),
+            (Some(_), t) => format!(" {} |", times(t.as_ref().and_then(|t| t.paired_speedup))),
+        };
         let _ = writeln!(
             w,
-            "| `{p}` | {:.1} | {} | {:.1} | {} | {:.1} | {} | {} ({}) | {} |",
+            "| `{p}` | {:.1} | {} | {:.1} | {} | {:.1} | {} | {} ({}) | {} |{scaled}",
             p.macs() as f64 / 1e6,
             row.int8.kernel,
             row.int8.gflops,
@@ -52,6 +62,18 @@ fn layers(w: &mut String, r: &Report) {
             pct(Some(row.int8_peak_share_p90)),
             format_seconds(row.int8.seconds_median),
         );
+    }
+}
+
+/// What the threads column is, when the report has one.
+fn threads_note(r: &Report) -> String {
+    match r.int8.iter().find_map(|row| row.threads.as_ref()) {
+        Some(t) => format!(
+            " \"{k} {n}t vs 1t\": `{k}` on {n} threads and the int8 kernel on 1, timed the same way.",
+            k = t.kernel,
+            n = t.threads
+        ),
+        None => String::new(),
     }
 }
 
