@@ -204,6 +204,7 @@ fn quick_int8_report_times_the_int8_kernel_against_f32_and_its_peak_and_checks_t
         "## Int8: NIN's 1×1 layers on u8 activations and s8 weights",
         "| `1x160x32x32:96,u8s8` | 15.7 |",
         "bit for bit against the integer reference",
+        "- Int8: `qconv-simd` (",
     ] {
         assert!(md.contains(needle), "report.md lacks '{needle}'");
     }

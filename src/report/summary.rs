@@ -33,6 +33,21 @@ fn against_best_peer(r: &Report, shape: Problem, threads: usize) -> Option<(&Rep
     Some((ours, closest))
 }
 
+/// The int8 section in one line: the int8 kernel against the f32 kernel and its peak, on 1
+/// thread, and the accuracy check's top-1 agreement.
+fn int8_line(r: &Report) -> Option<String> {
+    let first = r.int8.first()?;
+    let vs_f32 = range(r.int8.iter().filter_map(|x| x.int8.paired_speedup), 1.0, "×", 2)?;
+    let peak = range(r.int8.iter().map(|x| x.int8_peak_share), 100.0, "%", 0)?;
+    let accuracy = r.int8_accuracy.as_ref().map_or(String::new(), |a| {
+        format!("; {} in int8: top-1 as in f32 on {} of {} images", a.model, a.top1_agree, a.images)
+    });
+    Some(format!(
+        "Int8: `{}` ({}) {vs_f32} `{}`'s speed on the same layers and {peak} of its int8 peak, 1 thread{accuracy}.",
+        first.int8.kernel, first.isa, first.f32.kernel
+    ))
+}
+
 /// The summary section.
 pub(super) fn render(r: &Report) -> String {
     let m = &r.machine;
@@ -70,6 +85,9 @@ pub(super) fn render(r: &Report) -> String {
             "Fused chains: `{}` {speedups} the unfused chain's speed on NIN's micro-networks and heads, 1 thread.",
             fused[0].run.kernel
         ));
+    }
+    if let Some(line) = int8_line(r) {
+        lines.push(line);
     }
     let tract = |nin: bool| {
         let runs = r.whole_network.iter().filter(move |x| x.model.starts_with("nin-") == nin);
