@@ -12,6 +12,10 @@ use crate::scratch::{Slot, with_byte_scratch};
 use crate::tensor::Layout;
 use crate::ukernel::requantize::{RequantizeTile, TileBytes};
 
+/// The largest tile of any path ([`QPath::dims`]): MR channels, NR pixels.
+const MAX_MR: usize = 8;
+const MAX_NR: usize = 32;
+
 /// Panels of MR output channels on `path`: ⌈Cout / MR⌉.
 pub(super) fn panels(p: &QConv1x1Problem, path: QPath) -> usize {
     p.conv().cout.div_ceil(path.dims().0)
@@ -56,6 +60,9 @@ pub(super) fn run_block(
     let BlockOut { mut y, mut acc } = out;
     let (first_channel, first_pixel) = (block.panels.start * mr, block.tiles.start * nr);
     let mut sums = vec![0i32; mr * nr];
+    // NHWC's tile of requantized bytes, a row per output channel (every path's tile fits).
+    let mut byte_tile = [[0u8; MAX_NR]; MAX_MR];
+    assert!(mr <= MAX_MR && nr <= MAX_NR, "a {mr}x{nr} tile");
     let (tile_len, panel_len) = (g_len * nr * 4, g_len * mr * 4);
     with_byte_scratch(Slot::PackBytes, pixels_len(p, nr, block.tiles.len()), |pixels| {
         pack_pixels(p, x, n, nr, block.tiles.clone(), pixels);
@@ -100,12 +107,25 @@ pub(super) fn run_block(
                         path.run_tile(g_len, w_panel, x_tile, &mut sums)
                     }
                 };
-                if c.layout == Layout::Nchw && acc.is_none() {
-                    // NCHW: each channel's pixels q0.. are contiguous in its line.
-                    let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: at0 };
-                    // SAFETY: the path is available (checked by the kernel), and with it its
-                    // requantization.
-                    unsafe { path.requantize_isa().requantize_rows(&tile, &mut y[line0..line0 + rows]) };
+                if acc.is_none() {
+                    // SAFETY (both): the path is available (checked by the kernel), and with it
+                    // its requantization.
+                    if c.layout == Layout::Nchw {
+                        // NCHW: each channel's pixels q0.. are contiguous in its line.
+                        let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: at0 };
+                        unsafe { path.requantize_isa().requantize_rows(&tile, &mut y[line0..line0 + rows]) };
+                    } else {
+                        // NHWC: requantized a channel row at a time in SIMD into a byte tile,
+                        // then each pixel's channels copied to its line.
+                        let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: 0 };
+                        let mut byte_rows = byte_tile.each_mut().map(|row| &mut row[..]);
+                        unsafe { path.requantize_isa().requantize_rows(&tile, &mut byte_rows[..rows]) };
+                        for (cc, line) in y[line0..line0 + cols].iter_mut().enumerate() {
+                            for (out, row) in line[at0..at0 + rows].iter_mut().zip(&byte_tile) {
+                                *out = row[cc];
+                            }
+                        }
+                    }
                     continue;
                 }
                 for r in 0..rows {

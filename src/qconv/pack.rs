@@ -73,14 +73,24 @@ pub(super) fn pack_pixels(p: &QConv1x1Problem, x: &[u8], n: usize, nr: usize, ti
                 }
             }
         }
-        // A pixel's channels, contiguous: each group of 4 is one 4-byte copy.
+        // A pixel's channels, contiguous: each whole group of 4 is one 4-byte copy, the groups
+        // of a pixel nr·4 bytes apart in its tile (a copy of a length known only at run time
+        // was a call to memmove each, a third of 1x96x54x54:96,nhwc's time).
         Layout::Nhwc => {
-            out.fill(0);
+            if !c.cin.is_multiple_of(4) || pixels.len() != tiles.len() * nr {
+                out.fill(0);
+            }
             for q in pixels {
                 let px = &x[(n * pixels_in + c.input_pixel(q)) * c.cin..][..c.cin];
-                for (g, four) in px.chunks(4).enumerate() {
-                    let dst = at(q, 4 * g);
-                    out[dst..dst + four.len()].copy_from_slice(four);
+                let first = at(q, 0);
+                let (whole, rest) = px.split_at(c.cin / 4 * 4);
+                for (g, four) in whole.chunks_exact(4).enumerate() {
+                    let dst = first + g * nr * 4;
+                    out[dst..dst + 4].copy_from_slice(four);
+                }
+                if !rest.is_empty() {
+                    let dst = at(q, whole.len());
+                    out[dst..dst + rest.len()].copy_from_slice(rest);
                 }
             }
         }
