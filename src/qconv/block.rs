@@ -64,6 +64,8 @@ pub(super) fn run_block(
     let mut byte_tile = [[0u8; MAX_NR]; MAX_MR];
     assert!(mr <= MAX_MR && nr <= MAX_NR, "a {mr}x{nr} tile");
     let (tile_len, panel_len) = (g_len * nr * 4, g_len * mr * 4);
+    // The block's panels of MR channels each (all but a last panel of fewer).
+    let whole = block.panels.end.min(c.cout / mr).saturating_sub(block.panels.start);
     with_byte_scratch(Slot::PackBytes, pixels_len(p, nr, block.tiles.len()), |pixels| {
         pack_pixels(p, x, n, nr, block.tiles.clone(), pixels);
         // LOOP 2: tiles of NR pixels (a tile of Cin·NR bytes stays in L1).
@@ -71,7 +73,6 @@ pub(super) fn run_block(
             let q0 = t * nr;
             let cols = nr.min(pixels_out - q0);
             let mut panels = block.panels.clone();
-            let whole = panels.clone().take_while(|&j| (j + 1) * mr <= c.cout).count();
             if c.layout == Layout::Nchw && acc.is_none() && cols == nr && whole > 0 {
                 // Whole tiles whose rows are contiguous in their lines: every whole panel in
                 // one call, requantized in registers, the sums never stored.

@@ -23,6 +23,15 @@ pub(super) struct Int8Kernels<'a> {
     pub scaling: Option<&'a dyn QConv1x1Kernel>,
 }
 
+impl Int8Kernels<'_> {
+    /// Timings per layer on `threads_all` cores: against the f32 kernel and against the int8
+    /// peak loop; on more than one core, the scaling kernel on all of them against the int8
+    /// kernel on 1; with the `tract` feature, against tract's int8 convolution.
+    pub(super) fn timings(scaling: bool, threads_all: usize) -> usize {
+        2 + usize::from(scaling && threads_all > 1) + usize::from(cfg!(feature = "tract"))
+    }
+}
+
 /// `kernels.int8` on `p`: checked, then timed against `kernels.f32` and against the int8 peak
 /// loop; on more than one core, `kernels.scaling` on all threads against it on 1.
 pub(super) fn int8_problem(
@@ -36,7 +45,7 @@ pub(super) fn int8_problem(
     let data = Arc::new(QConvData::seeded(p, 1));
     let expected = crate::quant::reference::qconv1x1(p, &data.input, &data.layer);
     report.verified_int8 += 1;
-    let timings = 2 + usize::from(scaling.is_some() && ctx.threads_all > 1) + usize::from(cfg!(feature = "tract"));
+    let timings = Int8Kernels::timings(scaling.is_some(), ctx.threads_all);
     if !ctx.passed(report, &shape, int8.name(), check_qconv(int8, p, &data, &expected), timings) {
         return Ok(());
     }

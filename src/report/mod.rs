@@ -67,11 +67,7 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
     let f32_kernel = registry.playing(Op::Conv1x1, Role::Direct).and_then(|k| k.as_conv1x1());
     let int8_scaling = registry.playing(Op::QConv1x1, Role::Scaling).and_then(|k| k.as_qconv1x1());
     let int8_runners: Vec<(&str, bool)> = int8_kernel.iter().map(|k| (k.name(), false)).collect();
-    // Two timings per layer, against the f32 kernel and against the int8 peak loop; on more
-    // than one core, the scaling kernel on all threads against it on 1; with the `tract`
-    // feature, one against tract's int8 convolution.
-    let int8_timings =
-        2 + usize::from(int8_scaling.is_some() && threads_all > 1) + usize::from(cfg!(feature = "tract"));
+    let int8_timings = int8::Int8Kernels::timings(int8_scaling.is_some(), threads_all);
     let int8_total = int8_timings * planned(&int8_problems, &int8_runners, &opts.filter);
     if conv_total + gap_total + chain_total + int8_total + forward_total == 0
         && !matches(&opts.filter, "heads", "heads")
