@@ -27,8 +27,12 @@ pub const CONV_PROBLEMS: [&str; 4] =
 pub const GAP_PROBLEMS: [&str; 2] = ["1x1000x6x6", "4x64x7x7,nhwc"];
 /// Chains of the gate: a NIN micro-network on a small map, and NIN-CIFAR10's fused head.
 pub const MLPCONV_PROBLEMS: [&str; 2] = ["1x96x12x12:96:96", "1x192x8x8:10,gap"];
-/// Int8 convolutions of the gate: NIN-CIFAR10's class maps, a 96-channel cccp layer, and an NHWC layer.
-pub const QCONV_PROBLEMS: [&str; 3] = ["1x192x8x8:10,u8s8", "1x96x12x12:96,u8s8", "1x64x8x8:64,u8s8,nhwc"];
+/// Int8 convolutions of the gate: NIN-CIFAR10's class maps, a 96-channel cccp layer, an NHWC
+/// layer (tiles of channel vectors, reading the input in place), and a 5×5 map, whose 25
+/// pixels fill rows of channel vectors better than vectors of pixels (so NCHW takes channel
+/// vectors, their bytes transposed).
+pub const QCONV_PROBLEMS: [&str; 4] =
+    ["1x192x8x8:10,u8s8", "1x96x12x12:96,u8s8", "1x64x8x8:64,u8s8,nhwc", "1x256x5x5:64,u8s8"];
 /// Int8 GAPs of the gate: NIN-ImageNet's class maps, and a batch in NHWC.
 pub const QGAP_PROBLEMS: [&str; 2] = ["1x1000x6x6,u8", "8x192x8x8,u8,nhwc"];
 /// Default threshold: an increase of more than this many percent fails.

@@ -11,7 +11,7 @@ use common::{ConvData, policies, problems};
 use nin_bench::blocking::{AVX2_TILE, AVX512_TILE};
 use nin_bench::measure::ChainData;
 use nin_bench::problem::{QConv1x1Problem, QGapProblem};
-use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
+use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath, Vectors};
 use nin_bench::qgap::naive::QGapNaive;
 use nin_bench::qgap::simd::QGapSimd;
 use nin_bench::qgap::{QGapKernel, QGapPath};
@@ -246,9 +246,14 @@ fn int8_kernels_stay_inside_buffers_that_touch_guard_pages() {
         "1x13x6x6:33,u8s8,nobias",
         "1x8x7x7:4,u8s8,s2",
         "1x67x4x9:9,u8s8,s3,nhwc",
+        // NHWC with whole groups: tiles of channel vectors read the input in place.
+        "1x8x3x5:40,u8s8,nhwc",
+        "1x12x5x5:33,u8s8,s2,nhwc",
     ];
     let mut kernels: Vec<Box<dyn QConv1x1Kernel>> = vec![Box::new(QConvNaive)];
-    kernels.extend(QPath::ALL.into_iter().filter_map(|p| QConvSimd::on(p).ok()).map(|k| Box::new(k) as Box<_>));
+    for k in QPath::ALL.into_iter().filter_map(|p| QConvSimd::on(p).ok()) {
+        kernels.extend(Vectors::ALL.map(|v| Box::new(k.with_vectors(v)) as Box<dyn QConv1x1Kernel>));
+    }
     let mut checked = 0;
     for (i, s) in shapes.iter().enumerate() {
         let p: QConv1x1Problem = s.parse().unwrap();

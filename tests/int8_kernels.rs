@@ -4,17 +4,26 @@
 //! with and without bias. The int8 GAP kernels likewise, on sums and outputs.
 
 use nin_bench::problem::{QConv1x1Problem, QGapProblem};
-use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath};
+use nin_bench::qconv::{QConv1x1Kernel, QConvNaive, QConvSimd, QPath, Vectors};
 use nin_bench::qgap::naive::QGapNaive;
 use nin_bench::qgap::simd::QGapSimd;
 use nin_bench::qgap::{QGapKernel, QGapPath};
 use nin_bench::quant::{QLayer, WeightRange, gap_multiplier, reference, seeded_activations};
 
+/// The naive kernel, then `qconv-simd` and `qconv-rayon` on every path this CPU has, each on
+/// tiles of both orientations.
 fn kernels() -> Vec<Box<dyn QConv1x1Kernel>> {
     let mut out: Vec<Box<dyn QConv1x1Kernel>> = vec![Box::new(QConvNaive)];
     for path in QPath::ALL {
         match (QConvSimd::on(path), QConvSimd::rayon(path)) {
-            (Ok(simd), Ok(rayon)) => out.extend([Box::new(simd) as Box<dyn QConv1x1Kernel>, Box::new(rayon)]),
+            (Ok(simd), Ok(rayon)) => {
+                for vectors in Vectors::ALL {
+                    out.extend([
+                        Box::new(simd.with_vectors(vectors)) as Box<dyn QConv1x1Kernel>,
+                        Box::new(rayon.with_vectors(vectors)),
+                    ])
+                }
+            }
             _ => eprintln!("skipped: this CPU has no {} path", path.name()),
         }
     }
@@ -61,11 +70,12 @@ fn every_int8_kernel_matches_the_integer_reference_bit_for_bit() {
             let mut acc = vec![0i32; p.conv().output_len()];
             let mut y = vec![0u8; p.conv().output_len()];
             k.run(p, &x, &prepared, Some(&mut acc), &mut y).unwrap();
-            assert_eq!(acc, expected.acc, "{} ({}) accumulators on {p}", k.name(), k.isa());
-            assert_eq!(y, expected.out, "{} ({}) outputs on {p}", k.name(), k.isa());
+            let k_is = format!("{} ({}, {})", k.name(), k.isa(), k.tile().unwrap_or_default());
+            assert_eq!(acc, expected.acc, "{k_is} accumulators on {p}");
+            assert_eq!(y, expected.out, "{k_is} outputs on {p}");
             let mut again = vec![0u8; y.len()];
             k.run(p, &x, &prepared, None, &mut again).unwrap();
-            assert_eq!(again, y, "{}: output without accumulators", k.name());
+            assert_eq!(again, y, "{k_is}: output without accumulators on {p}");
         }
     }
 }
@@ -89,11 +99,12 @@ fn qconv_rayon_cut_into_tasks_on_several_threads_matches_the_reference_bit_for_b
     ];
     for (i, p) in problems.iter().map(|s| s.parse::<QConv1x1Problem>().unwrap()).enumerate() {
         let x = seeded_activations(p.conv().input_len(), 300 + i as u64);
-        for path in QPath::ALL {
-            let Ok(k) = QConvSimd::rayon(path) else {
+        for (path, vectors) in QPath::ALL.into_iter().flat_map(|path| Vectors::ALL.map(|v| (path, v))) {
+            let Ok(k) = QConvSimd::rayon(path).map(|k| k.with_vectors(vectors)) else {
                 eprintln!("skipped: this CPU has no {} path", path.name());
                 continue;
             };
+            let path = format!("{}, {}", path.name(), vectors.name());
             let layer = QLayer::seeded(&p, k.weight_range(), 30 + i as u64);
             let expected = reference::qconv1x1(&p, &x, &layer);
             let prepared = k.prepare(&p, &layer).unwrap();
@@ -102,13 +113,13 @@ fn qconv_rayon_cut_into_tasks_on_several_threads_matches_the_reference_bit_for_b
                 k.run(&p, &x, &prepared, Some(&mut acc), &mut y).unwrap();
                 k.tasks(&p)
             });
-            assert!(tasks > 1, "{p} ran as {tasks} task on {}: the test needs a larger layer", path.name());
-            assert_eq!(acc, expected.acc, "qconv-rayon ({}) accumulators on {p} in {tasks} tasks", path.name());
-            assert_eq!(y, expected.out, "qconv-rayon ({}) outputs on {p} in {tasks} tasks", path.name());
+            assert!(tasks > 1, "{p} ran as {tasks} task on {}: the test needs a larger layer", path);
+            assert_eq!(acc, expected.acc, "qconv-rayon ({}) accumulators on {p} in {tasks} tasks", path);
+            assert_eq!(y, expected.out, "qconv-rayon ({}) outputs on {p} in {tasks} tasks", path);
             // Without accumulators, NCHW's whole tiles requantize in registers, block by block.
             let mut again = vec![0u8; y.len()];
             pool.install(|| k.run(&p, &x, &prepared, None, &mut again).unwrap());
-            assert_eq!(again, y, "qconv-rayon ({}) outputs without accumulators on {p}", path.name());
+            assert_eq!(again, y, "qconv-rayon ({}) outputs without accumulators on {p}", path);
         }
     }
 }
@@ -218,4 +229,39 @@ fn int8_gap_of_all_255s_averages_to_255_and_wrong_lengths_are_errors() {
         assert!(k.run(&p, &x[1..], None, &mut y).is_err(), "{}: short input", k.name());
         assert!(k.run(&p, &x, None, &mut y[1..]).is_err(), "{}: short output", k.name());
     }
+}
+
+#[test]
+fn qconv_simd_puts_channels_in_the_vectors_on_nhwc_and_where_pixel_vectors_waste_lanes() {
+    use nin_bench::qconv::{QTile, tile_fill};
+    // Emulated VNNI runs anywhere and has AVX-512's tiles: 8 channels x 32 pixels, or 32 x 8.
+    let k = QConvSimd::on(QPath::EmulatedVnni).unwrap();
+    let p = |s: &str| s.parse::<QConv1x1Problem>().unwrap();
+    let [pixels, channels] = Vectors::ALL.map(|v| QTile::new(QPath::EmulatedVnni, v));
+    // NIN-ImageNet's 6x6 maps: 36 pixels fill a tile and a half of 32 (48 lanes), or 4 tiles
+    // and a half of 8 exactly; 1000 channels fill 125 panels of 8, or 31.25 of 32.
+    let imagenet_head = p("1x1024x6x6:1000,u8s8");
+    assert_eq!((tile_fill(&imagenet_head, pixels), tile_fill(&imagenet_head, channels)), (0.75, 1000.0 / 1024.0));
+    assert_eq!(k.tile_for(&imagenet_head), channels);
+    assert_eq!(k.tile_for(&p("1x96x54x54:96,u8s8")), pixels);
+    assert_eq!(k.tile_for(&p("1x96x54x54:96,u8s8,nhwc")), channels);
+    // 10 classes fill 10 of 32 channel lanes, but 10 of 16 rows of pixel vectors.
+    assert_eq!(k.tile_for(&p("1x192x8x8:10,u8s8,nhwc")), pixels);
+    // A forced orientation holds on every layer.
+    assert_eq!(k.with_vectors(Vectors::Pixels).tile_for(&imagenet_head), pixels);
+}
+
+#[test]
+fn the_gate_times_both_int8_tile_orientations_on_nchw() {
+    // Under valgrind the gate runs AVX2's tiles (valgrind's CPUID hides AVX-512).
+    let Ok(k) = QConvSimd::on(QPath::Avx2) else {
+        eprintln!("skipped: this CPU has no AVX2");
+        return;
+    };
+    let vectors = |s: &str| k.tile_for(&s.parse().unwrap()).vectors;
+    let nchw = nin_bench::gate::QCONV_PROBLEMS.into_iter().filter(|s| !s.contains("nhwc"));
+    let mut seen: Vec<Vectors> = nchw.map(vectors).collect();
+    seen.sort_by_key(|v| *v as u8);
+    seen.dedup();
+    assert_eq!(seen, Vectors::ALL, "the gate's NCHW int8 layers run {seen:?}");
 }

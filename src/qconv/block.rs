@@ -4,26 +4,28 @@
 
 use std::ops::Range;
 
-use super::pack::{groups, pack_pixels, pixels_len};
-use super::{PreparedQLayer, QPath};
+use super::pack::{PixelRows, groups, pack_pixel_rows, pack_pixels, pixel_row, pixels_len};
+use super::{PreparedQLayer, QTile, Vectors};
 use crate::problem::QConv1x1Problem;
 use crate::quant::requantize;
 use crate::scratch::{Slot, with_byte_scratch};
 use crate::tensor::Layout;
+use crate::ukernel::int8_tile::{TileOut, TilePixels};
+use crate::ukernel::interleave::transpose_8x32;
 use crate::ukernel::requantize::{RequantizeTile, TileBytes};
 
-/// The largest tile of any path ([`QPath::dims`]): MR channels, NR pixels.
-const MAX_MR: usize = 8;
+/// The most channels and pixels of any tile ([`QTile::dims`]), in either orientation.
+const MAX_MR: usize = 32;
 const MAX_NR: usize = 32;
 
-/// Panels of MR output channels on `path`: ⌈Cout / MR⌉.
-pub(super) fn panels(p: &QConv1x1Problem, path: QPath) -> usize {
-    p.conv().cout.div_ceil(path.dims().0)
+/// Panels of MR output channels of `tile`: ⌈Cout / MR⌉.
+pub(super) fn panels(p: &QConv1x1Problem, tile: QTile) -> usize {
+    p.conv().cout.div_ceil(tile.dims().0)
 }
 
-/// Tiles of NR output pixels per image on `path`: ⌈H·W / NR⌉.
-pub(super) fn tiles(p: &QConv1x1Problem, path: QPath) -> usize {
-    p.conv().pixels_out().div_ceil(path.dims().1)
+/// Tiles of NR output pixels per image of `tile`: ⌈H·W / NR⌉.
+pub(super) fn tiles(p: &QConv1x1Problem, tile: QTile) -> usize {
+    p.conv().pixels_out().div_ceil(tile.dims().1)
 }
 
 /// A block of one image's output: pixel tiles × channel panels.
@@ -43,10 +45,27 @@ pub(super) struct BlockOut<'a> {
     pub acc: Option<Vec<&'a mut [i32]>>,
 }
 
-/// Computes `block` of image `n`'s output: packs the block's pixels into this thread's
-/// scratch, then runs the tile over them and the block's panels.
+/// Computes `block` of image `n`'s output with `tile`, over the block's pixel tiles and
+/// channel panels.
 pub(super) fn run_block(
-    path: QPath,
+    tile: QTile,
+    p: &QConv1x1Problem,
+    x: &[u8],
+    n: usize,
+    prepared: &PreparedQLayer,
+    block: Block,
+    out: BlockOut,
+) {
+    match tile.vectors {
+        Vectors::Pixels => run_block_of_pixel_vectors(tile, p, x, n, prepared, block, out),
+        Vectors::Channels => run_block_of_channel_vectors(tile, p, x, n, prepared, block, out),
+    }
+}
+
+/// [`run_block`] with pixel vectors: packs the block's pixels into this thread's scratch, tile
+/// by tile, then runs the tile over each and the block's panels.
+fn run_block_of_pixel_vectors(
+    tile: QTile,
     p: &QConv1x1Problem,
     x: &[u8],
     n: usize,
@@ -55,7 +74,7 @@ pub(super) fn run_block(
     out: BlockOut,
 ) {
     let c = p.conv();
-    let (mr, nr) = path.dims();
+    let (mr, nr) = tile.dims();
     let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
     let BlockOut { mut y, mut acc } = out;
     let (first_channel, first_pixel) = (block.panels.start * mr, block.tiles.start * nr);
@@ -84,9 +103,8 @@ pub(super) fn run_block(
                     m: &prepared.multipliers[co0..co1],
                 };
                 let w = &prepared.weights[panels.start * panel_len..][..whole * panel_len];
-                // SAFETY: the kernel checked the CPU has the path; `w` holds `whole` panels of
-                // g_len·mr·4 bytes, the tile g_len·nr·4; `prepare` checked the weights.
-                unsafe { path.run_panels_requantized(g_len, w, x_tile, &mut out) };
+                // SAFETY: the kernel checked the CPU has the path; `prepare` checked the weights.
+                unsafe { tile.run(g_len, w, TilePixels::Packed(x_tile), TileOut::Bytes(&mut out), false) };
                 panels.start += whole;
             }
             // LOOP 3: (the other) panels of MR output channels, one tile call each.
@@ -98,29 +116,23 @@ pub(super) fn run_block(
                     Layout::Nchw => (co0 - first_channel, q0 - first_pixel),
                     Layout::Nhwc => (q0 - first_pixel, co0 - first_channel),
                 };
-                // SAFETY: the kernel checked the CPU has the path; the panel holds g_len·mr·4
-                // bytes, the tile g_len·nr·4, `sums` mr·nr; `prepare` checked the weights
+                let half = cols <= nr / 2;
+                // SAFETY: the kernel checked the CPU has the path; `prepare` checked the weights
                 // against the path's range.
-                unsafe {
-                    if cols <= nr / 2 {
-                        path.run_half_tile(g_len, w_panel, x_tile, &mut sums)
-                    } else {
-                        path.run_tile(g_len, w_panel, x_tile, &mut sums)
-                    }
-                };
+                unsafe { tile.run(g_len, w_panel, TilePixels::Packed(x_tile), TileOut::Sums(&mut sums), half) };
                 if acc.is_none() {
                     // SAFETY (both): the path is available (checked by the kernel), and with it
                     // its requantization.
                     if c.layout == Layout::Nchw {
                         // NCHW: each channel's pixels q0.. are contiguous in its line.
-                        let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: at0 };
-                        unsafe { path.requantize_isa().requantize_rows(&tile, &mut y[line0..line0 + rows]) };
+                        let sums = RequantizeTile { sums: &sums, nr, cols, bias, m, at: at0 };
+                        unsafe { tile.path.requantize_isa().requantize_rows(&sums, &mut y[line0..line0 + rows]) };
                     } else {
                         // NHWC: requantized a channel row at a time in SIMD into a byte tile,
                         // then each pixel's channels copied to its line.
-                        let tile = RequantizeTile { sums: &sums, nr, cols, bias, m, at: 0 };
+                        let sums = RequantizeTile { sums: &sums, nr, cols, bias, m, at: 0 };
                         let mut byte_rows = byte_tile.each_mut().map(|row| &mut row[..]);
-                        unsafe { path.requantize_isa().requantize_rows(&tile, &mut byte_rows[..rows]) };
+                        unsafe { tile.path.requantize_isa().requantize_rows(&sums, &mut byte_rows[..rows]) };
                         for (cc, line) in y[line0..line0 + cols].iter_mut().enumerate() {
                             for (out, row) in line[at0..at0 + rows].iter_mut().zip(&byte_tile) {
                                 *out = row[cc];
@@ -141,6 +153,122 @@ pub(super) fn run_block(
                             acc[line][at] = sum;
                         }
                         y[line][at] = requantize(sum, m);
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// [`run_block`] with channel vectors: lays out the block's pixels as rows (in place for NHWC),
+/// then runs the tile over each tile of pixels and the block's panels. NHWC's whole tiles
+/// write bytes straight to their pixels' lines; NCHW's go through a tile of bytes on the
+/// stack, copied a channel at a time.
+fn run_block_of_channel_vectors(
+    tile: QTile,
+    p: &QConv1x1Problem,
+    x: &[u8],
+    n: usize,
+    prepared: &PreparedQLayer,
+    block: Block,
+    out: BlockOut,
+) {
+    let c = p.conv();
+    let (mr, nr) = tile.dims();
+    assert!(mr <= MAX_MR && nr <= MAX_NR, "a {mr}x{nr} tile");
+    let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
+    let BlockOut { mut y, mut acc } = out;
+    let (first_channel, first_pixel) = (block.panels.start * mr, block.tiles.start * nr);
+    let pixels = first_pixel..(block.tiles.end * nr).min(pixels_out);
+    let panel_len = g_len * mr * 4;
+    // The block's panels of MR channels each (all but a last panel of fewer).
+    let whole = block.panels.end.min(c.cout / mr).saturating_sub(block.panels.start);
+    let layout = PixelRows::of(p);
+    let stride = layout.stride(pixels.len());
+    // A line's byte for output channel `co` (of the layer) and pixel `q` of the image.
+    let at = |co: usize, q: usize| match c.layout {
+        Layout::Nchw => (co - first_channel, q - first_pixel),
+        Layout::Nhwc => (q - first_pixel, co - first_channel),
+    };
+    // A tile's bytes, a row of channels per pixel (the most pixel rows are 8).
+    let mut byte_tile = [[0u8; MAX_MR]; 8];
+    let mut sums = [0i32; MAX_MR * 8];
+    with_byte_scratch(Slot::PackBytes, layout.len(p, pixels.len()), |packed| {
+        pack_pixel_rows(p, &layout, x, n, pixels.clone(), packed);
+        let packed = &*packed;
+        // LOOP 2: tiles of NR pixels, a row each (rows past the map's end read its first).
+        for t in block.tiles.clone() {
+            let q0 = t * nr;
+            let cols = nr.min(pixels_out - q0);
+            let (half, mut panels) = (cols <= nr / 2, block.panels.clone());
+            let rows: [&[u8]; MAX_NR] = std::array::from_fn(|i| {
+                pixel_row(p, &layout, x, packed, n, first_pixel, q0 + if i < cols { i } else { 0 })
+            });
+            let tile_rows = if half { nr / 2 } else { nr };
+            let x_tile = TilePixels::Rows { rows: &rows[..tile_rows], stride };
+            if c.layout == Layout::Nhwc && acc.is_none() && cols == tile_rows && whole > 0 {
+                // Every whole panel in one call, each pixel's bytes straight to its line.
+                let (co0, co1) = (panels.start * mr, (panels.start + whole) * mr);
+                let (line0, at0) = at(co0, q0);
+                let mut out = TileBytes {
+                    lines: &mut y[line0..line0 + cols],
+                    at: at0,
+                    bias: &prepared.bias[co0..co1],
+                    m: &prepared.multipliers[co0..co1],
+                };
+                let w = &prepared.weights[panels.start * panel_len..][..whole * panel_len];
+                // SAFETY: the kernel checked the CPU has the path; `prepare` checked the weights.
+                unsafe { tile.run(g_len, w, x_tile, TileOut::Bytes(&mut out), half) };
+                panels.start += whole;
+            }
+            // LOOP 3: (the other) panels of MR output channels, one tile call each.
+            for j in panels {
+                let w_panel = &prepared.weights[j * panel_len..][..panel_len];
+                let (co0, channels) = (j * mr, mr.min(c.cout - j * mr));
+                if acc.is_none() && channels == mr {
+                    // A whole panel's bytes, a row per pixel, then copied to the lines.
+                    let mut lines = byte_tile.each_mut().map(|row| &mut row[..]);
+                    let mut out = TileBytes {
+                        lines: &mut lines[..tile_rows],
+                        at: 0,
+                        bias: &prepared.bias[co0..co0 + mr],
+                        m: &prepared.multipliers[co0..co0 + mr],
+                    };
+                    // SAFETY: as above.
+                    unsafe { tile.run(g_len, w_panel, x_tile, TileOut::Bytes(&mut out), half) };
+                    match c.layout {
+                        Layout::Nhwc => {
+                            for (cc, bytes) in byte_tile.iter().enumerate().take(cols) {
+                                let (line, at) = at(co0, q0 + cc);
+                                y[line][at..at + mr].copy_from_slice(&bytes[..mr]);
+                            }
+                        }
+                        Layout::Nchw => {
+                            let (line0, at0) = at(co0, q0);
+                            let lines = &mut y[line0..line0 + mr];
+                            if (mr, cols) == (32, 8) {
+                                transpose_8x32(&byte_tile, lines, at0);
+                            } else {
+                                for (r, line) in lines.iter_mut().enumerate() {
+                                    for (out, bytes) in line[at0..at0 + cols].iter_mut().zip(&byte_tile) {
+                                        *out = bytes[r];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    continue;
+                }
+                // SAFETY: as above.
+                unsafe { tile.run(g_len, w_panel, x_tile, TileOut::Sums(&mut sums), half) };
+                for cc in 0..cols {
+                    for r in 0..channels {
+                        let (line, at) = at(co0 + r, q0 + cc);
+                        let sum = sums[cc * mr + r] + prepared.bias[co0 + r];
+                        if let Some(acc) = acc.as_deref_mut() {
+                            acc[line][at] = sum;
+                        }
+                        y[line][at] = requantize(sum, prepared.multipliers[co0 + r]);
                     }
                 }
             }

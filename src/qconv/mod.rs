@@ -12,9 +12,10 @@ mod simd;
 pub mod tract_peer;
 
 pub use naive::QConvNaive;
-pub use simd::QConvSimd;
+pub use simd::{QConvSimd, tile_fill};
 
 pub use crate::ukernel::int8::{QPath, dpbusd};
+pub use crate::ukernel::int8_tile::{QTile, Vectors};
 
 use crate::error::{NinError, Result};
 use crate::kernel::Kernel;
@@ -32,6 +33,8 @@ pub struct PreparedQLayer {
     pub(crate) bias: Vec<i32>,
     /// Cout values.
     pub(crate) multipliers: Vec<f32>,
+    /// The register tile the weights are packed for, if the kernel has one.
+    pub(crate) tile: Option<QTile>,
 }
 
 impl PreparedQLayer {
@@ -43,6 +46,7 @@ impl PreparedQLayer {
             weights,
             bias: layer.bias.clone(),
             multipliers: layer.multipliers.clone(),
+            tile: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::block::{Block, BlockOut, panels, run_block, tiles};
-use super::{PreparedQLayer, QConvSimd, QPath};
+use super::{PreparedQLayer, QConvSimd, QTile};
 use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QConv1x1Problem;
 use crate::tensor::Layout;
@@ -57,15 +57,15 @@ impl Split {
     /// packed once and read by every task, ran at 0.8–1.0× its 1-thread speed on 2 threads
     /// (the packed lines moved between the cores); cutting the pixels of 1x1024x6x6:1024 (2
     /// tiles) first read its 1 MiB of weights twice and ran at 1.15×, against 1.8× by panels.
-    fn of(p: &QConv1x1Problem, path: QPath) -> Split {
+    fn of(p: &QConv1x1Problem, tile: QTile) -> Split {
         let c = p.conv();
-        let (tiles, panels) = (tiles(p, path), panels(p, path));
+        let (tiles, panels) = (tiles(p, tile), panels(p, tile));
         let by_size = usize::try_from(p.macs() / MIN_TASK_MACS).unwrap_or(usize::MAX).max(1);
         let wanted = (rayon::current_num_threads() * TASKS_PER_THREAD).min(by_size);
         let per_image = wanted.div_ceil(c.n);
         // Blocks of pixels at least a cache line of output wide, so that two threads write
         // the same line of NCHW's output only where their blocks meet.
-        let most_tile_blocks = tiles.div_ceil(MIN_BLOCK_PIXELS.div_ceil(path.dims().1));
+        let most_tile_blocks = tiles.div_ceil(MIN_BLOCK_PIXELS.div_ceil(tile.dims().1));
         let (tile_blocks, panel_blocks) = if c.pixels_out() >= c.cout {
             let tile_blocks = per_image.min(most_tile_blocks);
             (tile_blocks, per_image.div_ceil(tile_blocks).min(panels))
@@ -95,14 +95,14 @@ impl QConvSimd {
         if !self.decl().threads.is_parallel() {
             return 1;
         }
-        let (tile_blocks, panel_blocks) = Split::of(p, self.path()).blocks();
+        let (tile_blocks, panel_blocks) = Split::of(p, self.tile_for(p)).blocks();
         p.conv().n * tile_blocks * panel_blocks
     }
 }
 
 /// `qconv-rayon`'s computation, for a problem cut into more than one task.
 pub(super) fn execute_parallel(
-    path: QPath,
+    tile: QTile,
     p: &QConv1x1Problem,
     x: &[u8],
     prepared: &PreparedQLayer,
@@ -110,8 +110,8 @@ pub(super) fn execute_parallel(
     y: &mut [u8],
 ) {
     let c = p.conv();
-    let (mr, nr) = path.dims();
-    let split = Split::of(p, path);
+    let (mr, nr) = tile.dims();
+    let split = Split::of(p, tile);
     let (tile_blocks, panel_blocks) = split.blocks();
     let (pixel_block, channel_block) = (split.tiles_per_block * nr, split.panels_per_block * mr);
     let mut tasks: Vec<Task> = (0..c.n * tile_blocks * panel_blocks)
@@ -146,7 +146,7 @@ pub(super) fn execute_parallel(
             tasks[task(line, piece)].out.acc.as_mut().expect("made with acc").push(acc_piece);
         }
     }
-    tasks.into_par_iter().for_each(|Task { n, block, out }| run_block(path, p, x, n, prepared, block, out));
+    tasks.into_par_iter().for_each(|Task { n, block, out }| run_block(tile, p, x, n, prepared, block, out));
 }
 
 /// `buf` cut into lines of `line_len` values and each line into pieces of `piece_len`: (line,

@@ -5,7 +5,7 @@
 use super::block::{Block, BlockOut, panels, run_block, tiles};
 use super::pack::pack_weights;
 use super::rayon::{QCONV_RAYON, execute_parallel};
-use super::{PreparedQLayer, QConv1x1Kernel, QPath};
+use super::{PreparedQLayer, QConv1x1Kernel, QPath, QTile, Vectors};
 use crate::error::{NinError, Result};
 use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QConv1x1Problem;
@@ -19,22 +19,25 @@ pub static QCONV_SIMD: KernelDecl = KernelDecl {
     threads: Threads::Single,
     roles: &[Role::Default],
     layouts: &Layout::ALL,
-    description: "int8 register tile of MR output channels × NR pixels over K in groups of 4: vpdpbusd (AVX-512 or AVX-VNNI) or AVX2's vpmaddubsw, vpmaddwd, vpaddd (7-bit weights), chosen at run time",
+    description: "int8 register tile of MR output channels × NR pixels over K in groups of 4: vpdpbusd (AVX-512 or AVX-VNNI) or AVX2's vpmaddubsw, vpmaddwd, vpaddd (7-bit weights), chosen at run time; pixels or output channels in the vectors, by layout and by the lanes the layer fills",
 };
 
 /// The int8 tile kernel on one [`QPath`], on the calling thread (`qconv-simd`) or over the
 /// rayon pool current at the call (`qconv-rayon`, [`QConvSimd::rayon`]). Both compute each
-/// output the same way, so their outputs are identical for any thread count.
+/// output the same way, so their outputs are identical for any thread count. Each layer gets
+/// the tile orientation ([`Vectors`]) that suits it ([`QConvSimd::tile_for`]) unless one is
+/// forced ([`QConvSimd::with_vectors`]).
 #[derive(Debug, Clone, Copy)]
 pub struct QConvSimd {
     path: QPath,
     decl: &'static KernelDecl,
+    vectors: Option<Vectors>,
 }
 
 impl QConvSimd {
     /// `qconv-simd` on the widest path this CPU has.
     pub fn new() -> Self {
-        QConvSimd { path: QPath::widest(), decl: &QCONV_SIMD }
+        QConvSimd { path: QPath::widest(), decl: &QCONV_SIMD, vectors: None }
     }
 
     /// `qconv-simd` on `path`, or an error when this CPU lacks it.
@@ -42,7 +45,7 @@ impl QConvSimd {
         if !path.available() {
             return Err(NinError::Isa { asked: path.name().into(), reason: "this CPU lacks it".into() });
         }
-        Ok(QConvSimd { path, decl: &QCONV_SIMD })
+        Ok(QConvSimd { path, decl: &QCONV_SIMD, vectors: None })
     }
 
     /// `qconv-rayon` on `path`, or an error when this CPU lacks it.
@@ -50,10 +53,51 @@ impl QConvSimd {
         Ok(QConvSimd { decl: &QCONV_RAYON, ..Self::on(path)? })
     }
 
+    /// It with every layer on tiles of `vectors`.
+    pub fn with_vectors(self, vectors: Vectors) -> Self {
+        QConvSimd { vectors: Some(vectors), ..self }
+    }
+
     /// Its path.
     pub fn path(&self) -> QPath {
         self.path
     }
+
+    /// The tile it runs `p` on: the orientation forced, else the one whose tiles `p` fills
+    /// better ([`tile_fill`]), channel vectors preferred on NHWC, where a tile's rows are the
+    /// output's lines (pixel vectors' tiles are transposed through the stack), and pixel
+    /// vectors on NCHW, likewise.
+    pub fn tile_for(&self, p: &QConv1x1Problem) -> QTile {
+        if let Some(vectors) = self.vectors {
+            return QTile::new(self.path, vectors);
+        }
+        let [pixels, channels] = Vectors::ALL.map(|v| QTile::new(self.path, v));
+        let (on_pixels, on_channels) = (tile_fill(p, pixels), tile_fill(p, channels));
+        let channels_first = match p.conv().layout {
+            Layout::Nhwc => on_channels >= NATIVE_FILL_MARGIN * on_pixels,
+            Layout::Nchw => on_channels * NATIVE_FILL_MARGIN > on_pixels,
+        };
+        if channels_first { channels } else { pixels }
+    }
+}
+
+/// How much better a tile of the orientation whose rows are not the output's lines must fill
+/// its lanes to be chosen.
+const NATIVE_FILL_MARGIN: f64 = 0.9;
+
+/// The share of `tile`'s multiply-adds that compute outputs of `p`: output channels over
+/// panels of MR, times an image's pixels over tiles of NR (a last one of at most NR/2 runs as
+/// a half tile).
+pub fn tile_fill(p: &QConv1x1Problem, tile: QTile) -> f64 {
+    let (mr, nr) = tile.dims();
+    let (cout, pixels) = (p.conv().cout, p.conv().pixels_out());
+    let last = match pixels % nr {
+        0 => 0,
+        rest if rest <= nr / 2 => nr / 2,
+        _ => nr,
+    };
+    let padded = (pixels - pixels % nr + last) * cout.div_ceil(mr) * mr;
+    (cout * pixels) as f64 / padded as f64
 }
 
 impl Default for QConvSimd {
@@ -72,8 +116,10 @@ impl Kernel for QConvSimd {
     }
 
     fn tile(&self) -> Option<String> {
-        let (mr, nr) = self.path.dims();
-        Some(format!("{mr}x{nr}"))
+        Some(match self.vectors {
+            Some(vectors) => QTile::new(self.path, vectors).name(),
+            None => Vectors::ALL.map(|v| QTile::new(self.path, v).name()).join(" or "),
+        })
     }
 }
 
@@ -84,8 +130,9 @@ impl QConv1x1Kernel for QConvSimd {
 
     fn pack(&self, p: &QConv1x1Problem, layer: &QLayer) -> PreparedQLayer {
         let c = p.conv();
-        let (mr, _) = self.path.dims();
-        PreparedQLayer::new(self.name(), p, layer, pack_weights(&layer.weights, c.cin, c.cout, mr))
+        let tile = self.tile_for(p);
+        let weights = pack_weights(&layer.weights, c.cin, c.cout, tile.dims().0);
+        PreparedQLayer { tile: Some(tile), ..PreparedQLayer::new(self.name(), p, layer, weights) }
     }
 
     fn execute(
@@ -96,12 +143,15 @@ impl QConv1x1Kernel for QConvSimd {
         mut acc: Option<&mut [i32]>,
         y: &mut [u8],
     ) {
+        // The tile the weights were packed for (by this kernel, `run` checked, on a path this
+        // CPU has).
+        let tile = prepared.tile.expect("packed by qconv-simd");
         if self.tasks(p) > 1 {
-            return execute_parallel(self.path, p, x, prepared, acc, y);
+            return execute_parallel(tile, p, x, prepared, acc, y);
         }
         let c = p.conv();
         let image_len = c.cout * c.pixels_out();
-        let whole = Block { tiles: 0..tiles(p, self.path), panels: 0..panels(p, self.path) };
+        let whole = Block { tiles: 0..tiles(p, tile), panels: 0..panels(p, tile) };
         // LOOP 1: images, each one's pixels packed once for every panel.
         for n in 0..c.n {
             let out = BlockOut {
@@ -110,7 +160,7 @@ impl QConv1x1Kernel for QConvSimd {
                     .as_deref_mut()
                     .map(|a| lines(c.layout, &mut a[n * image_len..][..image_len], c.cout, c.pixels_out())),
             };
-            run_block(self.path, p, x, n, prepared, whole.clone(), out);
+            run_block(tile, p, x, n, prepared, whole.clone(), out);
         }
     }
 }

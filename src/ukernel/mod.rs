@@ -5,8 +5,10 @@
 //!   vector loads and stores they share.
 //! - [`wide`]: the same tile on `wide::f32x8`, whose instructions the build chooses.
 //! - [`gap`]: the inner loops of global average pooling and their horizontal sums.
-//! - [`int8`]: the int8 tiles (AVX2's `vpmaddubsw` triple, AVX-VNNI and AVX-512 VNNI's
-//!   `vpdpbusd`, and VNNI's arithmetic emulated in portable code).
+//! - [`int8`]: the int8 paths (AVX2's `vpmaddubsw` triple, AVX-VNNI and AVX-512 VNNI's
+//!   `vpdpbusd`, and VNNI's arithmetic emulated in portable code); [`int8_tile`]: their
+//!   register tiles, with vectors of pixels or of output channels; [`interleave`]: NCHW's
+//!   packing for them.
 //! - [`requantize`]: int8 sums to u8 outputs, over stored rows or in a tile's registers.
 //! - [`l1_tile`]: the register tile driven on data that stays in L1, the ceiling the report
 //!   measures a layer's share of the peak against.
@@ -20,6 +22,8 @@ pub(crate) mod gap;
 pub(crate) mod gemm;
 pub(crate) mod int8;
 pub(crate) mod int8_peak;
+pub(crate) mod int8_tile;
+pub(crate) mod interleave;
 pub(crate) mod l1_tile;
 pub(crate) mod qgap;
 pub(crate) mod requantize;

@@ -2,7 +2,7 @@
 //! [`crate::quant::requantize`] does, on the SIMD widths of the int8 paths: over a tile's rows
 //! of stored sums ([`RequantizeIsa::requantize_rows`], for tails, NHWC and the int8 GAP), and
 //! one vector at a time on sums still in registers (the `x86` helpers the int8 tiles call in
-//! their epilogue, `QPath::run_panels_requantized`).
+//! their epilogue, `QTile::run` in `int8_tile.rs`).
 
 /// The instructions a requantization runs on: what it needs of the CPU, apart from the
 /// multiply-accumulate path that made the sums (the int8 GAP requantizes too).
@@ -97,18 +97,20 @@ impl RequantizeTile<'_> {
     }
 }
 
-/// Where a whole int8 tile's outputs go when it requantizes them itself
-/// (`QPath::run_panels_requantized`): row `r`'s NR bytes at `lines[r][at..]`, requantized with
-/// `bias[r]` and `m[r]`. One line per output channel: the NCHW layout, whose rows of pixels
-/// are contiguous.
+/// Where a whole int8 tile's outputs go when it requantizes them itself (`QTile::run` in
+/// `int8_tile.rs`), over consecutive panels of MR output channels, one byte per output channel
+/// and pixel: with pixel vectors, channel `k`'s NR bytes at `lines[k][at..]` (a line per output
+/// channel: NCHW's); with channel vectors, pixel row `r`'s bytes, one per channel, at
+/// `lines[r][at..]` (a line per pixel: NHWC's). Channel `k` is requantized with `bias[k]` and
+/// `m[k]`.
 pub struct TileBytes<'a, 'b> {
-    /// The output lines, one per row of the tile (at least MR).
+    /// The output lines, one per row of the tiles.
     pub lines: &'a mut [&'b mut [u8]],
-    /// Where each row's first byte goes in its line.
+    /// Where the first panel's first byte goes in each line.
     pub at: usize,
-    /// Each row's bias (at least MR).
+    /// Each output channel's bias: a multiple of MR.
     pub bias: &'a [i32],
-    /// Each row's multiplier (at least MR).
+    /// Each output channel's multiplier, as many.
     pub m: &'a [f32],
 }
 
@@ -126,14 +128,15 @@ pub(super) mod x86 {
         _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f, _mm256_setzero_ps()), _mm256_set1_ps(255.0)))
     }
 
-    /// Sixteen sums, two vectors in order, requantized to 16 bytes in order: `vpackusdw` and
-    /// `vpackuswb` (no value saturates: all are in 0..=255) with a `vpermq` between them to
-    /// undo the packs' per-lane order.
+    /// Sixteen sums, two vectors in order, each with its own bias and multipliers (`b[0]`,
+    /// `m[0]` for `first`), requantized to 16 bytes in order: `vpackusdw` and `vpackuswb` (no
+    /// value saturates: all are in 0..=255) with a `vpermq` between them to undo the packs'
+    /// per-lane order.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(crate) fn requantize16_avx2(first: __m256i, second: __m256i, b: __m256i, m: __m256) -> __m128i {
+    pub(crate) fn requantize16_avx2(first: __m256i, second: __m256i, b: [__m256i; 2], m: [__m256; 2]) -> __m128i {
         // Words: first 0-3, second 0-3 | first 4-7, second 4-7; then first 0-7 | second 0-7.
-        let words = _mm256_packus_epi32(requantize8_avx2(first, b, m), requantize8_avx2(second, b, m));
+        let words = _mm256_packus_epi32(requantize8_avx2(first, b[0], m[0]), requantize8_avx2(second, b[1], m[1]));
         let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(words);
         _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256::<1>(words))
     }
@@ -171,7 +174,8 @@ pub(super) mod x86 {
                 // SAFETY: `chunk` holds 16 values, `dst` 16 bytes.
                 unsafe {
                     let (first, second) = (chunk.as_ptr() as *const __m256i, chunk.as_ptr().add(8) as *const __m256i);
-                    let bytes = requantize16_avx2(_mm256_loadu_si256(first), _mm256_loadu_si256(second), b, mv);
+                    let bytes =
+                        requantize16_avx2(_mm256_loadu_si256(first), _mm256_loadu_si256(second), [b; 2], [mv; 2]);
                     _mm_storeu_si128(dst.as_mut_ptr() as *mut __m128i, bytes);
                 }
             }
