@@ -142,8 +142,38 @@ fn now_utc() -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", s / 3600, s / 60 % 60)
 }
 
-/// Folder-safe identifier: CPU model, core count and widest SIMD, e.g. `amd-epyc-2c-avx2`.
-fn machine_id(cpu: &str, cores: usize, features: &[&str]) -> String {
+/// The AMD core generation of a CPU that `/proc/cpuinfo` describes, from its family and model
+/// (AMD's numbering), for a model name that gives none: cloud machines read "AMD EPYC" on Zen 3,
+/// 4 and 5 alike.
+fn amd_generation(cpuinfo: &str) -> Option<&'static str> {
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split(':').nth(1))
+    };
+    if field("vendor_id")?.trim() != "AuthenticAMD" {
+        return None;
+    }
+    let (family, model): (u32, u32) = (field("cpu family")?.trim().parse().ok()?, field("model")?.trim().parse().ok()?);
+    Some(match (family, model) {
+        (0x17, 0x30..) => "zen2",
+        (0x17, _) => "zen",
+        (0x19, 0x10..=0x1F | 0x60..=0x7F | 0xA0..=0xAF) => "zen4",
+        (0x19, _) => "zen3",
+        (0x1A, _) => "zen5",
+        _ => return None,
+    })
+}
+
+/// Folder-safe identifier: CPU model (with its generation when the model name has no number
+/// in it, e.g. `amd-epyc-zen4`), core count and widest SIMD, e.g. `amd-epyc-zen4-2c-avx512f`.
+/// Reports before the generation was added were written as `amd-epyc-2c-…`.
+fn machine_id(cpu: &str, generation: Option<&str>, cores: usize, features: &[&str]) -> String {
+    let cpu = match generation {
+        Some(generation) if !cpu.chars().any(|c| c.is_ascii_digit()) => format!("{cpu} {generation}"),
+        _ => cpu.to_string(),
+    };
     let mut slug: String =
         cpu.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     while slug.contains("--") {
@@ -210,7 +240,12 @@ pub fn probe(quick: bool, threads_all: usize) -> MachineInfo {
     let commit = command_output("git", &["rev-parse", "--short", "HEAD"])
         .map_or("unknown".into(), |c| if dirty { format!("{c}-dirty") } else { c });
     MachineInfo {
-        id: machine_id(&cpu, cores, &features),
+        id: machine_id(
+            &cpu,
+            std::fs::read_to_string("/proc/cpuinfo").ok().as_deref().and_then(amd_generation),
+            cores,
+            &features,
+        ),
         cpu_model: cpu,
         cores,
         pulp_path: SimdPolicy::from_env().isa_name().to_string(),
@@ -242,9 +277,24 @@ mod tests {
     #[test]
     fn machine_ids_are_folder_safe() {
         assert_eq!(
-            machine_id("AMD EPYC 7B13 64-Core Processor", 2, &["avx", "avx2", "fma"]),
+            machine_id("AMD EPYC 7B13 64-Core Processor", Some("zen3"), 2, &["avx", "avx2", "fma"]),
             "amd-epyc-7b13-64-core-processor-2c-avx2"
         );
-        assert_eq!(machine_id("?", 1, &[]), "cpu-1c-scalar");
+        assert_eq!(machine_id("?", None, 1, &[]), "cpu-1c-scalar");
+    }
+
+    #[test]
+    fn a_model_name_without_a_number_gets_the_amd_generation_so_zen_4_and_zen_5_differ() {
+        let cpuinfo = |family: u32, model: u32| {
+            format!("vendor_id\t: AuthenticAMD\ncpu family\t: {family}\nmodel\t\t: {model}\nmodel name\t: AMD EPYC\n")
+        };
+        let id =
+            |family, model| machine_id("AMD EPYC", amd_generation(&cpuinfo(family, model)), 2, &["avx2", "avx512f"]);
+        assert_eq!(id(25, 17), "amd-epyc-zen4-2c-avx512f");
+        assert_eq!(id(26, 2), "amd-epyc-zen5-2c-avx512f");
+        assert_eq!(id(25, 1), "amd-epyc-zen3-2c-avx512f");
+        assert_eq!(id(23, 49), "amd-epyc-zen2-2c-avx512f");
+        assert_eq!(amd_generation("vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\n"), None);
+        assert_eq!(amd_generation("model name\t: AMD EPYC\n"), None);
     }
 }
