@@ -182,6 +182,8 @@ fn quick_int8_report_times_the_int8_kernel_against_f32_and_its_peak_and_checks_t
     let row = &rows[0];
     assert_eq!(row["int8"]["shape"], "1x160x32x32:96,u8s8");
     assert_eq!(row["f32"]["shape"], "1x160x32x32:96,relu");
+    // The tile qconv-simd chose for the layer: an NCHW map of 1024 pixels fills pixel vectors.
+    assert!(row["tile"].as_str().unwrap().ends_with("(pixel vectors)"), "{row}");
     for value in [&row["int8"]["paired_speedup"], &row["int8_peak_share"], &row["int8_peak_share_p90"]] {
         assert!(value.as_f64().unwrap() > 0.0, "{row}");
     }
@@ -202,7 +204,7 @@ fn quick_int8_report_times_the_int8_kernel_against_f32_and_its_peak_and_checks_t
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     for needle in [
         "## Int8: NIN's 1×1 layers on u8 activations and s8 weights",
-        "| `1x160x32x32:96,u8s8` | 15.7 |",
+        "| `1x160x32x32:96,u8s8` | 15.7 | qconv-simd, ",
         "bit for bit against the integer reference",
         "- Int8: `qconv-simd` (",
     ] {

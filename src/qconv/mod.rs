@@ -59,6 +59,12 @@ pub trait QConv1x1Kernel: Kernel {
     /// Packs a checked layer.
     fn pack(&self, p: &QConv1x1Problem, layer: &QLayer) -> PreparedQLayer;
 
+    /// The register tile it runs `p` on, where it chooses one per layer (`8x32 (pixel
+    /// vectors)`); `None` otherwise.
+    fn tile_on(&self, _p: &QConv1x1Problem) -> Option<String> {
+        None
+    }
+
     /// Computes the output, and the accumulators when asked; called after the checks.
     fn execute(&self, p: &QConv1x1Problem, x: &[u8], prepared: &PreparedQLayer, acc: Option<&mut [i32]>, y: &mut [u8]);
 

@@ -128,6 +128,10 @@ impl QConv1x1Kernel for QConvSimd {
         self.path.weight_range()
     }
 
+    fn tile_on(&self, p: &QConv1x1Problem) -> Option<String> {
+        Some(self.tile_for(p).name())
+    }
+
     fn pack(&self, p: &QConv1x1Problem, layer: &QLayer) -> PreparedQLayer {
         let c = p.conv();
         let tile = self.tile_for(p);

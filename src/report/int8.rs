@@ -72,6 +72,7 @@ pub(super) fn int8_problem(
         int8: int8_row,
         f32: f32_row,
         isa: int8.isa(),
+        tile: int8.tile_on(p),
         int8_peak_share: share.median,
         int8_peak_share_p90: share.p90,
         threads,

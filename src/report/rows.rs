@@ -144,6 +144,9 @@ pub struct Int8Row {
     pub f32: RunRow,
     /// The int8 kernel's instruction-set path.
     pub isa: &'static str,
+    /// The register tile it ran this layer on, where it chooses one per layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tile: Option<String>,
     /// Median over rounds of the int8 kernel's share of the int8 peak loop, timed in turn.
     pub int8_peak_share: f64,
     /// The same share of the quietest tenth of rounds.

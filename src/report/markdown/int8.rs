@@ -53,7 +53,10 @@ fn layers(w: &mut String, r: &Report) {
             w,
             "| `{p}` | {:.1} | {} | {:.1} | {} | {:.1} | {} | {} ({}) | {} |{scaled}",
             p.macs() as f64 / 1e6,
-            row.int8.kernel,
+            match &row.tile {
+                Some(tile) => format!("{}, {tile}", row.int8.kernel),
+                None => row.int8.kernel.to_string(),
+            },
             row.int8.gflops,
             row.f32.kernel,
             row.f32.gflops,
