@@ -11,7 +11,7 @@ use crate::quant::requantize;
 use crate::scratch::{Slot, with_byte_scratch};
 use crate::tensor::Layout;
 use crate::ukernel::int8_tile::{TileOut, TilePixels};
-use crate::ukernel::interleave::transpose_8x32;
+use crate::ukernel::interleave::transpose_rows;
 use crate::ukernel::requantize::{RequantizeTile, TileBytes};
 
 /// The most channels and pixels of any tile ([`QTile::dims`]), in either orientation.
@@ -245,16 +245,7 @@ fn run_block_of_channel_vectors(
                         }
                         Layout::Nchw => {
                             let (line0, at0) = at(co0, q0);
-                            let lines = &mut y[line0..line0 + mr];
-                            if (mr, cols) == (32, 8) {
-                                transpose_8x32(&byte_tile, lines, at0);
-                            } else {
-                                for (r, line) in lines.iter_mut().enumerate() {
-                                    for (out, bytes) in line[at0..at0 + cols].iter_mut().zip(&byte_tile) {
-                                        *out = bytes[r];
-                                    }
-                                }
-                            }
+                            transpose_rows(&byte_tile[..cols], mr, &mut y[line0..line0 + mr], at0);
                         }
                     }
                     continue;
