@@ -3,15 +3,19 @@
 //! (with ReLU), in one group per layer, so criterion's report shows int8 and f32 side by side.
 //!
 //! Throughput in multiply-accumulates × 2 (criterion prints "elem/s": read it as GOP/s for
-//! int8, GFLOP/s for f32). Ids are `<kernel>/1t`. Only `run` is timed; weights are prepared
-//! once, outside. Subset: `cargo bench --bench int8 -- 27x27`.
+//! int8, GFLOP/s for f32). Ids are `<kernel>/1t`, and `qconv-simd/pixel-vectors` and
+//! `qconv-simd/channel-vectors` for its tile forced to each orientation (it picks one per layer:
+//! `QConvSimd::tile_for`). Only `run` is timed; weights are prepared once, outside. Subset:
+//! `cargo bench --bench int8 -- 27x27`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use nin_bench::qconv::{QConv1x1Kernel, QConvSimd, QPath, Vectors};
 use nin_bench::quant::QConvData;
 use nin_bench::registry::{Registry, conv1x1_kernels};
+use nin_bench::simd::SimdPolicy;
 use nin_bench::suite::int8_suite;
 use nin_bench::tensor::{seeded_uniform, zeroed};
 
@@ -28,9 +32,13 @@ fn int8(c: &mut Criterion) {
         group.throughput(Throughput::Elements(2 * q.macs()));
         // Short settings, as in the conv1x1 bench; the report has the careful ratios.
         group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(1)).sample_size(10);
-        for kernel in registry.qconv1x1() {
+        let simd = QConvSimd::on(QPath::for_policy(SimdPolicy::from_env())).expect("the policy's path");
+        let oriented = Vectors::ALL.map(|v| (simd.with_vectors(v), v.name().replace(' ', "-")));
+        let int8_kernels = registry.qconv1x1().iter().map(|k| (k.as_ref(), "1t".to_string()));
+        let oriented = oriented.iter().map(|(k, id)| (k as &dyn QConv1x1Kernel, id.clone()));
+        for (kernel, id) in int8_kernels.chain(oriented) {
             let prepared = kernel.prepare(&q, &data.layer).expect("prepare");
-            group.bench_function(BenchmarkId::new(kernel.name(), "1t"), |bench| {
+            group.bench_function(BenchmarkId::new(kernel.name(), id), |bench| {
                 bench.iter(|| kernel.run(&q, black_box(&data.input), &prepared, None, black_box(&mut y8)).expect("run"))
             });
         }
