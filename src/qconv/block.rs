@@ -201,10 +201,12 @@ fn run_block_of_channel_vectors(
             let q0 = t * nr;
             let cols = nr.min(pixels_out - q0);
             let (half, mut panels) = (cols <= nr / 2, block.panels.clone());
-            let rows: [&[u8]; MAX_NR] = std::array::from_fn(|i| {
-                pixel_row(p, &layout, x, packed, n, first_pixel, q0 + if i < cols { i } else { 0 })
-            });
             let tile_rows = if half { nr / 2 } else { nr };
+            // The tile's rows, past the map's end its first pixel's (at most 8: `nr`).
+            let mut rows: [&[u8]; 8] = [&[]; 8];
+            for (i, row) in rows.iter_mut().enumerate().take(tile_rows) {
+                *row = pixel_row(p, &layout, x, packed, n, first_pixel, q0 + if i < cols { i } else { 0 });
+            }
             let x_tile = TilePixels::Rows { rows: &rows[..tile_rows], stride };
             if c.layout == Layout::Nhwc && acc.is_none() && cols == tile_rows && whole > 0 {
                 // Every whole panel in one call, each pixel's bytes straight to its line.

@@ -189,6 +189,7 @@ pub(super) fn pack_pixel_rows(
 
 /// The row of bytes a tile of channel vectors reads for the output pixel `q` of image `n`,
 /// `first` being the block's first pixel, after [`pack_pixel_rows`] into `packed`.
+#[inline]
 pub(super) fn pixel_row<'a>(
     p: &QConv1x1Problem,
     layout: &PixelRows,
