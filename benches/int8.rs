@@ -3,9 +3,10 @@
 //! (with ReLU), in one group per layer, so criterion's report shows int8 and f32 side by side.
 //!
 //! Throughput in multiply-accumulates × 2 (criterion prints "elem/s": read it as GOP/s for
-//! int8, GFLOP/s for f32). Ids are `<kernel>/1t`, and `qconv-simd/pixel-vectors` and
-//! `qconv-simd/channel-vectors` for its tile forced to each orientation (it picks one per layer:
-//! `QConvSimd::tile_for`). Only `run` is timed; weights are prepared once, outside. Subset:
+//! int8, GFLOP/s for f32). Ids are `<kernel>/<threads>t` (a rayon kernel on the whole pool),
+//! and `qconv-simd/pixel-vectors` and `qconv-simd/channel-vectors` for its tile forced to each
+//! orientation (it picks one per layer: `QConvSimd::tile_for`). Only `run` is timed; weights
+//! are prepared once, outside. Subset:
 //! `cargo bench --bench int8 -- 27x27`.
 
 use std::hint::black_box;
@@ -34,7 +35,10 @@ fn int8(c: &mut Criterion) {
         group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(1)).sample_size(10);
         let simd = QConvSimd::on(QPath::for_policy(SimdPolicy::from_env())).expect("the policy's path");
         let oriented = Vectors::ALL.map(|v| (simd.with_vectors(v), v.name().replace(' ', "-")));
-        let int8_kernels = registry.qconv1x1().iter().map(|k| (k.as_ref(), "1t".to_string()));
+        // `<threads>t`: a rayon kernel runs on the whole pool.
+        let threads =
+            |k: &dyn QConv1x1Kernel| if k.decl().threads.is_parallel() { rayon::current_num_threads() } else { 1 };
+        let int8_kernels = registry.qconv1x1().iter().map(|k| (k.as_ref(), format!("{}t", threads(k.as_ref()))));
         let oriented = oriented.iter().map(|(k, id)| (k as &dyn QConv1x1Kernel, id.clone()));
         for (kernel, id) in int8_kernels.chain(oriented) {
             let prepared = kernel.prepare(&q, &data.layer).expect("prepare");
