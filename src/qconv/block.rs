@@ -10,7 +10,7 @@ use crate::problem::QConv1x1Problem;
 use crate::quant::requantize;
 use crate::scratch::{Slot, with_byte_scratch};
 use crate::tensor::Layout;
-use crate::ukernel::int8_tile::{TileOut, TilePixels};
+use crate::ukernel::int8_tile::{MAX_PIXEL_ROWS, TileOut, TilePixels};
 use crate::ukernel::interleave::transpose_rows;
 use crate::ukernel::requantize::{RequantizeTile, TileBytes};
 
@@ -175,7 +175,7 @@ fn run_block_of_channel_vectors(
 ) {
     let c = p.conv();
     let (mr, nr) = tile.dims();
-    assert!(mr <= MAX_MR && nr <= MAX_NR, "a {mr}x{nr} tile");
+    assert!(mr <= MAX_MR && nr <= MAX_PIXEL_ROWS, "a {mr}x{nr} tile");
     let (g_len, pixels_out) = (groups(c.cin), c.pixels_out());
     let BlockOut { mut y, mut acc } = out;
     let (first_channel, first_pixel) = (block.panels.start * mr, block.tiles.start * nr);
@@ -190,9 +190,9 @@ fn run_block_of_channel_vectors(
         Layout::Nchw => (co - first_channel, q - first_pixel),
         Layout::Nhwc => (q - first_pixel, co - first_channel),
     };
-    // A tile's bytes, a row of channels per pixel (the most pixel rows are 8).
-    let mut byte_tile = [[0u8; MAX_MR]; 8];
-    let mut sums = [0i32; MAX_MR * 8];
+    // A tile's bytes, a row of channels per pixel.
+    let mut byte_tile = [[0u8; MAX_MR]; MAX_PIXEL_ROWS];
+    let mut sums = [0i32; MAX_MR * MAX_PIXEL_ROWS];
     with_byte_scratch(Slot::PackBytes, layout.len(p, pixels.len()), |packed| {
         pack_pixel_rows(p, &layout, x, n, pixels.clone(), packed);
         let packed = &*packed;
@@ -202,8 +202,8 @@ fn run_block_of_channel_vectors(
             let cols = nr.min(pixels_out - q0);
             let (half, mut panels) = (cols <= nr / 2, block.panels.clone());
             let tile_rows = if half { nr / 2 } else { nr };
-            // The tile's rows, past the map's end its first pixel's (at most 8: `nr`).
-            let mut rows: [&[u8]; 8] = [&[]; 8];
+            // The tile's rows, past the map's end its first pixel's.
+            let mut rows: [&[u8]; MAX_PIXEL_ROWS] = [&[]; MAX_PIXEL_ROWS];
             for (i, row) in rows.iter_mut().enumerate().take(tile_rows) {
                 *row = pixel_row(p, &layout, x, packed, n, first_pixel, q0 + if i < cols { i } else { 0 });
             }

@@ -70,7 +70,7 @@ pub(crate) enum TileOut<'o, 'a, 'b> {
 }
 
 /// The most pixel rows a [`Vectors::Channels`] tile has.
-const MAX_PIXEL_ROWS: usize = 8;
+pub(crate) const MAX_PIXEL_ROWS: usize = 8;
 
 impl QTile {
     /// `path` with `vectors`.
