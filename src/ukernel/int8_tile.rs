@@ -172,6 +172,8 @@ impl QTile {
             (vectors, _) => panic!("tiles of {} read another form of pixels", vectors.name()),
         }
         let args = Operands { groups, w: w.as_ptr(), rows, stride };
+        // The x86 tile `$f` with `$rows` rows of pixel vectors, in the orientation and part asked.
+        #[cfg(target_arch = "x86_64")]
         macro_rules! on_x86 {
             ($f:ident, $rows:literal) => {
                 match (self.vectors, half) {
