@@ -58,3 +58,23 @@ pub(crate) fn with_scratch<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [f32])
 pub(crate) fn with_byte_scratch<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     with_scratch(slot, len.div_ceil(4), |buf| f(&mut bytemuck::cast_slice_mut(buf)[..len]))
 }
+
+/// [`with_byte_scratch`] for a buffer that other threads read while `f` runs (a rayon job
+/// started inside `f`): the buffer is taken out of this thread's slot for the call and put
+/// back after, so no borrow is held while this thread waits in the pool. A job it picks up
+/// meanwhile that needs the same slot finds it empty and grows a buffer of its own.
+pub(crate) fn with_taken_byte_scratch<R>(slot: Slot, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let mut buf = SCRATCH.with(|slots| std::mem::replace(&mut *slots[slot as usize].borrow_mut(), zeroed(0)));
+    if buf.len() < len.div_ceil(4) {
+        buf.resize(len.div_ceil(4), 0.0);
+    }
+    let result = f(&mut bytemuck::cast_slice_mut(&mut buf[..])[..len]);
+    SCRATCH.with(|slots| {
+        let mut kept = slots[slot as usize].borrow_mut();
+        // Keep the larger of the two, should a job on this thread have grown one meanwhile.
+        if kept.len() < buf.len() {
+            *kept = buf;
+        }
+    });
+    result
+}

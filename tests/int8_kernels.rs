@@ -85,7 +85,10 @@ fn qconv_rayon_cut_into_tasks_on_several_threads_matches_the_reference_bit_for_b
     // Layers large enough to be cut into several tasks (≥ 1 Mi MACs each), with a last block
     // shorter than the others and a last panel or tile that is partly filled, in both layouts:
     // maps with more pixels than output channels (cut by pixels first), then fewer (cut by
-    // channels first, and 1x8192x6x6:40 by both).
+    // channels first, and 1x8192x6x6:40 by both). Where each thread would pack a block of
+    // pixels for several blocks of channels, it is packed once before them: 1x1024x11x11:121
+    // (pixel vectors) and 1x512x10x10:300 (channel vectors) in 2 blocks of pixels, the last
+    // shorter, and 2x1022x6x6:300 padded to whole groups, in two images.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
     let problems = [
         "2x64x20x20:100,u8s8",
@@ -96,6 +99,9 @@ fn qconv_rayon_cut_into_tasks_on_several_threads_matches_the_reference_bit_for_b
         "1x512x7x7:300,u8s8,nhwc",
         "1x1024x3x3:1000,u8s8,s2",
         "1x8192x6x6:40,u8s8",
+        "1x1024x11x11:121,u8s8",
+        "1x512x10x10:300,u8s8",
+        "2x1022x6x6:300,u8s8,nhwc",
     ];
     for (i, p) in problems.iter().map(|s| s.parse::<QConv1x1Problem>().unwrap()).enumerate() {
         let x = seeded_activations(p.conv().input_len(), 300 + i as u64);

@@ -1,11 +1,14 @@
 //! `qconv-rayon`: `qconv-simd`'s tile over blocks of the output on the current rayon pool.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
-use super::block::{Block, BlockOut, panels, run_block, tiles};
+use super::block::{Block, BlockOut, compute_block, pack_block, packed_len, panels, run_block, tiles};
 use super::{PreparedQLayer, QConvSimd, QTile};
 use crate::kernel::{Kernel, KernelDecl, Op, Role, Threads};
 use crate::problem::QConv1x1Problem;
+use crate::scratch::{Slot, with_taken_byte_scratch};
 use crate::tensor::Layout;
 
 /// Fewest multiply-adds a task computes: 1 Mi MACs, a few microseconds at int8 speed, well
@@ -29,12 +32,11 @@ pub static QCONV_RAYON: KernelDecl = KernelDecl {
     threads: Threads::Rayon,
     roles: &[Role::Scaling],
     layouts: &Layout::ALL,
-    description: "`qconv-simd`'s tile over blocks of pixel tiles × channel panels (the larger operand cut first), each block packing its own pixels; bit-identical for any thread count",
+    description: "`qconv-simd`'s tile over blocks of pixel tiles × channel panels (the larger operand cut first), each block of pixels packed once; bit-identical for any thread count",
 };
 
-/// One task: a block of image `n` and where its outputs go.
+/// One task: a block and where its outputs go.
 struct Task<'a> {
-    n: usize,
     block: Block,
     out: BlockOut<'a>,
 }
@@ -52,11 +54,12 @@ impl Split {
     /// The larger operand is cut first, so that each task reads only its part of it: pixel
     /// tiles where the map has at least as many pixels as the layer has output channels,
     /// channel panels (and with them the weights) otherwise; the other is cut only where the
-    /// first gives too few blocks. A block packs its own pixels and shares nothing written
-    /// with the others: cutting the channels of 1x96x54x54:96, with every image's pixels
-    /// packed once and read by every task, ran at 0.8–1.0× its 1-thread speed on 2 threads
-    /// (the packed lines moved between the cores); cutting the pixels of 1x1024x6x6:1024 (2
-    /// tiles) first read its 1 MiB of weights twice and ran at 1.15×, against 1.8× by panels.
+    /// first gives too few blocks. A block packs its own pixels (or, cut by channels too,
+    /// reads them packed once for its block of pixels) and shares nothing written with the
+    /// others: cutting the channels of 1x96x54x54:96, with every image's pixels packed once
+    /// and read by every task, ran at 0.8–1.0× its 1-thread speed on 2 threads (the packed
+    /// lines moved between the cores); cutting the pixels of 1x1024x6x6:1024 (2 tiles) first
+    /// read its 1 MiB of weights twice and ran at 1.15×, against 1.8× by panels.
     fn of(p: &QConv1x1Problem, tile: QTile) -> Split {
         let c = p.conv();
         let (tiles, panels) = (tiles(p, tile), panels(p, tile));
@@ -84,6 +87,16 @@ impl Split {
     /// Blocks per image.
     fn blocks(&self) -> (usize, usize) {
         (self.tiles.div_ceil(self.tiles_per_block), self.panels.div_ceil(self.panels_per_block))
+    }
+
+    /// The pixel tiles of block `b` of an image.
+    fn tiles_of(&self, b: usize) -> Range<usize> {
+        b * self.tiles_per_block..((b + 1) * self.tiles_per_block).min(self.tiles)
+    }
+
+    /// The channel panels of block `j` of an image.
+    fn panels_of(&self, j: usize) -> Range<usize> {
+        j * self.panels_per_block..((j + 1) * self.panels_per_block).min(self.panels)
     }
 }
 
@@ -117,10 +130,9 @@ pub(super) fn execute_parallel(
     let mut tasks: Vec<Task> = (0..c.n * tile_blocks * panel_blocks)
         .map(|i| {
             let (n, b, j) = (i / (tile_blocks * panel_blocks), i / panel_blocks % tile_blocks, i % panel_blocks);
-            let tiles = b * split.tiles_per_block..((b + 1) * split.tiles_per_block).min(split.tiles);
-            let panels = j * split.panels_per_block..((j + 1) * split.panels_per_block).min(split.panels);
+            let (tiles, panels) = (split.tiles_of(b), split.panels_of(j));
             let out = BlockOut { y: Vec::new(), acc: acc.is_some().then(Vec::new) };
-            Task { n, block: Block { tiles, panels }, out }
+            Task { block: Block { image: n, tiles, panels }, out }
         })
         .collect();
     // Each line of the output (a channel's pixels in NCHW, a pixel's channels in NHWC) cut at
@@ -146,7 +158,32 @@ pub(super) fn execute_parallel(
             tasks[task(line, piece)].out.acc.as_mut().expect("made with acc").push(acc_piece);
         }
     }
-    tasks.into_par_iter().for_each(|Task { n, block, out }| run_block(tile, p, x, n, prepared, block, out));
+    let block_len = packed_len(tile, p, &(0..split.tiles_per_block));
+    if panel_blocks < 2 * rayon::current_num_threads() || block_len == 0 {
+        // Each task packs its own pixels: a thread packs a block of pixels about once.
+        tasks.into_par_iter().for_each(|Task { block, out }| run_block(tile, p, x, prepared, block, out));
+        return;
+    }
+    // The panel blocks of a pixel block read the same pixels, and a thread would pack them
+    // for several blocks: packed once, before the blocks. Repacked by each of its 8 blocks,
+    // 1x384x13x13:384 ran 1.11-1.21x its 1-thread speed on 2 threads, against 1.38-1.43x
+    // packed once (Zen 4). Where each thread packs once anyway, packing first only adds a
+    // serial step: 1x192x8x8:192's 2 blocks ran slower.
+    with_taken_byte_scratch(Slot::PackBytes, c.n * tile_blocks * block_len, |packed| {
+        let pack = |(i, buf): (usize, &mut [u8])| {
+            let (n, b) = (i / tile_blocks, i % tile_blocks);
+            pack_block(tile, p, x, n, split.tiles_of(b), buf);
+        };
+        match c.n * tile_blocks {
+            1 => pack((0, packed)),
+            _ => packed.par_chunks_mut(block_len).enumerate().for_each(pack),
+        }
+        let packed = &*packed;
+        tasks.into_par_iter().for_each(|Task { block, out }| {
+            let i = block.image * tile_blocks + block.tiles.start / split.tiles_per_block;
+            compute_block(tile, p, x, prepared, block, out, &packed[i * block_len..][..block_len]);
+        });
+    });
 }
 
 /// `buf` cut into lines of `line_len` values and each line into pieces of `piece_len`: (line,

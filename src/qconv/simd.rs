@@ -155,7 +155,7 @@ impl QConv1x1Kernel for QConvSimd {
         }
         let c = p.conv();
         let image_len = c.cout * c.pixels_out();
-        let whole = Block { tiles: 0..tiles(p, tile), panels: 0..panels(p, tile) };
+
         // LOOP 1: images, each one's pixels packed once for every panel.
         for n in 0..c.n {
             let out = BlockOut {
@@ -164,7 +164,8 @@ impl QConv1x1Kernel for QConvSimd {
                     .as_deref_mut()
                     .map(|a| lines(c.layout, &mut a[n * image_len..][..image_len], c.cout, c.pixels_out())),
             };
-            run_block(tile, p, x, n, prepared, whole.clone(), out);
+            let whole = Block { image: n, tiles: 0..tiles(p, tile), panels: 0..panels(p, tile) };
+            run_block(tile, p, x, prepared, whole, out);
         }
     }
 }
