@@ -36,7 +36,9 @@ use crate::timing::TimingBudget;
 /// Problems are strings: `NxCxHxW:K[,sS][,relu][,nobias][,nhwc]` for a 1×1 convolution
 /// (e.g. `1x192x28x28:32,relu`), `NxCxHxW[,nhwc]` for global average pooling (e.g. `1x1000x6x6`),
 /// `NxCxHxW:K1:K2[...][,gap]` for a chain of 1×1 layers with bias and ReLU, optionally ending in
-/// GAP, for the fused kernels (e.g. `1x192x32x32:160:96`, `1x1024x6x6:1000,gap`).
+/// GAP, for the fused kernels (e.g. `1x192x32x32:160:96`, `1x1024x6x6:1000,gap`). The flag
+/// `u8s8` makes a convolution int8 (u8 activations, s8 weights, u8 output with ReLU, e.g.
+/// `1x192x28x28:32,u8s8`), and `u8` a GAP (e.g. `1x1000x6x6,u8`).
 #[derive(Debug, Parser)]
 #[command(name = "nin-bench", version, about, long_about)]
 pub struct Cli {
