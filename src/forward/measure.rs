@@ -177,7 +177,7 @@ pub struct PeerTiming {
 
 /// [`crate::timing::measure_in_turn`] of two passes that can fail: the first error either
 /// returns ends the measurement's result (the timing itself runs to its end).
-fn in_turn(
+pub(super) fn in_turn(
     budget: TimingBudget,
     mut f: impl FnMut() -> Result<()>,
     mut g: impl FnMut() -> Result<()>,

@@ -12,7 +12,10 @@
 //!   stages); a run of 1×1 convolutions, each with its ReLU, runs in int8 from a quantize at its
 //!   start to a dequantize at its end, and a GAP right after such a run is the int8 GAP.
 //!
-//! The pass allocates its buffers per step: it measures accuracy, not time.
+//! [`time_int8_pass`] times one image through the int8 pass and the f32 pass in turn, each
+//! step of both timed as well: where int8 pays in a whole network, and what its edges cost.
+
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -27,7 +30,8 @@ use crate::qgap::QGapKernel;
 use crate::quant::{QLayer, activation_scale, dequantize_activations, quantize_activations};
 use crate::registry;
 use crate::simd::SimdPolicy;
-use crate::tensor::{Layout, seeded_uniform};
+use crate::tensor::{AlignedBuf, Layout, seeded_uniform, zeroed};
+use crate::timing::TimingBudget;
 
 /// One step of the quantized pass.
 enum Step {
@@ -43,10 +47,20 @@ enum Step {
     Dequantize { scale: f32, stage: usize },
 }
 
-/// The activations between two steps.
-enum Values {
-    F32(Vec<f32>),
-    U8(Vec<u8>),
+/// Where the activations are between two steps: the pass's input, or one of the workspace's
+/// two f32 or two u8 buffers.
+#[derive(Clone, Copy)]
+enum At {
+    Input,
+    F32(usize),
+    U8(usize),
+}
+
+/// The buffers of a quantized pass ([`QuantizedNetwork::workspace`]): two f32 and two u8, each
+/// as long as the most values the pass holds in that type at once.
+pub struct QuantizedWorkspace {
+    f32: [AlignedBuf; 2],
+    u8: [Vec<u8>; 2],
 }
 
 /// A network whose 1×1 layers run in int8, built on an f32 [`Network`] of the same model.
@@ -194,47 +208,137 @@ impl<'n> QuantizedNetwork<'n> {
         (self.conv.name(), self.gap.name())
     }
 
+    /// Values of step `step`'s output, `len` being its input's.
+    fn output_len(&self, step: &Step, len: usize) -> usize {
+        match step {
+            Step::Float(si) => self.net.batch * self.net.stages[*si].output.iter().product::<usize>(),
+            Step::Quantize(_) | Step::Dequantize { .. } => len,
+            Step::Conv { problem, .. } => problem.conv().output_len(),
+            Step::Gap(problem) => problem.gap().n * problem.gap().c,
+        }
+    }
+
+    /// The buffers its passes run in.
+    pub fn workspace(&self) -> QuantizedWorkspace {
+        let (mut floats, mut bytes, mut len) = (0, 0, self.net.input_len());
+        for step in &self.steps {
+            len = self.output_len(step, len);
+            match step {
+                Step::Float(_) | Step::Dequantize { .. } => floats = floats.max(len),
+                Step::Quantize(_) | Step::Conv { .. } | Step::Gap(_) => bytes = bytes.max(len),
+            }
+        }
+        QuantizedWorkspace { f32: [zeroed(floats), zeroed(floats)], u8: [vec![0; bytes], vec![0; bytes]] }
+    }
+
+    /// Runs every step in `ws`, calling `after(k, output)` once step `k` is done (`output`: its
+    /// values where they are f32); returns where the last output is and its length.
+    fn execute(
+        &self,
+        input: &[f32],
+        ws: &mut QuantizedWorkspace,
+        mut after: impl FnMut(usize, Option<&[f32]>),
+    ) -> Result<(At, usize)> {
+        self.net.check_input(input)?;
+        let (mut at, mut len) = (At::Input, input.len());
+        for (k, step) in self.steps.iter().enumerate() {
+            let out_len = self.output_len(step, len);
+            let QuantizedWorkspace { f32: [fa, fb], u8: [qa, qb] } = ws;
+            at = match (step, at) {
+                (Step::Float(si), At::Input | At::F32(_)) => {
+                    let (x, y, next) = match at {
+                        At::F32(0) => (&fa[..len], &mut fb[..out_len], 1),
+                        At::F32(_) => (&fb[..len], &mut fa[..out_len], 0),
+                        _ => (&input[..len], &mut fa[..out_len], 0),
+                    };
+                    self.net.run_stage(*si, x, y)?;
+                    At::F32(next)
+                }
+                (Step::Quantize(s), At::Input | At::F32(_)) => {
+                    let x = match at {
+                        At::F32(0) => &fa[..len],
+                        At::F32(_) => &fb[..len],
+                        _ => &input[..len],
+                    };
+                    quantize_activations(x, *s, &mut qa[..out_len]);
+                    At::U8(0)
+                }
+                (Step::Conv { problem, prepared }, At::U8(i)) => {
+                    let (x, y) =
+                        if i == 0 { (&qa[..len], &mut qb[..out_len]) } else { (&qb[..len], &mut qa[..out_len]) };
+                    self.conv.run(problem, x, prepared, None, y)?;
+                    At::U8(1 - i)
+                }
+                (Step::Gap(problem), At::U8(i)) => {
+                    let (x, y) =
+                        if i == 0 { (&qa[..len], &mut qb[..out_len]) } else { (&qb[..len], &mut qa[..out_len]) };
+                    self.gap.run(problem, x, None, y)?;
+                    At::U8(1 - i)
+                }
+                (Step::Dequantize { scale, .. }, At::U8(i)) => {
+                    let x = if i == 0 { &qa[..len] } else { &qb[..len] };
+                    dequantize_activations(x, *scale, &mut fa[..out_len]);
+                    At::F32(0)
+                }
+                _ => unreachable!("steps alternate f32 and u8 as built"),
+            };
+            len = out_len;
+            after(k, if let At::F32(i) = at { Some(&ws.f32[i][..len]) } else { None });
+        }
+        Ok((at, len))
+    }
+
+    /// One pass over `input` (a batch of the f32 network's): returns the output, which lives
+    /// in `ws`.
+    pub fn forward<'w>(&self, input: &'w [f32], ws: &'w mut QuantizedWorkspace) -> Result<&'w [f32]> {
+        let (at, len) = self.execute(input, ws, |_, _| {})?;
+        Ok(match at {
+            At::F32(i) => &ws.f32[i][..len],
+            At::Input => &input[..len],
+            At::U8(_) => unreachable!("a pass ends in f32 as built"),
+        })
+    }
+
+    /// One pass that times each step: adds its seconds to `seconds`, by kind of step.
+    pub fn forward_timed(
+        &self,
+        input: &[f32],
+        ws: &mut QuantizedWorkspace,
+        seconds: &mut Int8PassSeconds,
+    ) -> Result<()> {
+        let mut start = Instant::now();
+        self.execute(input, ws, |k, _| {
+            let now = Instant::now();
+            let kind = match self.steps[k] {
+                Step::Float(_) => &mut seconds.float,
+                Step::Quantize(_) | Step::Dequantize { .. } => &mut seconds.edges,
+                Step::Conv { .. } => &mut seconds.conv,
+                Step::Gap(_) => &mut seconds.gap,
+            };
+            *kind += (now - start).as_secs_f64();
+            start = now;
+        })?;
+        Ok(())
+    }
+
     /// One pass over `input` (a batch of the f32 network's), keeping the values wherever they
     /// are f32: element `i` is what stands in place of f32 stage `i`'s output, or None where
     /// the pass holds u8 there (inside an int8 run).
     pub fn forward_recorded(&self, input: &[f32]) -> Result<Vec<Option<Vec<f32>>>> {
-        self.net.check_input(input)?;
         let mut recorded: Vec<Option<Vec<f32>>> = vec![None; self.net.stages.len()];
-        let mut values = Values::F32(input.to_vec());
-        for step in &self.steps {
-            values = match (step, values) {
-                (Step::Float(si), Values::F32(x)) => {
-                    let stage = &self.net.stages[*si];
-                    let mut y = vec![0.0; self.net.batch * stage.output.iter().product::<usize>()];
-                    self.net.run_stage(*si, &x, &mut y)?;
-                    recorded[*si] = Some(y.clone());
-                    Values::F32(y)
-                }
-                (Step::Quantize(s), Values::F32(x)) => {
-                    let mut q = vec![0; x.len()];
-                    quantize_activations(&x, *s, &mut q);
-                    Values::U8(q)
-                }
-                (Step::Conv { problem, prepared }, Values::U8(x)) => {
-                    let mut y = vec![0; problem.conv().output_len()];
-                    self.conv.run(problem, &x, prepared, None, &mut y)?;
-                    Values::U8(y)
-                }
-                (Step::Gap(problem), Values::U8(x)) => {
-                    let mut y = vec![0; problem.gap().n * problem.gap().c];
-                    self.gap.run(problem, &x, None, &mut y)?;
-                    Values::U8(y)
-                }
-                (Step::Dequantize { scale, stage }, Values::U8(q)) => {
-                    let mut y = vec![0.0; q.len()];
-                    dequantize_activations(&q, *scale, &mut y);
-                    recorded[*stage] = Some(y.clone());
-                    Values::F32(y)
-                }
-                _ => unreachable!("steps alternate f32 and u8 as built"),
-            };
-        }
+        let mut ws = self.workspace();
+        self.execute(input, &mut ws, |k, output| {
+            if let (Step::Float(stage) | Step::Dequantize { stage, .. }, Some(y)) = (&self.steps[k], output) {
+                recorded[*stage] = Some(y.to_vec());
+            }
+        })?;
         Ok(recorded)
+    }
+
+    /// Whether f32 stage `si` runs as it is in the int8 pass (the others are replaced by int8
+    /// steps).
+    fn keeps_stage(&self, si: usize) -> bool {
+        self.steps.iter().any(|s| matches!(s, Step::Float(i) if *i == si))
     }
 }
 
@@ -344,5 +448,92 @@ pub fn int8_accuracy(model: &Model, images: usize, seed: u64, policy: SimdPolicy
         top1_agree,
         min_top1_lead,
         distinct_top1: top1.iter().filter(|&&t| t).count(),
+    })
+}
+
+/// Seconds of a quantized pass by kind of step.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Int8PassSeconds {
+    /// The f32 stages it keeps (spatial convolutions, pooling, softmax).
+    pub float: f64,
+    /// Quantizing into int8 and dequantizing out of it, at each int8 run's edges.
+    pub edges: f64,
+    /// The int8 1×1 convolutions.
+    pub conv: f64,
+    /// The int8 GAP.
+    pub gap: f64,
+}
+
+/// One image through a model in f32 and with its 1×1 layers in int8, timed in turn on the
+/// current rayon pool: what int8 buys a whole network, and where its time goes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Int8PassTiming {
+    /// The model.
+    pub model: String,
+    /// Threads of the pool.
+    pub threads: usize,
+    /// The int8 convolution kernel, with its instruction-set path.
+    pub qconv_kernel: String,
+    /// Median seconds of the f32 pass.
+    pub f32_seconds: f64,
+    /// Of an f32 pass (the mean over the passes timed), the seconds of the stages the int8
+    /// pass replaces: its 1×1 layers with their ReLU, and the GAP after them.
+    pub f32_replaced_seconds: f64,
+    /// Of an f32 pass (likewise), the seconds of the stages both passes run.
+    pub f32_kept_seconds: f64,
+    /// Median seconds of the int8 pass.
+    pub int8_seconds: f64,
+    /// Of an int8 pass (the mean over the passes timed), the seconds of each kind of step.
+    pub int8_steps: Int8PassSeconds,
+    /// The median over rounds (one pass of each, in turn) of the f32 pass's time over the
+    /// int8 pass's: above 1, the int8 pass is faster.
+    pub speedup: f64,
+    /// Rounds timed, a sample of each pass per round.
+    pub rounds: usize,
+}
+
+/// Times one image through `model` in f32 and with its 1×1 layers in int8 ([`QuantizedNetwork`],
+/// scales calibrated on one seeded image of its own), in turn, on the current rayon pool, with
+/// the seeded weights of `seed`; every pass also times its steps.
+pub fn time_int8_pass(model: &Model, seed: u64, budget: TimingBudget, policy: SimdPolicy) -> Result<Int8PassTiming> {
+    let weights = NetworkWeights::seeded(model, seed)?;
+    let net = Network::new(model, 1, &weights, policy)?;
+    let quantized = QuantizedNetwork::new(&net, &weights, &seeded_images(1, model.input, seed ^ 0xca1b), policy)?;
+    let input = seeded_images(1, model.input, seed ^ 0x7e57);
+    let (mut ws, mut qws) = (net.workspace(), quantized.workspace());
+    let mut stage_seconds = vec![0.0; net.stages.len()];
+    let mut steps = Int8PassSeconds::default();
+    let (mut f32_passes, mut int8_passes) = (0usize, 0usize);
+    let rounds = super::measure::in_turn(
+        budget,
+        || {
+            f32_passes += 1;
+            net.forward_timed(&input, &mut ws, &mut stage_seconds)
+        },
+        || {
+            int8_passes += 1;
+            quantized.forward_timed(&input, &mut qws, &mut steps)
+        },
+    )?;
+    let replaced: f64 =
+        (0..net.stages.len()).filter(|&si| !quantized.keeps_stage(si)).map(|si| stage_seconds[si]).sum();
+    let kept = stage_seconds.iter().sum::<f64>() - replaced;
+    let per_pass = |s: f64| s / int8_passes.max(1) as f64;
+    Ok(Int8PassTiming {
+        model: model.name.to_string(),
+        threads: rayon::current_num_threads(),
+        qconv_kernel: format!("{} ({})", quantized.conv.name(), quantized.conv.isa()),
+        f32_seconds: rounds.timing(0).median(),
+        f32_replaced_seconds: replaced / f32_passes.max(1) as f64,
+        f32_kept_seconds: kept / f32_passes.max(1) as f64,
+        int8_seconds: rounds.timing(1).median(),
+        int8_steps: Int8PassSeconds {
+            float: per_pass(steps.float),
+            edges: per_pass(steps.edges),
+            conv: per_pass(steps.conv),
+            gap: per_pass(steps.gap),
+        },
+        speedup: rounds.speedup(1, 0),
+        rounds: rounds.seconds.len(),
     })
 }

@@ -117,6 +117,7 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         bandwidth_shares: Vec::new(),
         int8: Vec::new(),
         int8_accuracy: None,
+        int8_pass: None,
         failures: Vec::new(),
         verified: 0,
         verified_int8: 0,
@@ -172,6 +173,12 @@ pub fn run_report(opts: &ReportOptions, registry: &Registry) -> Result<PathBuf> 
         let model = crate::model::zoo::nin_cifar10();
         let policy = crate::simd::SimdPolicy::from_env();
         report.int8_accuracy = Some(crate::forward::quantized::int8_accuracy(&model, INT8_ACCURACY_IMAGES, 1, policy)?);
+        let what = "int8 pass: nin-cifar10, 1 image, int8 against f32 in turn, 1 thread";
+        log(what);
+        bar.set_message(what);
+        report.int8_pass = Some(crate::measure::with_threads(1, || {
+            crate::forward::quantized::time_int8_pass(&model, 1, budget, policy)
+        })??);
     }
     if matches(&opts.filter, "heads", "heads") {
         log("heads: NIN (1x1 + GAP) against fully-connected, batch 1 and 32");

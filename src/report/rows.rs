@@ -92,6 +92,10 @@ pub struct Report {
     /// seeded weights and a batch of seeded images: class-score differences and top-1
     /// agreement. None when `--filter` excludes it.
     pub int8_accuracy: Option<crate::forward::quantized::Int8Accuracy>,
+    /// One image through NIN-CIFAR10 in f32 and with its 1×1 layers and GAP in int8, timed in
+    /// turn on 1 thread, each pass's time split by kind of step. None when `--filter` excludes
+    /// it.
+    pub int8_pass: Option<crate::forward::quantized::Int8PassTiming>,
     /// Kernel × problem pairs that disagreed with the reference (and were not timed).
     pub failures: Vec<String>,
     /// Number of kernel × problem pairs verified.

@@ -9,13 +9,14 @@ use crate::report::rows::Report;
 
 /// Every int8 layer against the f32 kernel on the same layer and against the int8 peak.
 pub(super) fn int8(w: &mut String, r: &Report) {
-    if r.int8.is_empty() && r.int8_accuracy.is_none() {
+    if r.int8.is_empty() && r.int8_accuracy.is_none() && r.int8_pass.is_none() {
         return;
     }
     let _ = writeln!(w, "\n## Int8: NIN's 1×1 layers on u8 activations and s8 weights\n");
     layers(w, r);
     against_tract(w, r);
     accuracy(w, r);
+    pass_timing(w, r);
 }
 
 fn layers(w: &mut String, r: &Report) {
@@ -161,5 +162,60 @@ fn accuracy(w: &mut String, r: &Report) {
          {} of its 10 classes, and an image flips only where its f32 lead is below the score \
          differences.",
         a.distinct_top1
+    );
+}
+
+/// NIN-CIFAR10's whole pass in int8 against f32: what int8 buys a network, and where the time
+/// of each pass goes.
+fn pass_timing(w: &mut String, r: &Report) {
+    let Some(t) = &r.int8_pass else { return };
+    let s = &t.int8_steps;
+    let int8_replacing = s.edges + s.conv + s.gap;
+    let _ = writeln!(w, "\n### Where int8 pays in a whole pass: {}\n", t.model);
+    let _ = writeln!(
+        w,
+        "One image through the f32 pass and through the same pass with its 1×1 layers and GAP in \
+         int8 ({}), on the same seeded weights, timed in turn on {} thread{}: {} rounds of one \
+         pass each. \"time\" is the median pass; the other columns split a pass (the mean over \
+         the passes timed, each step timed inside it).\n",
+        t.qconv_kernel,
+        t.threads,
+        if t.threads == 1 { "" } else { "s" },
+        t.rounds,
+    );
+    let _ = writeln!(
+        w,
+        "| pass | time | stages both run (f32) | 1×1 layers and GAP | of which: quantize, dequantize | int8 1×1 | int8 GAP |"
+    );
+    let _ = writeln!(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let share = |part: f64, whole: f64| format!("{} ({:.0}%)", format_seconds(part), 100.0 * part / whole);
+    let f32_total = t.f32_kept_seconds + t.f32_replaced_seconds;
+    let _ = writeln!(
+        w,
+        "| f32 | {} | {} | {} | - | - | - |",
+        format_seconds(t.f32_seconds),
+        share(t.f32_kept_seconds, f32_total),
+        share(t.f32_replaced_seconds, f32_total),
+    );
+    let int8_total = s.float + int8_replacing;
+    let _ = writeln!(
+        w,
+        "| int8 | {} | {} | {} | {} | {} | {} |",
+        format_seconds(t.int8_seconds),
+        share(s.float, int8_total),
+        share(int8_replacing, int8_total),
+        format_seconds(s.edges),
+        format_seconds(s.conv),
+        format_seconds(s.gap),
+    );
+    let _ = writeln!(
+        w,
+        "\nThe int8 pass runs at {:.2}× the f32 pass's speed (the median over rounds of their \
+         times' ratio). The int8 steps run at {:.2}× the speed of the f32 stages they replace, \
+         quantizing and dequantizing included; the stages both run bound the whole pass's gain \
+         at {:.2}×, however fast the int8 steps get.",
+        t.speedup,
+        t.f32_replaced_seconds / int8_replacing,
+        f32_total / t.f32_kept_seconds,
     );
 }
