@@ -271,3 +271,49 @@ fn the_gate_times_both_int8_tile_orientations_on_nchw() {
     seen.dedup();
     assert_eq!(seen, Vectors::ALL, "the gate's NCHW int8 layers run {seen:?}");
 }
+
+/// Values whose quantization is easy to get wrong: ties at every half step (even and odd
+/// below), the clamp's edges and past them, negatives, signed zeros, NaN and infinities,
+/// subnormals, then seeded values over the range and past it.
+fn edge_values(len: usize, scale: f32) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..=512).map(|h| h as f32 * 0.5 * scale).collect();
+    v.extend([-0.0, 0.0, -1.0, -1e30, 254.5 * scale, 255.49 * scale, 255.5 * scale, 256.0 * scale, 1e30]);
+    v.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MIN_POSITIVE / 4.0, f32::EPSILON]);
+    let seeded = nin_bench::tensor::seeded_uniform(len, 77);
+    v.extend(seeded.iter().map(|u| u * 300.0 * scale));
+    v
+}
+
+#[test]
+fn every_edge_path_quantizes_and_dequantizes_as_the_definitions_on_every_length() {
+    use nin_bench::quant::{EdgePath, dequantize_activations, quantize_activations};
+    for path in EdgePath::ALL {
+        if !path.available() {
+            eprintln!("skipped: this CPU has no {} path for the int8 edges", path.name());
+            continue;
+        }
+        for scale in [1.0f32, 0.5, 0.013, 3.7e-3] {
+            let values = edge_values(1000, scale);
+            // Every length around the 32-value step, from every start (the tail and the body).
+            for (start, len) in [(0, 0), (0, 1), (3, 31), (0, 32), (1, 33), (5, 64), (0, values.len())] {
+                let x = &values[start..start + len];
+                let (mut expected, mut got) = (vec![0u8; len], vec![7u8; len]);
+                quantize_activations(x, scale, &mut expected);
+                path.quantize(x, scale, &mut got);
+                assert_eq!(got, expected, "{} quantize, scale {scale}, values {start}..+{len}", path.name());
+                let (mut back, mut got_back) = (vec![0.0f32; len], vec![f32::NAN; len]);
+                dequantize_activations(&expected, scale, &mut back);
+                path.dequantize(&expected, scale, &mut got_back);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got_back), bits(&back), "{} dequantize, scale {scale}, {start}..+{len}", path.name());
+            }
+        }
+        // All 256 bytes dequantize and quantize back to themselves.
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut y = vec![0.0f32; 256];
+        path.dequantize(&bytes, 0.1, &mut y);
+        let mut again = vec![0u8; 256];
+        path.quantize(&y, 0.1, &mut again);
+        assert_eq!(again, bytes, "{} round trip", path.name());
+    }
+}

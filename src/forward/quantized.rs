@@ -27,7 +27,7 @@ use crate::model::{LayerKind, Model};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, QConv1x1Problem, QGapProblem};
 use crate::qconv::{PreparedQLayer, QConv1x1Kernel};
 use crate::qgap::QGapKernel;
-use crate::quant::{QLayer, activation_scale, dequantize_activations, quantize_activations};
+use crate::quant::{EdgePath, QLayer, activation_scale};
 use crate::registry;
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, Layout, seeded_uniform, zeroed};
@@ -68,6 +68,8 @@ pub struct QuantizedNetwork<'n> {
     net: &'n Network,
     conv: Box<dyn QConv1x1Kernel>,
     gap: Box<dyn QGapKernel>,
+    /// The path of its quantizes and dequantizes.
+    edges: EdgePath,
     steps: Vec<Step>,
     /// Names of the layers that run in int8, in order.
     pub int8_layers: Vec<&'static str>,
@@ -200,7 +202,7 @@ impl<'n> QuantizedNetwork<'n> {
         if let Some(scale) = scale {
             steps.push(Step::Dequantize { scale, stage: net.stages.len() - 1 });
         }
-        Ok(Self { net, conv, gap, steps, int8_layers })
+        Ok(Self { net, conv, gap, edges: EdgePath::for_policy(policy), steps, int8_layers })
     }
 
     /// The int8 convolution kernel and the int8 GAP kernel the pass runs.
@@ -260,7 +262,7 @@ impl<'n> QuantizedNetwork<'n> {
                         At::F32(_) => &fb[..len],
                         _ => &input[..len],
                     };
-                    quantize_activations(x, *s, &mut qa[..out_len]);
+                    self.edges.quantize(x, *s, &mut qa[..out_len]);
                     At::U8(0)
                 }
                 (Step::Conv { problem, prepared }, At::U8(i)) => {
@@ -277,7 +279,7 @@ impl<'n> QuantizedNetwork<'n> {
                 }
                 (Step::Dequantize { scale, .. }, At::U8(i)) => {
                     let x = if i == 0 { &qa[..len] } else { &qb[..len] };
-                    dequantize_activations(x, *scale, &mut fa[..out_len]);
+                    self.edges.dequantize(x, *scale, &mut fa[..out_len]);
                     At::F32(0)
                 }
                 _ => unreachable!("steps alternate f32 and u8 as built"),
@@ -474,6 +476,8 @@ pub struct Int8PassTiming {
     pub threads: usize,
     /// The int8 convolution kernel, with its instruction-set path.
     pub qconv_kernel: String,
+    /// The path of the quantizes and dequantizes ([`EdgePath`]).
+    pub edge_path: &'static str,
     /// Median seconds of the f32 pass.
     pub f32_seconds: f64,
     /// Of an f32 pass (the mean over the passes timed), the seconds of the stages the int8
@@ -523,6 +527,7 @@ pub fn time_int8_pass(model: &Model, seed: u64, budget: TimingBudget, policy: Si
         model: model.name.to_string(),
         threads: rayon::current_num_threads(),
         qconv_kernel: format!("{} ({})", quantized.conv.name(), quantized.conv.isa()),
+        edge_path: quantized.edges.name(),
         f32_seconds: rounds.timing(0).median(),
         f32_replaced_seconds: replaced / f32_passes.max(1) as f64,
         f32_kept_seconds: kept / f32_passes.max(1) as f64,

@@ -10,6 +10,7 @@
 //!   register tiles, with vectors of pixels or of output channels; [`interleave`]: NCHW's
 //!   packing for them.
 //! - [`requantize`]: int8 sums to u8 outputs, over stored rows or in a tile's registers.
+//! - [`edges`]: f32 activations to u8 and back, at the edges of a network's int8 runs.
 //! - [`l1_tile`]: the register tile driven on data that stays in L1, the ceiling the report
 //!   measures a layer's share of the peak against.
 //!
@@ -18,6 +19,7 @@
 //! pulp's dispatch, so that the microkernel inlines compiled for the ISA chosen. A new ISA is a
 //! new microkernel here (and its path in [`crate::simd`]).
 
+pub(crate) mod edges;
 pub(crate) mod gap;
 pub(crate) mod gemm;
 pub(crate) mod int8;

@@ -175,10 +175,11 @@ fn pass_timing(w: &mut String, r: &Report) {
     let _ = writeln!(
         w,
         "One image through the f32 pass and through the same pass with its 1×1 layers and GAP in \
-         int8 ({}), on the same seeded weights, timed in turn on {} thread{}: {} rounds of one \
-         pass each. \"time\" is the median pass; the other columns split a pass (the mean over \
-         the passes timed, each step timed inside it).\n",
+         int8 ({}; quantize and dequantize on {}), on the same seeded weights, timed in turn on \
+         {} thread{}: {} rounds of one pass each. \"time\" is the median pass; the other \
+         columns split a pass (the mean over the passes timed, each step timed inside it).\n",
         t.qconv_kernel,
+        t.edge_path,
         t.threads,
         if t.threads == 1 { "" } else { "s" },
         t.rounds,
