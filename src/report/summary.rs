@@ -34,7 +34,7 @@ fn against_best_peer(r: &Report, shape: Problem, threads: usize) -> Option<(&Rep
 }
 
 /// The int8 section in one line: the int8 kernel against the f32 kernel and its peak, on 1
-/// thread, and the accuracy check's top-1 agreement.
+/// thread, the accuracy check's top-1 agreement and the whole int8 pass against f32.
 fn int8_line(r: &Report) -> Option<String> {
     let first = r.int8.first()?;
     let vs_f32 = range(r.int8.iter().filter_map(|x| x.int8.paired_speedup), 1.0, "×", 2)?;
@@ -42,8 +42,12 @@ fn int8_line(r: &Report) -> Option<String> {
     let accuracy = r.int8_accuracy.as_ref().map_or(String::new(), |a| {
         format!("; {} in int8: top-1 as in f32 on {} of {} images", a.model, a.top1_agree, a.images)
     });
+    let pass = r
+        .int8_pass
+        .as_ref()
+        .map_or(String::new(), |t| format!(", its whole pass {:.2}× the f32 pass's speed", t.speedup));
     Some(format!(
-        "Int8: `{}` ({}) {vs_f32} `{}`'s speed on the same layers and {peak} of its int8 peak, 1 thread{accuracy}.",
+        "Int8: `{}` ({}) {vs_f32} `{}`'s speed on the same layers and {peak} of its int8 peak, 1 thread{accuracy}{pass}.",
         first.int8.kernel, first.isa, first.f32.kernel
     ))
 }
