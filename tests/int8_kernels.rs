@@ -286,7 +286,8 @@ fn edge_values(len: usize, scale: f32) -> Vec<f32> {
 
 #[test]
 fn every_edge_path_quantizes_and_dequantizes_as_the_definitions_on_every_length() {
-    use nin_bench::quant::{EdgePath, dequantize_activations, quantize_activations};
+    use nin_bench::forward::quantized::EdgePath;
+    use nin_bench::quant::{dequantize_activations, quantize_activations};
     for path in EdgePath::ALL {
         if !path.available() {
             eprintln!("skipped: this CPU has no {} path for the int8 edges", path.name());

@@ -27,11 +27,12 @@ use crate::model::{LayerKind, Model};
 use crate::problem::{Conv1x1Problem, Conv1x1Shape, GapProblem, QConv1x1Problem, QGapProblem};
 use crate::qconv::{PreparedQLayer, QConv1x1Kernel};
 use crate::qgap::QGapKernel;
-use crate::quant::{EdgePath, QLayer, activation_scale};
+use crate::quant::{QLayer, activation_scale};
 use crate::registry;
 use crate::simd::SimdPolicy;
 use crate::tensor::{AlignedBuf, Layout, seeded_uniform, zeroed};
 use crate::timing::TimingBudget;
+pub use crate::ukernel::edges::EdgePath;
 
 /// One step of the quantized pass.
 enum Step {

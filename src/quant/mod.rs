@@ -10,8 +10,6 @@
 
 pub mod reference;
 
-pub use crate::ukernel::edges::EdgePath;
-
 use crate::error::{NinError, Result};
 use crate::problem::{QConv1x1Problem, QGapProblem};
 use crate::tensor::{Layout, seeded_uniform};
@@ -174,8 +172,8 @@ pub fn activation_scale(largest: f32) -> f32 {
 }
 
 /// Quantizes f32 activations to u8 with zero point 0: `x / scale`, clamped to [0, 255] (the
-/// negatives a ReLU would remove become 0), rounded half to even. The definition; [`EdgePath`]
-/// computes the same a vector at a time.
+/// negatives a ReLU would remove become 0), rounded half to even. The definition; `EdgePath`
+/// (`forward::quantized`) computes the same a vector at a time.
 pub fn quantize_activations(x: &[f32], scale: f32, out: &mut [u8]) {
     debug_assert_eq!(x.len(), out.len());
     out.iter_mut().zip(x).for_each(|(q, &v)| *q = (v / scale).clamp(0.0, 255.0).round_ties_even() as u8);
