@@ -165,10 +165,11 @@ pub(super) fn execute_parallel(
         return;
     }
     // The panel blocks of a pixel block read the same pixels, and a thread would pack them
-    // for several blocks: packed once, before the blocks. Repacked by each of its 8 blocks,
-    // 1x384x13x13:384 ran 1.11-1.21x its 1-thread speed on 2 threads, against 1.38-1.43x
-    // packed once (Zen 4). Where each thread packs once anyway, packing first only adds a
-    // serial step: 1x192x8x8:192's 2 blocks ran slower.
+    // for several blocks: packed once, before the blocks. Repacked by each block, cutting
+    // 1x384x13x13:384 in 4 cost it 14-22% of its speed on 1 thread, packed once 2%; on 2
+    // threads (8 blocks) it ran 1.34-1.39x its 1-thread speed, packed once 1.41-1.45x (Zen 4,
+    // quiet moments). Where each thread packs once anyway, packing first only adds a serial
+    // step: 1x192x8x8:192's 2 blocks ran slower.
     with_taken_byte_scratch(Slot::PackBytes, c.n * tile_blocks * block_len, |packed| {
         let pack = |(i, buf): (usize, &mut [u8])| {
             let (n, b) = (i / tile_blocks, i % tile_blocks);
