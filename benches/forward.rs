@@ -2,14 +2,18 @@
 //! (seeded weights, NCHW), batch 1 and 32, on 1 and all threads. One group per model.
 //!
 //! Throughput in FLOPs per pass (2·MACs of every convolution and FC layer over the batch;
-//! criterion prints "elem/s": read it as FLOP/s). Ids are `b<batch>/<threads>t`. tract's time
-//! on the same passes is in `nin-bench forward` and the report, which time it in turn with ours.
+//! criterion prints "elem/s": read it as FLOP/s). Ids are `b<batch>/<threads>t`; for a model
+//! with 1×1 layers, `b<batch>-int8/1t` is the same pass with its 1×1 layers and GAP in int8
+//! (`QuantizedNetwork`, the int8 kernel single-threaded, so 1 thread only; the f32 FLOPs
+//! counted). tract's time on the same passes is in `nin-bench forward` and the report, which
+//! time it in turn with ours.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nin_bench::SimdPolicy;
+use nin_bench::forward::quantized::{QuantizedNetwork, seeded_images};
 use nin_bench::forward::{Network, NetworkWeights};
 use nin_bench::measure::{HotPool, thread_counts};
 use nin_bench::model::zoo;
@@ -31,6 +35,17 @@ fn forward(c: &mut Criterion) {
             for (threads, pool) in &pools {
                 group.bench_function(BenchmarkId::new(format!("b{batch}"), format!("{threads}t")), |bench| {
                     pool.install(|| bench.iter(|| black_box(net.forward(black_box(&input), &mut ws).expect("pass")[0])))
+                });
+            }
+            let calibration = seeded_images(batch, model.input, 5);
+            let int8 = QuantizedNetwork::new(&net, &weights, &calibration, SimdPolicy::from_env()).expect("int8");
+            if !int8.int8_layers.is_empty() {
+                let mut qws = int8.workspace();
+                let (_, pool) = &pools[0];
+                group.bench_function(BenchmarkId::new(format!("b{batch}-int8"), "1t"), |bench| {
+                    pool.install(|| {
+                        bench.iter(|| black_box(int8.forward(black_box(&input), &mut qws).expect("pass")[0]))
+                    })
                 });
             }
         }
